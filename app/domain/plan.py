@@ -1,0 +1,53 @@
+"""A plan: everything one event makes Closeout do, committed by storage in a single transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.domain.conversations import ClosedConversation
+from app.domain.history import AssignmentChange
+from app.domain.outbox import OutboxCommand
+from app.domain.people import UserRef
+from app.domain.workflows import WorkflowRun
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """A history row and the command that carries it to the platform; either may be absent (a comment has no row)."""
+
+    change: AssignmentChange | None = None
+    command: OutboxCommand | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRun:
+    """A run and its actions; storage links the actions to the run (and to the close) when it writes them."""
+
+    run: WorkflowRun
+    actions: tuple[PlannedAction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AssigneeUpdate:
+    """Set a cached contact's assignee, so the cache shows the planned state at once."""
+
+    contact_id: int
+    assignee: UserRef | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to commit for one event.
+
+    `close` is the close to record (its dedup keys make a replayed event commit nothing); `runs` are the
+    workflow runs it caused; `cache_updates` move the local cache to the planned state.
+    """
+
+    close: ClosedConversation | None = None
+    runs: tuple[PlannedRun, ...] = ()
+    cache_updates: tuple[AssigneeUpdate, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to commit."""
+        return self.close is None and not self.runs and not self.cache_updates

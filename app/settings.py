@@ -1,0 +1,233 @@
+"""Every setting, declared once with its type, default and description.
+
+The declarations drive the settings file, the environment overrides, the Settings dialog and the CLI.
+Values come from, in order of precedence: the environment (`CLOSEOUT_*`), the settings file, the default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+
+from app import paths
+from app.domain.errors import ConfigError
+
+log = logging.getLogger("closeout.settings")
+
+T = TypeVar("T", str, int, float, bool)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Setting(Generic[T]):
+    """One setting: its key in the file, its type, default, words for people, and bounds for numbers."""
+
+    key: str
+    kind: type[T]
+    default: T
+    label: str
+    description: str
+    env: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    secret: bool = False
+
+    def parse(self, raw: object) -> T:
+        """Turn a value from the file, the environment or a form into this setting's type, or say why not."""
+        try:
+            value: Any
+            if self.kind is bool:
+                if isinstance(raw, bool):
+                    value = raw
+                elif str(raw).strip().lower() in _TRUE:
+                    value = True
+                elif str(raw).strip().lower() in _FALSE:
+                    value = False
+                else:
+                    raise ValueError(raw)
+            elif self.kind is str:
+                value = str(raw).strip()
+            elif isinstance(raw, bool):
+                raise ValueError(raw)
+            else:
+                value = self.kind(str(raw).strip())
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{self.label}: {raw!r} is not a valid {self.kind.__name__}.", "Enter a value of the right kind."
+            ) from None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if self.minimum is not None and value < self.minimum:
+                raise ConfigError(f"{self.label} must be at least {self.minimum:g}.")
+            if self.maximum is not None and value > self.maximum:
+                raise ConfigError(f"{self.label} must be at most {self.maximum:g}.")
+        return cast(T, value)
+
+
+API_URL = Setting(
+    "api_url",
+    str,
+    "https://api.respond.io/v2",
+    "API URL",
+    "The respond.io Developer API base URL. Change it only to point Closeout at a test server.",
+    env="CLOSEOUT_API_URL",
+)
+DB_URL = Setting(
+    "db_url",
+    str,
+    "",
+    "Database location",
+    "An SQLAlchemy URL. Empty means the closeout.sqlite3 file in Closeout's data folder.",
+    env="CLOSEOUT_DB_URL",
+)
+POLL_SECONDS = Setting(
+    "poll_seconds",
+    int,
+    60,
+    "Poll interval (s)",
+    "How often Closeout pages through contacts to catch closes that no webhook reported.",
+    env="CLOSEOUT_POLL_SECONDS",
+    minimum=5,
+    maximum=86_400,
+)
+WEBHOOK_PORT = Setting(
+    "webhook_port",
+    int,
+    0,
+    "Webhook port",
+    "The local port that receives respond.io webhooks at /webhook. 0 turns the receiver off.",
+    env="CLOSEOUT_WEBHOOK_PORT",
+    minimum=0,
+    maximum=65_535,
+)
+WEBHOOK_SECRET = Setting(
+    "webhook_secret",
+    str,
+    "",
+    "Webhook signing key",
+    "The signing key respond.io shows for the webhook; Closeout refuses webhooks signed with another key.",
+    env="CLOSEOUT_WEBHOOK_SECRET",
+    secret=True,
+)
+RATE_LIMIT_PER_S = Setting(
+    "rate_limit_per_s",
+    float,
+    5.0,
+    "Requests per second",
+    "The most requests per second Closeout sends to one API endpoint; respond.io's headers can lower it.",
+    env="CLOSEOUT_RATE_LIMIT",
+    minimum=0.1,
+    maximum=1000,
+)
+REQUEST_TIMEOUT_S = Setting(
+    "request_timeout_s",
+    float,
+    30.0,
+    "Request timeout (s)",
+    "How long Closeout waits for one answer from the platform before it retries.",
+    env="CLOSEOUT_REQUEST_TIMEOUT",
+    minimum=1,
+    maximum=300,
+)
+DEMO_CLOSES_PER_MINUTE = Setting(
+    "demo_closes_per_minute",
+    float,
+    20.0,
+    "Demo closes per minute",
+    "How busy the built-in demo workspace is.",
+    env="CLOSEOUT_DEMO_RATE",
+    minimum=0,
+    maximum=60_000,
+)
+
+ALL_SETTINGS: tuple[Setting[Any], ...] = (
+    API_URL,
+    DB_URL,
+    POLL_SECONDS,
+    WEBHOOK_PORT,
+    WEBHOOK_SECRET,
+    RATE_LIMIT_PER_S,
+    REQUEST_TIMEOUT_S,
+    DEMO_CLOSES_PER_MINUTE,
+)
+_BY_KEY = {s.key: s for s in ALL_SETTINGS}
+
+
+def setting_named(key: str) -> Setting[Any]:
+    """The declaration for `key`, or a ConfigError naming the known keys."""
+    try:
+        return _BY_KEY[key]
+    except KeyError:
+        raise ConfigError(f"There is no setting called {key!r}.", "Known: " + ", ".join(_BY_KEY) + ".") from None
+
+
+class Settings:
+    """The values in force, and the file they were loaded from."""
+
+    def __init__(self, values: dict[str, Any] | None = None, path: Path | None = None) -> None:
+        """Start from file values (already parsed); the environment is read on every `get`."""
+        self._values: dict[str, Any] = dict(values or {})
+        self.path = path
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Read the settings file; a missing file means defaults, an unreadable one is logged and left alone."""
+        path = path or paths.settings_path()
+        values: dict[str, Any] = {}
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raw = {}
+        except (OSError, ValueError) as exc:
+            log.warning("settings file %s is unreadable (%s); using defaults and leaving it as it is", path, exc)
+            raw = {}
+        if isinstance(raw, dict):
+            for key, value in raw.items():
+                setting = _BY_KEY.get(key)
+                if setting is None:
+                    continue
+                try:
+                    values[key] = setting.parse(value)
+                except ConfigError as exc:
+                    log.warning("ignoring a bad value in %s: %s", path, exc.message)
+        return cls(values, path)
+
+    def get(self, setting: Setting[T]) -> T:
+        """The value in force: environment, then file, then default."""
+        if setting.env and (raw := os.environ.get(setting.env)) is not None:
+            return setting.parse(raw)
+        if setting.key in self._values:
+            return cast(T, self._values[setting.key])
+        return setting.default
+
+    def source(self, setting: Setting[Any]) -> str:
+        """Where the value in force comes from: "environment", "file" or "default"."""
+        if setting.env and setting.env in os.environ:
+            return "environment"
+        return "file" if setting.key in self._values else "default"
+
+    def set(self, setting: Setting[T], value: object) -> None:
+        """Parse and keep a new value; `save` writes it."""
+        self._values[setting.key] = setting.parse(value)
+
+    def reset(self, setting: Setting[Any]) -> None:
+        """Go back to the default."""
+        self._values.pop(setting.key, None)
+
+    def save(self) -> None:
+        """Write the file values atomically (a crash never leaves half a file), private to the user."""
+        path = self.path or paths.settings_path()
+        paths.ensure_dir(path.parent)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self._values, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        self.path = path

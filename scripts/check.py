@@ -1,0 +1,44 @@
+"""Run every check CI runs: lint, format, types, import contracts, then the test suite.
+
+Each step runs even when an earlier one failed, so one run shows everything; the exit code is non-zero
+if any step failed. Extra arguments go to pytest (e.g. `scripts/check.py -k outbox`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def main(argv: list[str]) -> int:
+    """Run the steps and report each one's result."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    steps = [
+        ("ruff lint", [str(BIN / "ruff"), "check", "."]),
+        ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        ("mypy (strict, app/)", [str(BIN / "mypy")]),
+        ("import contracts", [str(BIN / "lint-imports")]),
+        ("pytest", [sys.executable, "-m", "pytest", *argv]),
+    ]
+    failed: list[str] = []
+    for name, command in steps:
+        sys.stdout.write(f"\n=== {name}: {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}\n")
+        sys.stdout.flush()
+        started = time.monotonic()
+        code = subprocess.call(command, cwd=ROOT, env=env)
+        verdict = "ok" if code == 0 else f"FAILED (exit {code})"
+        sys.stdout.write(f"=== {name}: {verdict} in {time.monotonic() - started:.1f} s\n")
+        if code != 0:
+            failed.append(name)
+    sys.stdout.write("\nall checks passed\n" if not failed else f"\nfailed: {', '.join(failed)}\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,75 @@
+"""Test harness: offscreen Qt, one asyncio loop per test (qasync for GUI tests), and an isolated home."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+GUI_DIR = Path(__file__).parent / "gui"
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives in memory, so tests never touch the machine's real one."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+def _is_gui(path: Path) -> bool:
+    return GUI_DIR in path.parents
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/gui as `gui`, so `-m "not gui"` runs the rest without Qt."""
+    for item in items:
+        if _is_gui(item.path):
+            item.add_marker(pytest.mark.gui)
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, Callable[[], object]]:
+    """GUI tests run on a qasync loop, so Qt timers and asyncio tasks share one loop; the rest on plain asyncio."""
+    if _is_gui(item.path):
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        def qasync_loop() -> asyncio.AbstractEventLoop:
+            app = QApplication.instance() or QApplication([])
+            return qasync.QEventLoop(app)
+
+        return {"qasync": qasync_loop}
+    return {"asyncio": asyncio.new_event_loop}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every Closeout path into the test's temp dir and clear settings from the developer's shell."""
+    home = tmp_path / "closeout-home"
+    monkeypatch.setenv("CLOSEOUT_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("CLOSEOUT_") and name != "CLOSEOUT_HOME" and not name.startswith("CLOSEOUT_TEST_"):
+            monkeypatch.delenv(name)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield home
+    keyring.set_keyring(previous)
