@@ -8,10 +8,9 @@ import sys
 
 os.environ.setdefault("QT_API", "pyside6")
 
+import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
-
-import qasync
 
 from app import secrets
 

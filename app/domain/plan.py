@@ -39,15 +39,17 @@ class AssigneeUpdate:
 class Plan:
     """What to commit for one event.
 
-    `close` is the close to record (its dedup keys make a replayed event commit nothing); `runs` are the
-    workflow runs it caused; `cache_updates` move the local cache to the planned state.
+    `close` is the close to record (its dedup keys make a replayed event commit nothing, runs included);
+    `runs` are the workflow runs it caused; `cache_updates` move the local cache to the planned state;
+    `undo_of` names a run whose changes this plan reverses, to be marked undone with it.
     """
 
     close: ClosedConversation | None = None
     runs: tuple[PlannedRun, ...] = ()
     cache_updates: tuple[AssigneeUpdate, ...] = ()
+    undo_of: int | None = None
 
     @property
     def is_empty(self) -> bool:
         """True when there is nothing to commit."""
-        return self.close is None and not self.runs and not self.cache_updates
+        return self.close is None and not self.runs and not self.cache_updates and self.undo_of is None

@@ -1,0 +1,66 @@
+"""Closed conversations: the live queue and the past that dry runs replay."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.domain.conversations import ClosedConversation
+from app.domain.errors import NotFoundLocally
+from app.storage.models import CLOSES
+from app.storage.rows import close_from
+
+
+class CloseRepository:
+    """Reads of the closes table; closes are written only as part of a plan (storage.plans)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        """Work through `sessions`, one session per call."""
+        self._sessions = sessions
+
+    def newest(self, limit: int = 200, before_id: int | None = None) -> list[ClosedConversation]:
+        """The most recently recorded closes, newest first."""
+        statement = select(CLOSES).order_by(CLOSES.c.id.desc()).limit(limit)
+        if before_id is not None:
+            statement = statement.where(CLOSES.c.id < before_id)
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def by_ids(self, ids: list[int]) -> list[ClosedConversation]:
+        """These closes, newest first."""
+        if not ids:
+            return []
+        statement = select(CLOSES).where(CLOSES.c.id.in_(ids)).order_by(CLOSES.c.id.desc())
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def get(self, close_id: int) -> ClosedConversation:
+        """One close, or NotFoundLocally."""
+        found = self.by_ids([close_id])
+        if not found:
+            raise NotFoundLocally(f"There is no closed conversation {close_id}.")
+        return found[0]
+
+    def between(self, since: int, until: int) -> list[ClosedConversation]:
+        """Closes whose platform close time is in [since, until), oldest first (for dry runs)."""
+        statement = (
+            select(CLOSES)
+            .where(and_(CLOSES.c.closed_time >= since, CLOSES.c.closed_time < until))
+            .order_by(CLOSES.c.closed_time, CLOSES.c.id)
+        )
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def is_known(self, event_id: str, contact_id: int, closed_time: int) -> bool:
+        """True when this close was already recorded, by event id or by (contact, close time)."""
+        statement = select(CLOSES.c.id).where(
+            (CLOSES.c.event_id == event_id)
+            | and_(CLOSES.c.contact_id == contact_id, CLOSES.c.closed_time == closed_time)
+        )
+        with self._sessions() as session:
+            return session.execute(statement.limit(1)).first() is not None
+
+    def count(self) -> int:
+        """How many closes are recorded."""
+        with self._sessions() as session:
+            return int(session.execute(select(func.count()).select_from(CLOSES)).scalar_one())

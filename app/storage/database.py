@@ -1,0 +1,239 @@
+"""Opening the database: checks, pragmas, migrations, and the one writer thread.
+
+SQLite runs in WAL mode, so readers never wait for the writer, with `synchronous=NORMAL`: a committed
+transaction survives a killed process (it is in the WAL); only a power cut can lose the last few.
+Every write goes through one single-worker executor, so writes happen in order and never contend
+with each other; reads have their own small pool so a long history query never delays a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import paths
+from app.domain.errors import (
+    DatabaseCorrupt,
+    DatabaseLocked,
+    DatabaseReadOnly,
+    DiskFull,
+    SchemaTooNew,
+    StorageError,
+)
+
+log = logging.getLogger("closeout.storage")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 5000
+LOCKED_RETRIES = 3
+
+
+def default_url() -> str:
+    """The SQLite file in the data folder."""
+    return f"sqlite:///{paths.database_path()}"
+
+
+def translate(exc: BaseException, where: str) -> StorageError | None:
+    """The StorageError a person should see for a database failure, or None if it is a bug, not the environment."""
+    message = str(getattr(exc, "orig", exc) or exc).lower()
+    if isinstance(exc, PermissionError) or "readonly" in message or "read-only" in message:
+        return DatabaseReadOnly(f"The database at {where} cannot be written.")
+    if "unable to open database" in message:
+        return DatabaseReadOnly(f"The database at {where} cannot be opened or created.")
+    if "disk is full" in message or "no space left" in message or getattr(exc, "errno", None) == 28:
+        return DiskFull(f"The disk holding {where} is full.")
+    if "locked" in message or "busy" in message:
+        return DatabaseLocked(f"The database at {where} is busy in another program.")
+    if "not a database" in message or "malformed" in message or "encrypted" in message:
+        return DatabaseCorrupt(where, "not a valid SQLite database")
+    return None
+
+
+class Database:
+    """An open database: an engine, a session factory, and the writer and reader threads."""
+
+    def __init__(self, engine: Engine, where: str) -> None:
+        """Use `Database.open`; this only keeps what it was given."""
+        self.engine = engine
+        self.where = where
+        self.sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeout-db-writer")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="closeout-db-reader")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for SQLite, False for a shared PostgreSQL."""
+        return self.engine.dialect.name == "sqlite"
+
+    @classmethod
+    def open(cls, url: str | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
+        """Open (creating if needed) and migrate the database at `url`; environment problems raise StorageError.
+
+        A file that is not a SQLite database is never touched: DatabaseCorrupt names it, and
+        `move_aside` can rename it so a fresh database can start.
+        """
+        url = url or default_url()
+        parsed = make_url(url)
+        sqlite_path: Path | None = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            sqlite_path = Path(str(parsed.database)).expanduser()
+            where = str(sqlite_path)
+            _check_sqlite_file(sqlite_path)
+        else:
+            where = parsed.render_as_string(hide_password=True)
+        engine = _create_engine(url, busy_timeout_ms)
+        try:
+            _with_retries(lambda: _migrate(engine), where)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, where)
+
+    async def write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn` on the writer thread, retrying while the file is locked; environment errors become StorageError."""
+        call = functools.partial(_with_retries, functools.partial(fn, *args, **kwargs), self.where)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+
+    async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read-only `fn` on a reader thread, off the event loop."""
+        call = functools.partial(_with_retries, functools.partial(fn, *args, **kwargs), self.where)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+
+    def close(self) -> None:
+        """Finish queued writes, then release the connections."""
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def move_aside(path: Path) -> Path:
+    """Rename an unreadable database (and its WAL files) out of the way, keeping it for recovery."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.unreadable-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(str(path) + suffix)
+        if source.exists():
+            shutil.move(source, Path(str(target) + suffix))
+    log.warning("moved the unreadable database %s aside to %s", path, target)
+    return target
+
+
+def _check_sqlite_file(path: Path) -> None:
+    where = str(path)
+    try:
+        paths.ensure_dir(path.parent)
+    except OSError as exc:
+        raise translate(exc, where) or DatabaseReadOnly(f"The folder for {where} cannot be created.") from exc
+    if path.is_dir():
+        raise DatabaseCorrupt(where, "it is a folder")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise translate(exc, where) or DatabaseReadOnly(f"The database at {where} cannot be read.") from exc
+    if header and header != SQLITE_MAGIC:
+        raise DatabaseCorrupt(where, "it is not an SQLite file")
+    if not os.access(path.parent, os.W_OK) or not os.access(path, os.W_OK):
+        raise DatabaseReadOnly(f"The database at {where} cannot be written.")
+
+
+def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The schema version this Closeout writes."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _migrate(engine: Engine) -> None:
+    config = _alembic_config()
+    script = ScriptDirectory.from_config(config)
+    with engine.begin() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current == script.get_current_head():
+            return
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaTooNew(f"The database uses schema {current}, which this version of Closeout does not know.")
+        log.info("migrating the database from schema %s to %s", current, script.get_current_head())
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The schema version stored in the database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _with_retries(fn: Callable[[], T], where: str) -> T:
+    """Call `fn`; retry a locked database a few times, and turn environment errors into StorageError."""
+    delay = 0.05
+    for attempt in range(LOCKED_RETRIES + 1):
+        try:
+            return fn()
+        except (DBAPIError, sqlite3.Error, OSError) as exc:
+            error = translate(exc, where)
+            if error is None:
+                raise
+            if isinstance(error, DatabaseLocked) and attempt < LOCKED_RETRIES:
+                log.info("database locked, retrying in %.2f s", delay)
+                time.sleep(delay)
+                delay *= 4
+                continue
+            raise error from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_sync(fn: Callable[[], T], where: str) -> T:
+    """The same guard as `Database.write`, for callers that are already on a worker thread (the CLI, tests)."""
+    return _with_retries(fn, where)
+
+
+__all__ = ["Database", "head_revision", "move_aside", "run_sync", "schema_revision", "translate"]

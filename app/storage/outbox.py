@@ -1,0 +1,130 @@
+"""The durable outbox: commands are enqueued with their plan, claimed by the drain, and settled.
+
+A command moves pending → in_flight (claimed, attempt counted) → done | failed | skipped, or back to
+pending with a later `next_attempt_at`. A crash leaves claimed rows in_flight; `recover_in_flight` at
+start-up puts them back, so each is sent at most once more (and the drain verifies before it unassigns).
+On PostgreSQL, claims use FOR UPDATE SKIP LOCKED so two desktops never take the same command.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.domain.history import SyncState
+from app.domain.outbox import OutboxCommand, OutboxState
+from app.domain.workflows import RunOutcome
+from app.storage.models import CHANGES, OUTBOX, RUNS
+from app.storage.rows import command_from
+
+ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
+
+
+class Outbox:
+    """Claims and settles outbox commands."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        """Work through `sessions`, one session per call."""
+        self._sessions = sessions
+
+    def claim_due(self, now: float, limit: int = 20) -> list[OutboxCommand]:
+        """Take up to `limit` due commands, oldest first, marking them in_flight and counting the attempt."""
+        due = (
+            select(OUTBOX.c.id)
+            .where(OUTBOX.c.state == OutboxState.PENDING.value, OUTBOX.c.next_attempt_at <= now)
+            .order_by(OUTBOX.c.id)
+            .limit(limit)
+        )
+        with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids = list(session.execute(due).scalars())
+            if not ids:
+                return []
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_(ids))
+                .values(state=OutboxState.IN_FLIGHT.value, attempts=OUTBOX.c.attempts + 1, updated_at=now)
+            )
+            rows = session.execute(select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)).mappings()
+            return [command_from(r) for r in rows]
+
+    def settle(
+        self,
+        command: OutboxCommand,
+        state: OutboxState,
+        *,
+        error: str | None = None,
+        change_state: SyncState | None = None,
+        run_outcome: RunOutcome | None = None,
+        run_reason: str | None = None,
+    ) -> None:
+        """Record a command's final state, and with it its history row's and its run's, in one transaction."""
+        assert command.id is not None
+        now = time.time()
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == command.id)
+                .values(state=state.value, last_error=error, updated_at=now)
+            )
+            if change_state is not None and command.change_id is not None:
+                session.execute(
+                    update(CHANGES).where(CHANGES.c.id == command.change_id).values(sync_state=change_state.value)
+                )
+            if run_outcome is not None and command.run_id is not None:
+                values: dict[str, str] = {"outcome": run_outcome.value}
+                if run_reason is not None:
+                    values["reason"] = run_reason
+                session.execute(update(RUNS).where(RUNS.c.id == command.run_id).values(**values))
+
+    def retry_at(self, command: OutboxCommand, when: float, error: str) -> None:
+        """Put a command back to pending, due at `when`, remembering why it failed."""
+        assert command.id is not None
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == command.id)
+                .values(state=OutboxState.PENDING.value, next_attempt_at=when, last_error=error, updated_at=time.time())
+            )
+
+    def recover_in_flight(self) -> int:
+        """Return commands a crash left in_flight to pending; returns how many."""
+        with self._sessions.begin() as session:
+            ids = list(
+                session.execute(select(OUTBOX.c.id).where(OUTBOX.c.state == OutboxState.IN_FLIGHT.value)).scalars()
+            )
+            if ids:
+                session.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.id.in_(ids))
+                    .values(state=OutboxState.PENDING.value, updated_at=time.time())
+                )
+        return len(ids)
+
+    def depth(self) -> int:
+        """Commands not yet settled (pending or in flight)."""
+        statement = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.state.in_(ACTIVE))
+        with self._sessions() as session:
+            return int(session.execute(statement).scalar_one())
+
+    def next_due_at(self) -> float | None:
+        """When the earliest pending command is due, or None when nothing is pending."""
+        statement = select(func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.state == OutboxState.PENDING.value)
+        with self._sessions() as session:
+            value = session.execute(statement).scalar_one_or_none()
+        return None if value is None else float(value)
+
+    def get(self, command_id: int) -> OutboxCommand | None:
+        """One command by id."""
+        with self._sessions() as session:
+            row = session.execute(select(OUTBOX).where(OUTBOX.c.id == command_id)).mappings().first()
+        return command_from(row) if row else None
+
+    def by_state(self, state: OutboxState, limit: int = 1000) -> list[OutboxCommand]:
+        """Commands in one state, oldest first."""
+        statement = select(OUTBOX).where(and_(OUTBOX.c.state == state.value)).order_by(OUTBOX.c.id).limit(limit)
+        with self._sessions() as session:
+            return [command_from(r) for r in session.execute(statement).mappings()]

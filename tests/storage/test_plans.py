@@ -1,0 +1,133 @@
+"""A plan commits in one transaction: all of it or none of it, and a replayed event commits nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from app.domain.history import SyncState
+from app.domain.outbox import OutboxState
+from app.domain.plan import Plan, PlannedAction, PlannedRun
+from app.storage.history import HistoryFilter
+from app.storage.store import Store
+from tests.factories import MAYA, close, unassign_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _counts(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as raw:
+        tables = ("closes", "runs", "changes", "outbox")
+        return {t: raw.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def test_commit_writes_every_part_of_the_plan_and_links_them(store: Store) -> None:
+    result = store.plans.commit(unassign_plan(close(42)))
+
+    assert len(result.closes) == len(result.runs) == len(result.changes) == len(result.commands) == 1
+    run = store.runs.get(result.runs[0])
+    assert run.conversation_id == result.closes[0]
+    change = store.history.get(result.changes[0])
+    assert change is not None
+    assert (change.run_id, change.conversation_id, change.workflow_id) == (run.id, run.conversation_id, 1)
+    assert (change.from_agent_id, change.to_agent_id, change.sync_state) == (MAYA.id, None, SyncState.PENDING)
+    command = store.outbox.get(result.commands[0])
+    assert command is not None
+    assert (command.run_id, command.change_id, command.state) == (run.id, change.id, OutboxState.PENDING)
+    cached = store.cache.contact(42)
+    assert cached is not None and cached.assignee is None
+
+
+def test_replayed_event_commits_nothing(store: Store, db_path: Path) -> None:
+    store.plans.commit(unassign_plan(close(42, event_id="e1")))
+    before = _counts(db_path)
+
+    by_event = store.plans.commit(unassign_plan(close(42, closed_time=1_700_000_500, event_id="e1")))
+    by_contact_and_time = store.plans.commit(unassign_plan(close(42, event_id="other-id")))
+
+    assert by_event.duplicates == by_contact_and_time.duplicates == 1
+    assert by_event.runs == by_contact_and_time.runs == ()
+    assert _counts(db_path) == before
+
+
+def test_duplicates_inside_one_batch_are_dropped(store: Store, db_path: Path) -> None:
+    plans = [unassign_plan(close(1, event_id="a")), unassign_plan(close(1, event_id="a")), unassign_plan(close(2))]
+    result = store.plans.commit_many(plans)
+    assert result.duplicates == 1
+    assert _counts(db_path) == {"closes": 2, "runs": 2, "changes": 2, "outbox": 2}
+
+
+def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_path: Path) -> None:
+    good = unassign_plan(close(1))
+    bad_run = good.runs[0]
+    assert bad_run.actions[0].change is not None
+    # A NULL actor violates NOT NULL on the history table, after the close and run rows were inserted.
+    broken_change = dataclasses.replace(bad_run.actions[0].change, actor=None)  # type: ignore[arg-type]
+    broken = Plan(
+        close=close(2),
+        runs=(PlannedRun(dataclasses.replace(bad_run.run, key="2:x"), (PlannedAction(broken_change, None),)),),
+    )
+
+    with pytest.raises(IntegrityError):
+        store.plans.commit_many([good, broken])
+
+    assert _counts(db_path) == {"closes": 0, "runs": 0, "changes": 0, "outbox": 0}
+    assert store.cache.contact(1) is None
+
+
+def test_undo_plan_marks_the_run_and_its_changes_undone(store: Store) -> None:
+    first = store.plans.commit(unassign_plan(close(5)))
+    run_id = first.runs[0]
+    store.plans.commit(Plan(undo_of=run_id))
+    assert store.runs.get(run_id).undone
+    assert [c.sync_state for c in store.history.for_run(run_id)] == [SyncState.UNDONE]
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from app.storage.store import Store
+    from tests.factories import close, unassign_plan
+    store = Store.open(sys.argv[1])
+    print("ready", flush=True)
+    i = 0
+    while True:
+        store.plans.commit_many([unassign_plan(close(i * 10 + k)) for k in range(10)])
+        i += 1
+    """
+)
+
+
+@pytest.mark.slow
+def test_kill_9_during_commits_leaves_only_whole_plans(db_path: Path) -> None:
+    Store.open(f"sqlite:///{db_path}").close()
+    for _ in range(3):
+        command = [sys.executable, "-c", WRITER, f"sqlite:///{db_path}"]
+        with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+            before = _counts(db_path)["closes"]
+            deadline = time.monotonic() + 30
+            while _counts(db_path)["closes"] < before + 50 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(child.pid, signal.SIGKILL)  # lands wherever the writer is: often inside a transaction
+
+    store = Store.open(f"sqlite:///{db_path}")
+    try:
+        counts = _counts(db_path)
+        assert counts["closes"] > 0
+        assert counts["closes"] % 10 == 0
+        assert counts == {"closes": counts["closes"]} | dict.fromkeys(("runs", "changes", "outbox"), counts["closes"])
+        assert store.history.count(HistoryFilter()) == counts["changes"]
+    finally:
+        store.close()
