@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import AssignmentChange, ChangeSource
 from app.domain.outbox import CommandKind, OutboxCommand
-from app.domain.people import Agent, Contact, Team, UserRef
+from app.domain.people import Agent, Contact, ContactStatus, Team, UserRef
 from app.domain.plan import AssigneeUpdate, Plan, PlannedAction, PlannedRun
 from app.domain.workflows import RunOutcome, WorkflowRun
 
@@ -72,5 +73,6 @@ def unassign_plan(conversation: ClosedConversation, workflow_id: int = 1, at: fl
     return Plan(
         close=conversation,
         runs=(PlannedRun(run, (PlannedAction(change, command),)),),
+        contacts=(replace(conversation.contact, status=ContactStatus.CLOSED),),
         cache_updates=(AssigneeUpdate(contact_id, None),),
     )

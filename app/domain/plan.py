@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from app.domain.conversations import ClosedConversation
 from app.domain.history import AssignmentChange
 from app.domain.outbox import OutboxCommand
-from app.domain.people import UserRef
+from app.domain.people import Contact, UserRef
 from app.domain.workflows import WorkflowRun
 
 
@@ -40,16 +40,19 @@ class Plan:
     """What to commit for one event.
 
     `close` is the close to record (its dedup keys make a replayed event commit nothing, runs included);
-    `runs` are the workflow runs it caused; `cache_updates` move the local cache to the planned state;
-    `undo_of` names a run whose changes this plan reverses, to be marked undone with it.
+    `runs` are the workflow runs it caused; `observed` are changes seen on the platform, with no run;
+    `contacts` are the platform's view of contacts, cached first; `cache_updates` then move the cache
+    to the planned state; `undo_of` names a run whose changes this plan reverses, marked undone with it.
     """
 
     close: ClosedConversation | None = None
     runs: tuple[PlannedRun, ...] = ()
+    observed: tuple[AssignmentChange, ...] = ()
+    contacts: tuple[Contact, ...] = ()
     cache_updates: tuple[AssigneeUpdate, ...] = ()
     undo_of: int | None = None
 
     @property
     def is_empty(self) -> bool:
         """True when there is nothing to commit."""
-        return self.close is None and not self.runs and not self.cache_updates and self.undo_of is None
+        return self == Plan()

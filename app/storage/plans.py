@@ -15,7 +15,6 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
-from app.domain.people import ContactStatus
 from app.domain.plan import Plan, PlannedRun
 from app.storage.cache import upsert
 from app.storage.models import CHANGES, CLOSES, CONTACTS, OUTBOX, RUNS
@@ -89,6 +88,7 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
                 )
             if action.command is not None:
                 commands.append((action.command, run_id, change_index))
+    changes.extend(change_values(change) for plan in fresh for change in plan.observed)
     change_ids = _insert_returning(session, CHANGES, changes)
 
     commands = _drop_known_keys(session, OUTBOX, OUTBOX.c.idempotency_key, commands, lambda c: c[0].idempotency_key)
@@ -166,16 +166,9 @@ def _drop_known_keys(session: Session, table: Table, column: Any, items: list[An
 
 
 def _update_cache(session: Session, plans: Sequence[Plan], now: float) -> tuple[int, ...]:
-    """Cache each close's contact if it is new to the cache, then apply the planned assignee changes.
-
-    A contact already cached is not overwritten by the close's snapshot: the cache may know a later state.
-    """
-    snapshots = {}
-    for plan in plans:
-        if plan.close is not None:
-            contact = replace(plan.close.contact, status=ContactStatus.CLOSED)
-            snapshots[contact.id] = contact_values(contact, now)
-    upsert(session, CONTACTS, list(snapshots.values()), overwrite=False)
+    """Cache the platform's view of the plans' contacts, then apply the planned assignee changes."""
+    snapshots = {c.id: contact_values(c, now) for plan in plans for c in plan.contacts}
+    upsert(session, CONTACTS, list(snapshots.values()))
     updates = [
         {"b_id": u.contact_id, "updated_at": now, **assignee_columns(u.assignee)}
         for plan in plans

@@ -51,13 +51,13 @@ def test_open_load_counts_open_contacts_per_agent(store: Store) -> None:
     assert store.cache.open_load() == {MAYA.id: 2, RAVI.id: 1}
 
 
-def test_a_close_caches_an_unknown_contact_but_never_overwrites_a_known_one(store: Store) -> None:
-    store.cache.upsert_contacts([Contact(2, "Known", "Contact", assignee=RAVI.ref)])
+def test_a_plan_caches_its_contacts_then_applies_the_assignee_updates(store: Store) -> None:
+    store.cache.upsert_contacts([Contact(2, "Old", "Name", assignee=RAVI.ref)])
     store.plans.commit_many([unassign_plan(close(1)), unassign_plan(close(2))])
     first = store.cache.contact(1)
     second = store.cache.contact(2)
     assert first is not None and first.status is ContactStatus.CLOSED and first.assignee is None
-    assert second is not None and second.first_name == "Known" and second.assignee is None
+    assert second is not None and second.first_name == "Contact" and second.assignee is None
 
 
 def _workflow() -> Workflow:
