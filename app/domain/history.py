@@ -48,3 +48,36 @@ class AssignmentChange:
     workflow_id: int | None = None
     run_id: int | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    """Which changes to show. `since` is inclusive and `until` exclusive (local Unix seconds).
+
+    `agent_id` matches a change from or to that agent; `sync_state` is the change's outcome.
+    """
+
+    since: float | None = None
+    until: float | None = None
+    agent_id: int | None = None
+    source: ChangeSource | None = None
+    workflow_id: int | None = None
+    contact_id: int | None = None
+    conversation_id: int | None = None
+    sync_state: SyncState | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    """Where a page ended: the last row's (at, id)."""
+
+    at: float
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of changes, newest first, and the cursor for the next page (None on the last one)."""
+
+    rows: tuple[AssignmentChange, ...]
+    next: Cursor | None

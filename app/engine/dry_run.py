@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from app.domain.conversations import ClosedConversation, ConversationOpened, OpenedBySource
 from app.domain.people import Agent
+from app.domain.plan import Plan
 from app.domain.workflows import RunOutcome, TriggerKind, Workflow, WorkflowState
 from app.engine.planner import plan_run
 from app.engine.view import SnapshotView
@@ -71,9 +72,6 @@ def dry_run(
         else:
             continue
         planned, _ = plan_run(event, trial, view, float(close.closed_time))
-        view.ran.add((planned.run.workflow_id, planned.run.contact_id))
-        for action in planned.actions:
-            if action.change is not None and action.change.to_agent_id is not None:
-                view.last[planned.run.workflow_id] = action.change.to_agent_id
+        view.absorb(Plan(runs=(planned,)))
         rows.append(DryRunRow(close, planned.run.outcome, planned.run.reason))
     return DryRunReport(workflow.name, tuple(rows))

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from app.domain.people import Agent
 from app.domain.plan import Plan
+from app.domain.workflows import RunOutcome
 
 
 class CacheView(Protocol):
@@ -65,7 +66,8 @@ class SnapshotView:
         the contact out of the open load, so it changes nothing there.
         """
         for planned in plan.runs:
-            self.ran.add((planned.run.workflow_id, planned.run.contact_id))
+            if planned.run.outcome is not RunOutcome.SKIPPED:
+                self.ran.add((planned.run.workflow_id, planned.run.contact_id))
             for action in planned.actions:
                 change = action.change
                 if change is None:

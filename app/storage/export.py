@@ -11,7 +11,8 @@ from typing import Any, TextIO
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.storage.history import HistoryFilter, conditions
+from app.domain.history import HistoryFilter
+from app.storage.history import conditions
 from app.storage.models import CHANGES, CONTACTS, WORKFLOWS
 
 COLUMNS = (

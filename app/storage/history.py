@@ -7,51 +7,17 @@ never OFFSET, so page 500 costs what page 1 costs. Every filter has an index tha
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, cast, func, insert, or_, select, tuple_
 from sqlalchemy import Integer as SqlInteger
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.domain.history import AssignmentChange, ChangeSource, SyncState
+from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage
 from app.storage.models import CHANGES
 from app.storage.rows import change_from, change_values
 
 INSERT_CHUNK = 5000
 DAY = 86_400
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryFilter:
-    """Which changes to show. `since` is inclusive and `until` exclusive (local Unix seconds).
-
-    `agent_id` matches a change from or to that agent; `sync_state` is the change's outcome.
-    """
-
-    since: float | None = None
-    until: float | None = None
-    agent_id: int | None = None
-    source: ChangeSource | None = None
-    workflow_id: int | None = None
-    contact_id: int | None = None
-    conversation_id: int | None = None
-    sync_state: SyncState | None = None
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Cursor:
-    """Where a page ended: the last row's (at, id)."""
-
-    at: float
-    id: int
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPage:
-    """One page of changes, newest first, and the cursor for the next page (None on the last one)."""
-
-    rows: tuple[AssignmentChange, ...]
-    next: Cursor | None
 
 
 def conditions(flt: HistoryFilter) -> list[ColumnElement[bool]]:
@@ -132,6 +98,18 @@ class HistoryRepository:
         )
         with self._sessions() as session:
             return [(int(a), int(n)) for a, n in session.execute(statement)]
+
+    def last_assigned(self, workflow_id: int) -> int | None:
+        """The agent this workflow assigned most recently (round-robin continues after them)."""
+        statement = (
+            select(CHANGES.c.to_agent_id)
+            .where(CHANGES.c.workflow_id == workflow_id, CHANGES.c.to_agent_id.is_not(None))
+            .order_by(CHANGES.c.at.desc(), CHANGES.c.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            value = session.execute(statement).scalar_one_or_none()
+        return None if value is None else int(value)
 
     def for_run(self, run_id: int) -> list[AssignmentChange]:
         """The changes a run made, oldest first."""

@@ -120,8 +120,15 @@ class RunRepository:
             return {r["conversation_id"]: run_from(r) for r in rows}
 
     def has_run(self, workflow_id: int, contact_id: int) -> bool:
-        """True when this workflow has run on this contact before ("Trigger once per contact")."""
-        statement = select(RUNS.c.id).where(RUNS.c.workflow_id == workflow_id, RUNS.c.contact_id == contact_id)
+        """True when this workflow has been through this contact before ("Trigger once per contact").
+
+        A run skipped at the trigger (a condition not met) does not count: the contact never entered.
+        """
+        statement = select(RUNS.c.id).where(
+            RUNS.c.workflow_id == workflow_id,
+            RUNS.c.contact_id == contact_id,
+            RUNS.c.outcome != RunOutcome.SKIPPED.value,
+        )
         with self._sessions() as session:
             return session.execute(statement.limit(1)).first() is not None
 

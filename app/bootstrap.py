@@ -1,0 +1,384 @@
+"""The Supervisor: the one object the GUI and the CLI talk to.
+
+It opens the store, builds the platform client (or the built-in demo workspace when there is no token),
+runs the sync service, and offers every operation a team lead performs, in domain terms. Operations
+return domain objects; changes reach listeners as change-sets on `bus`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import secrets
+from app.demo import DemoWorkspace, demo_database_url
+from app.domain.conversations import ClosedConversation
+from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
+from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
+from app.domain.people import Agent, UserRef
+from app.domain.secret import Secret
+from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
+from app.engine import catalog, lifecycle
+from app.engine.catalog import Template
+from app.engine.dry_run import DryRunReport, dry_run
+from app.engine.file_format import export_workflow, import_workflow
+from app.engine.undo import plan_undo
+from app.events import ChangeSet, EventBus
+from app.platform.client import PlatformClient
+from app.settings import (
+    API_URL,
+    DB_URL,
+    POLL_SECONDS,
+    RATE_LIMIT_PER_S,
+    REQUEST_TIMEOUT_S,
+    WEBHOOK_PORT,
+    WEBHOOK_SECRET,
+    Settings,
+)
+from app.storage.export import Progress
+from app.storage.store import Store
+from app.storage.workflows import WorkflowStats
+from app.sync.service import SyncOptions, SyncService, SyncStatus
+
+log = logging.getLogger("closeout")
+
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One closed conversation in the live queue, with what happened to it and why.
+
+    `status` is what the outcome chip shows: pending, unassigned (or assigned), skipped, failed, waiting,
+    undone, or "no workflow" when nothing ran on it.
+    """
+
+    close: ClosedConversation
+    run: WorkflowRun | None
+    sync_state: SyncState | None
+    status: str
+    reason: str
+
+
+def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str, str]:
+    """The queue's outcome chip and reason for a close's latest run and its history row."""
+    if run is None:
+        return "no workflow", "no published workflow ran on this close"
+    if run.undone:
+        return "undone", run.reason
+    if run.outcome is RunOutcome.DONE and change is not None:
+        if change.sync_state is SyncState.PENDING:
+            return "pending", run.reason
+        if change.sync_state is SyncState.SYNCED:
+            return ("unassigned" if change.to_agent_id is None else "assigned"), run.reason
+    return run.outcome.value, run.reason
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """A run with the close it ran on and the changes it made."""
+
+    run: WorkflowRun
+    close: ClosedConversation | None
+    changes: tuple[AssignmentChange, ...]
+    workflow: Workflow | None
+
+
+def local_offset(at: float | None = None) -> int:
+    """This machine's UTC offset in seconds at `at` (now by default), for charts by local day."""
+    moment = dt.datetime.fromtimestamp(at if at is not None else time.time()).astimezone()
+    offset = moment.utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
+class Supervisor:
+    """Everything Closeout does, behind one facade."""
+
+    def __init__(
+        self,
+        store: Store,
+        sync: SyncService,
+        bus: EventBus,
+        settings: Settings,
+        demo: DemoWorkspace | None = None,
+    ) -> None:
+        """Use `Supervisor.open`; this only keeps the parts."""
+        self.store = store
+        self.sync = sync
+        self.bus = bus
+        self.settings = settings
+        self.demo = demo
+        self._agents: dict[int, Agent] = {}
+        self._closed = False
+
+    @property
+    def is_demo(self) -> bool:
+        """True on the built-in demo workspace."""
+        return self.demo is not None
+
+    @classmethod
+    async def open(
+        cls,
+        *,
+        settings: Settings | None = None,
+        demo: bool | None = None,
+        db_url: str | None = None,
+        api_url: str | None = None,
+        token: Secret | None = None,
+        webhook_port: int | None = None,
+        webhook_secret: str | None = None,
+        poll_seconds: float | None = None,
+    ) -> Supervisor:
+        """Open the store and build the client and sync service (nothing runs until `start`).
+
+        With no token (and `demo` not False), Closeout runs on the built-in demo workspace.
+        """
+        settings = settings or Settings.load()
+        token = token or secrets.load_token()
+        use_demo = (token is None) if demo is None else demo
+        if not use_demo and token is None:
+            raise ConfigError(
+                "No respond.io API token is set.",
+                "Run `closeout-cli login`, set CLOSEOUT_API_TOKEN, or paste it in Settings.",
+            )
+        if use_demo:
+            db_url = db_url or demo_database_url()
+        store = await asyncio.to_thread(Store.open, db_url or settings.get(DB_URL) or None)
+        bus = EventBus()
+        demo_workspace: DemoWorkspace | None = None
+        if use_demo:
+            demo_workspace = DemoWorkspace.create(settings)
+            client = demo_workspace.client()
+        else:
+            assert token is not None
+            client = cls._client(settings, token, api_url)
+        port = webhook_port if webhook_port is not None else (settings.get(WEBHOOK_PORT) or None)
+        options = SyncOptions(
+            poll_seconds=poll_seconds if poll_seconds is not None else float(settings.get(POLL_SECONDS)),
+            webhook_port=port,
+            webhook_secret=webhook_secret if webhook_secret is not None else settings.get(WEBHOOK_SECRET),
+            demo=use_demo,
+        )
+        supervisor = cls(store, SyncService(store, client, bus, options), bus, settings, demo_workspace)
+        bus.subscribe(supervisor._on_change)
+        return supervisor
+
+    @staticmethod
+    def _client(settings: Settings, token: Secret, api_url: str | None = None) -> PlatformClient:
+        return PlatformClient(
+            api_url or settings.get(API_URL),
+            token,
+            rate_limit=settings.get(RATE_LIMIT_PER_S),
+            timeout=settings.get(REQUEST_TIMEOUT_S),
+        )
+
+    def _on_change(self, change: ChangeSet) -> None:
+        if change.agents_changed:
+            self._agents.clear()
+
+    async def start(self, *, poll: bool = True, drain: bool = True) -> None:
+        """Start syncing (and, in demo mode, the simulated workspace)."""
+        if self.demo is not None:
+            await self.demo.start(self)
+        await self.sync.start(poll=poll, drain=drain)
+
+    async def close(self) -> None:
+        """Stop every task and release the database and the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.sync.stop()
+        if self.demo is not None:
+            await self.demo.stop()
+        await self.sync.client.aclose()
+        await asyncio.to_thread(self.store.close)
+
+    # -- workflows ----------------------------------------------------------------------------------------
+
+    def templates(self) -> tuple[Template, ...]:
+        """The gallery."""
+        return catalog.TEMPLATES
+
+    async def use_template(
+        self, template_id: str, name: str | None = None, values: Mapping[str, str] | None = None
+    ) -> Workflow:
+        """Save a draft copy of a template and return it."""
+        draft = catalog.use_template(template_id, name, values)
+        return await self.save_workflow(draft)
+
+    async def save_workflow(self, workflow: Workflow) -> Workflow:
+        """Store a workflow as it is (a published workflow keeps running with the saved definition)."""
+        saved = await self.store.db.write(self.store.workflows.save, workflow)
+        if saved.state is WorkflowState.PUBLISHED:
+            await self.sync.intake.load_workflows()
+        self.bus.publish(ChangeSet(workflows=(saved.id,) if saved.id is not None else ()))
+        return saved
+
+    async def workflow(self, workflow_id: int) -> Workflow:
+        """One workflow."""
+        return await self.store.db.read(self.store.workflows.get, workflow_id)
+
+    async def workflows(self) -> list[Workflow]:
+        """Every workflow, oldest first."""
+        return await self.store.db.read(self.store.workflows.all)
+
+    async def workflow_stats(self) -> dict[int, WorkflowStats]:
+        """Runs today and the last outcome, per workflow."""
+        midnight = dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        return await self.store.db.read(self.store.workflows.stats, midnight.timestamp())
+
+    def missing_fields(self, workflow: Workflow) -> tuple[str, ...]:
+        """What must be filled in before publishing."""
+        return lifecycle.missing_fields(workflow)
+
+    def warnings(self, workflow: Workflow) -> tuple[str, ...]:
+        """What is allowed but probably not meant."""
+        return lifecycle.warnings(workflow)
+
+    async def publish(self, workflow_id: int) -> Workflow:
+        """Publish a workflow (PublishBlocked lists what is missing); it runs on the next event."""
+        return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id)))
+
+    async def stop_workflow(self, workflow_id: int) -> Workflow:
+        """Stop a workflow; its runs and history stay."""
+        stopped = await self.save_workflow(lifecycle.stop(await self.workflow(workflow_id)))
+        await self.sync.intake.load_workflows()
+        return stopped
+
+    async def export_workflow(self, workflow_id: int) -> str:
+        """The workflow as an export document."""
+        return export_workflow(await self.workflow(workflow_id))
+
+    async def import_workflow(self, text: str | bytes) -> Workflow:
+        """A new draft from an export document."""
+        return await self.save_workflow(import_workflow(text))
+
+    async def dry_run(self, workflow: Workflow, since: float, until: float | None = None) -> DryRunReport:
+        """What `workflow` would have done over the closes recorded in [since, until)."""
+        until = time.time() if until is None else until
+        closes = await self.store.db.read(self.store.closes.between, int(since), int(until) + 1)
+        agents = await self.agents()
+        loads = await self.store.db.read(self.store.cache.open_load)
+        return dry_run(workflow, closes, list(agents.values()), dict(loads))
+
+    # -- queue, runs, undo ----------------------------------------------------------------------------------
+
+    async def queue(self, limit: int = 200, before_id: int | None = None) -> list[QueueRow]:
+        """Closed conversations, newest first, each with its latest run and outcome."""
+        return await self.store.db.read(self._queue, limit, before_id, None)
+
+    async def queue_rows(self, close_ids: Sequence[int]) -> list[QueueRow]:
+        """The queue rows of these closes (to refresh the rows a change-set names)."""
+        return await self.store.db.read(self._queue, len(close_ids), None, list(close_ids))
+
+    def _queue(self, limit: int, before_id: int | None, ids: list[int] | None) -> list[QueueRow]:
+        store = self.store
+        closes = store.closes.by_ids(ids) if ids is not None else store.closes.newest(limit, before_id)
+        runs = store.runs.for_conversations([c.id for c in closes if c.id is not None])
+        rows = []
+        for close in closes:
+            run = runs.get(close.id) if close.id is not None else None
+            changes = store.history.for_run(run.id) if run is not None and run.id is not None else []
+            change = changes[0] if changes else None
+            status, reason = chip(run, change)
+            rows.append(QueueRow(close, run, change.sync_state if change else None, status, reason))
+        return rows
+
+    async def runs(
+        self,
+        workflow_id: int | None = None,
+        outcome: RunOutcome | None = None,
+        before_id: int | None = None,
+        limit: int = 200,
+    ) -> list[WorkflowRun]:
+        """The run log, newest first."""
+        return await self.store.db.read(self.store.runs.page, workflow_id, outcome, before_id, limit)
+
+    async def run_detail(self, run_id: int) -> RunDetail:
+        """A run, its close, its changes and its workflow."""
+
+        def load() -> RunDetail:
+            run = self.store.runs.get(run_id)
+            close = self.store.closes.get(run.conversation_id) if run.conversation_id is not None else None
+            try:
+                workflow = self.store.workflows.get(run.workflow_id)
+            except NotFoundLocally:
+                workflow = None
+            return RunDetail(run, close, tuple(self.store.history.for_run(run_id)), workflow)
+
+        return await self.store.db.read(load)
+
+    async def undo(self, run_id: int) -> WorkflowRun:
+        """Reverse a run through the outbox; returns the undo run. WorkflowError says why it cannot be undone."""
+        detail = await self.run_detail(run_id)
+        if detail.run.key.startswith("undo:"):
+            raise WorkflowError("This run is itself an undo; undo the original run's undo is not offered.")
+        refs = {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
+        plan = plan_undo(detail.run, detail.changes, refs, time.time())
+        result = await self.sync.intake.commit_plan(plan)
+        if not result.runs:
+            raise WorkflowError(f"Run {run_id} was already undone.")
+        return await self.store.db.read(self.store.runs.get, result.runs[0])
+
+    # -- history -----------------------------------------------------------------------------------------
+
+    async def history_page(self, flt: HistoryFilter, after: Cursor | None = None, limit: int = 200) -> HistoryPage:
+        """One page of the history, newest first."""
+        return await self.store.db.read(self.store.history.page, flt, after, limit)
+
+    async def history_count(self, flt: HistoryFilter) -> int:
+        """How many history rows match."""
+        return await self.store.db.read(self.store.history.count, flt)
+
+    async def per_day_by_source(self, flt: HistoryFilter) -> list[tuple[int, str, int]]:
+        """Changes per local day and source."""
+        return await self.store.db.read(self.store.history.per_day_by_source, flt, local_offset())
+
+    async def open_load(self) -> dict[int, int]:
+        """Open contacts per agent now."""
+        return await self.store.db.read(self.store.cache.open_load)
+
+    async def export_csv(self, path: Path, flt: HistoryFilter, progress: Progress | None = None) -> int:
+        """Write the filtered history to `path` as CSV; returns the number of rows."""
+        names = {agent_id: agent.name for agent_id, agent in (await self.agents()).items()}
+        return await self.store.db.read(self.store.exporter.to_path, path, flt, names, progress)
+
+    # -- people, status, token ------------------------------------------------------------------------------
+
+    async def agents(self) -> dict[int, Agent]:
+        """The cached agents by id."""
+        if not self._agents:
+            self._agents = {a.id: a for a in await self.store.db.read(self.store.cache.agents)}
+        return self._agents
+
+    async def agent_refs(self) -> dict[int, UserRef]:
+        """The cached agents as references, by id."""
+        return {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
+
+    async def status(self) -> SyncStatus:
+        """What the status bar shows."""
+        return await self.sync.status()
+
+    async def test_connection(self, token: Secret, api_url: str | None = None) -> None:
+        """Ask the platform whether this token works; raises the platform's error in words if not."""
+        async with self._client(self.settings, token, api_url) as client:
+            await client.check_connection()
+
+    async def set_token(self, token: Secret) -> str:
+        """Keep a new token and switch to it (leaving the demo workspace needs a restart); returns where it went."""
+        where = await asyncio.to_thread(secrets.store_token, token)
+        if self.demo is None:
+            await self.sync.set_client(self._client(self.settings, token))
+        return where
+
+    def on_change(self, handler: Callable[[ChangeSet], None]) -> None:
+        """Subscribe to change-sets."""
+        self.bus.subscribe(handler)
+
+
+__all__ = ["QueueRow", "RunDetail", "Supervisor", "chip", "local_offset"]

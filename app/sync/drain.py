@@ -1,0 +1,242 @@
+"""The drain: sends outbox commands to the platform, oldest first, within the client's pacing.
+
+Commands are claimed in small batches; commands of different contacts go out concurrently, those of one
+contact strictly in order (an undo's reassign must follow the unassign it reverses). Before an
+unassign, the drain reads the contact back (unless the workflow turned verification off): a contact that
+was reassigned or reopened since the close is left alone, and one already unassigned needs no POST.
+That check is also what makes a command re-sent after a crash harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.domain.errors import AuthRejected, Offline, PlatformError, RateLimited
+from app.domain.history import SyncState
+from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
+from app.domain.people import Contact, ContactStatus
+from app.domain.workflows import RunOutcome
+from app.events import ChangeSet
+from app.platform.client import PlatformClient
+from app.storage.store import Store
+from app.sync.connectivity import ConnectivityState
+
+log = logging.getLogger("closeout.drain")
+
+BATCH = 16
+CONCURRENCY = 4
+MAX_BACKOFF = 300.0
+PROBE_MAX = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    state: OutboxState
+    change: SyncState | None = None
+    run: RunOutcome | None = None
+    reason: str | None = None
+    error: str | None = None
+    contact: Contact | None = None
+
+
+def backoff(attempts: int, rng: random.Random) -> float:
+    """Seconds before the next try: doubling from 1 s, capped at 5 minutes, with jitter so retries spread out."""
+    base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+    return base * (0.75 + rng.random() * 0.5)
+
+
+class Drain:
+    """Owns the loop that empties the outbox."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: Callable[[], PlatformClient],
+        connectivity: ConnectivityState,
+        publish: Callable[[ChangeSet], None],
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        """`client` gives the current client (it changes when a new token is set)."""
+        self._store = store
+        self._client = client
+        self._connectivity = connectivity
+        self._publish = publish
+        self._rng = rng or random.Random()
+        self._wakeup = asyncio.Event()
+        self._resume = asyncio.Event()
+        self._offline = False
+        self.sent = 0
+
+    def wake(self) -> None:
+        """New commands are due: look now rather than at the next timer."""
+        self._wakeup.set()
+
+    def resume(self) -> None:
+        """A new token was given: start sending again."""
+        self._resume.set()
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Drain until cancelled."""
+        while True:
+            if not self._connectivity.can_send:
+                self._resume.clear()
+                await self._resume.wait()
+            if self._offline:
+                await self._probe()
+            self._wakeup.clear()
+            commands = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
+            if commands:
+                await self._send_batch(commands)
+                continue
+            due = await self._store.db.read(self._store.outbox.next_due_at)
+            timeout = None if due is None else max(0.0, due - time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def run_until_idle(self) -> None:
+        """Send everything that is due now, then return (for `sync --once`)."""
+        while self._connectivity.can_send and not self._offline:
+            commands = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
+            if not commands:
+                return
+            await self._send_batch(commands)
+
+    async def _probe(self) -> None:
+        """While offline, ask the platform something cheap, backing off, until it answers."""
+        delay = 1.0
+        while True:
+            try:
+                await self._client().check_connection()
+            except Offline as exc:
+                self._connectivity.unreachable(exc.message)
+            except AuthRejected as exc:
+                self._offline = False
+                self._connectivity.rejected(exc.message)
+                return
+            except PlatformError:
+                pass
+            else:
+                self._offline = False
+                self._connectivity.reached()
+                return
+            await asyncio.sleep(delay * (0.75 + self._rng.random() * 0.5))
+            delay = min(PROBE_MAX, delay * 2)
+
+    async def _send_batch(self, commands: list[OutboxCommand]) -> None:
+        by_contact: dict[int, list[OutboxCommand]] = defaultdict(list)
+        for command in commands:
+            by_contact[command.contact_id].append(command)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one_contact(queue: list[OutboxCommand]) -> None:
+            async with gate:
+                for command in queue:
+                    await self._send(command)
+
+        await asyncio.gather(*(one_contact(q) for q in by_contact.values()))
+        depth = await self._store.db.read(self._store.outbox.depth)
+        self._publish(ChangeSet(outbox_depth=depth))
+
+    async def _send(self, command: OutboxCommand) -> None:
+        """Send one command and record what happened; never raises for a platform answer."""
+        if self._offline or not self._connectivity.can_send:
+            await self._store.db.write(self._store.outbox.retry_at, command, time.time(), "waiting for the platform")
+            return
+        try:
+            settled = await self._execute(command)
+        except AuthRejected as exc:
+            self._connectivity.rejected(exc.message)
+            await self._store.db.write(self._store.outbox.retry_at, command, time.time(), exc.message)
+            return
+        except Offline as exc:
+            self._offline = True
+            self._connectivity.unreachable(exc.message)
+            await self._store.db.write(self._store.outbox.retry_at, command, time.time(), exc.message)
+            return
+        except RateLimited as exc:
+            wait = exc.retry_after if exc.retry_after is not None else backoff(command.attempts, self._rng)
+            await self._store.db.write(self._store.outbox.retry_at, command, time.time() + wait, exc.message)
+            return
+        except PlatformError as exc:
+            if exc.retryable:
+                when = time.time() + backoff(command.attempts, self._rng)
+                await self._store.db.write(self._store.outbox.retry_at, command, when, exc.message)
+                return
+            settled = _Settled(
+                OutboxState.FAILED,
+                SyncState.FAILED,
+                RunOutcome.FAILED,
+                _failure_reason(exc),
+                error=exc.message,
+            )
+        self._connectivity.reached()
+        await self._store.db.write(
+            self._store.outbox.settle,
+            command,
+            settled.state,
+            error=settled.error,
+            change_state=settled.change,
+            run_outcome=settled.run,
+            run_reason=settled.reason,
+        )
+        if settled.contact is not None:
+            await self._store.db.write(self._store.cache.upsert_contacts, [settled.contact])
+        self.sent += 1
+        self._publish(
+            ChangeSet(
+                commands=(command.id,) if command.id is not None else (),
+                changes=(command.change_id,) if command.change_id is not None else (),
+                runs=(command.run_id,) if command.run_id is not None else (),
+                contacts=(command.contact_id,),
+            )
+        )
+
+    async def _execute(self, command: OutboxCommand) -> _Settled:
+        client = self._client()
+        payload = command.payload
+        if command.kind is CommandKind.ADD_COMMENT:
+            await client.add_comment(command.contact_id, str(payload.get("text", "")))
+            return _Settled(OutboxState.DONE)
+
+        target = payload.get("assignee") if command.kind is CommandKind.ASSIGN else None
+        expected = payload.get("expected_assignee")
+        if payload.get("verify", True):
+            contact = await client.get_contact(command.contact_id)
+            current = contact.assignee.id if contact.assignee else None
+            if current == target:
+                log.info("contact %s already has the wanted assignee; nothing sent", command.contact_id)
+                return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, contact=contact)
+            if current != expected:
+                holder = contact.assignee.name if contact.assignee else "nobody"
+                reason = (
+                    f"skipped: contact was reassigned to {holder} after the close"
+                    if command.kind is CommandKind.UNASSIGN
+                    else f"skipped: contact is now with {holder}; left as it is"
+                )
+                return _Settled(OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact)
+            if command.kind is CommandKind.UNASSIGN and contact.status is ContactStatus.OPEN and contact.assignee:
+                reason = f"skipped: the conversation reopened and {contact.assignee.name} has it"
+                return _Settled(OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact)
+        if command.kind is CommandKind.UNASSIGN:
+            await client.unassign(command.contact_id)
+        else:
+            if not isinstance(target, int | str):
+                reason = "failed: the command names no user to assign"
+                return _Settled(OutboxState.FAILED, SyncState.FAILED, RunOutcome.FAILED, reason, "no user")
+            await client.assign(command.contact_id, target)
+        return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE)
+
+
+def _failure_reason(error: PlatformError) -> str:
+    if error.status == 404:
+        return "failed: contact not found on the platform"
+    return f"failed: {error.message}"

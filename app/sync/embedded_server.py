@@ -1,0 +1,50 @@
+"""Serving an ASGI app from inside Closeout's own event loop (the webhook receiver)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the application that embeds it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """Do not take over SIGINT/SIGTERM: the GUI or the CLI owns them."""
+        yield
+
+
+class EmbeddedServer:
+    """Runs an ASGI app on a host and port as a task of the current loop; port 0 picks a free port."""
+
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+        """Prepare; nothing listens until `start`."""
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        self._server = _QuietServer(config)
+        self._task: asyncio.Task[None] | None = None
+        self.host = host
+        self.port = port
+
+    async def start(self) -> None:
+        """Start listening, and learn the real port."""
+        self._task = asyncio.create_task(self._server.serve(), name="embedded-http-server")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise OSError(f"could not listen on {self.host}:{self.port}")
+            await asyncio.sleep(0.01)
+        sockets = self._server.servers[0].sockets
+        self.port = int(sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in progress finish, and close."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        self._task = None

@@ -1,0 +1,137 @@
+"""Intake: platform facts in, committed plans out.
+
+Events from the webhook receiver, the poller and the demo workspace are queued; one consumer takes
+whatever has queued up (up to a batch), plans it on the writer thread and commits it in one
+transaction, then tells the submitters and publishes a change-set. Under load the batches grow,
+which is what keeps thousands of closes a second cheap; when quiet, each event commits alone at once.
+A submitter that awaits `submit` knows its event is on disk: the webhook receiver answers 200 only then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from app.domain.conversations import AssigneeChanged, PlatformEvent
+from app.domain.people import Contact
+from app.domain.plan import Plan
+from app.domain.workflows import Workflow, WorkflowState
+from app.engine.planner import plan_assignee_changed, plan_event
+from app.events import ChangeSet
+from app.storage.plans import CommitResult
+from app.storage.store import Store
+from app.sync.store_view import StoreView
+
+log = logging.getLogger("closeout.intake")
+
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    event: PlatformEvent
+    done: asyncio.Future[CommitResult]
+
+
+class Intake:
+    """Plans and commits events in arrival order."""
+
+    def __init__(self, store: Store, publish: Callable[[ChangeSet], None], on_commands: Callable[[], None]) -> None:
+        """`publish` receives each commit's change-set; `on_commands` is called when commands were enqueued."""
+        self._store = store
+        self._publish = publish
+        self._on_commands = on_commands
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._workflows: list[Workflow] = []
+
+    async def load_workflows(self) -> None:
+        """Re-read the published workflows (after a publish, stop or edit)."""
+        self._workflows = await self._store.db.read(self._store.workflows.all, WorkflowState.PUBLISHED)
+
+    @property
+    def backlog(self) -> int:
+        """Events waiting to be planned."""
+        return self._queue.qsize()
+
+    async def submit(self, event: PlatformEvent) -> CommitResult:
+        """Queue an event and wait until its plan is committed (or was dropped as a replay)."""
+        done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(event, done))
+        return await done
+
+    def submit_nowait(self, event: PlatformEvent) -> asyncio.Future[CommitResult]:
+        """Queue an event without waiting; the future resolves when it is committed."""
+        done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(event, done))
+        return done
+
+    async def run(self) -> None:
+        """Consume the queue until cancelled."""
+        while True:
+            items = [await self._queue.get()]
+            while len(items) < MAX_BATCH and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+            await self._commit(items)
+
+    async def _commit(self, items: list[_Item]) -> None:
+        workflows = list(self._workflows)
+        events = [item.event for item in items]
+        try:
+            result = await self._store.db.write(self._plan_and_commit, events, workflows)
+        except Exception as exc:
+            log.exception("could not commit %d events", len(items))
+            for item in items:
+                if not item.done.done():
+                    item.done.set_exception(exc)
+            return
+        for item in items:
+            if not item.done.done():
+                item.done.set_result(result)
+        self._publish(
+            ChangeSet(
+                closes=result.closes,
+                runs=result.runs,
+                changes=result.changes,
+                commands=result.commands,
+                contacts=result.contacts,
+            )
+        )
+        if result.commands:
+            self._on_commands()
+
+    def _plan_and_commit(self, events: Sequence[PlatformEvent], workflows: Sequence[Workflow]) -> CommitResult:
+        """On the writer thread: plan each event against the cache as the batch leaves it, then commit all."""
+        now = time.time()
+        view = StoreView(self._store)
+        planned_contacts: dict[int, Contact] = {}
+        plans: list[Plan] = []
+        for event in events:
+            if isinstance(event, AssigneeChanged):
+                contact_id = event.contact.id
+                cached = planned_contacts.get(contact_id) or self._store.cache.contact(contact_id)
+                plan = plan_assignee_changed(event, cached, now)
+            else:
+                plan = plan_event(event, workflows, view, now)
+            view.absorb(plan)
+            for contact in plan.contacts:
+                planned_contacts[contact.id] = contact
+            for update in plan.cache_updates:
+                if update.contact_id in planned_contacts:
+                    planned_contacts[update.contact_id] = replace(
+                        planned_contacts[update.contact_id], assignee=update.assignee
+                    )
+            plans.append(plan)
+        return self._store.plans.commit_many(plans)
+
+    async def commit_plan(self, plan: Plan) -> CommitResult:
+        """Commit a plan made elsewhere (an undo), with the same change-set and drain wake-up."""
+        result = await self._store.db.write(self._store.plans.commit, plan)
+        self._publish(
+            ChangeSet(runs=result.runs, changes=result.changes, commands=result.commands, contacts=result.contacts)
+        )
+        if result.commands:
+            self._on_commands()
+        return result

@@ -1,0 +1,208 @@
+"""The sync service: intake → engine → storage → drain on one asyncio loop, and every task it owns.
+
+It does not care which loop runs it (qasync in the GUI, plain asyncio in the CLI and tests). Each
+background task is owned here and cancelled by `stop`; a task that dies of a bug is logged, reported
+through `failure`, and ends `wait_failure` so the CLI can exit with an error instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.conversations import PlatformEvent
+from app.events import ChangeSet, EventBus
+from app.platform.client import PlatformClient
+from app.platform.pacing import RateLimitBudget
+from app.storage.store import Store
+from app.sync.connectivity import Connectivity, ConnectivityState
+from app.sync.drain import Drain
+from app.sync.embedded_server import EmbeddedServer
+from app.sync.intake import Intake
+from app.sync.poller import LAST_POLL, Poller
+from app.sync.webhook_receiver import webhook_app
+
+log = logging.getLogger("closeout.sync")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How the service runs. `webhook_port` None turns the receiver off; 0 picks a free port."""
+
+    poll_seconds: float = 60.0
+    webhook_port: int | None = None
+    webhook_host: str = "127.0.0.1"
+    webhook_secret: str = ""
+    demo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the status bar shows."""
+
+    connectivity: Connectivity
+    detail: str
+    outbox_depth: int
+    backlog: int
+    rate_limit: RateLimitBudget | None
+    last_sync: float | None
+    webhook_url: str | None
+
+
+class SyncService:
+    """Owns the intake consumer, the drain, the poller and the webhook receiver."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: PlatformClient,
+        bus: EventBus,
+        options: SyncOptions,
+    ) -> None:
+        """Wire the parts; nothing runs until `start`."""
+        self.store = store
+        self.bus = bus
+        self.options = options
+        self._client = client
+        self.connectivity = ConnectivityState(options.demo, self._connectivity_changed)
+        self.intake = Intake(store, bus.publish, self._commands_enqueued)
+        self.drain = Drain(store, lambda: self._client, self.connectivity, bus.publish)
+        self.poller = Poller(
+            store, lambda: self._client, self.intake, self.connectivity, bus.publish, options.poll_seconds
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: EmbeddedServer | None = None
+        self._failed = asyncio.Event()
+        self.failure: BaseException | None = None
+        self.recovered = 0
+
+    @property
+    def client(self) -> PlatformClient:
+        """The client in use."""
+        return self._client
+
+    def _connectivity_changed(self, state: Connectivity) -> None:
+        self.bus.publish(ChangeSet(connectivity=state.value))
+
+    def _commands_enqueued(self) -> None:
+        self.drain.wake()
+
+    async def prepare(self) -> None:
+        """Recover what a crash left in flight and load the published workflows (start does this too)."""
+        self.recovered = await self.store.db.write(self.store.outbox.recover_in_flight)
+        if self.recovered:
+            log.info("recovered %d commands left in flight by the last run", self.recovered)
+        await self.intake.load_workflows()
+
+    async def start(self, *, poll: bool = True, drain: bool = True) -> None:
+        """Recover, then run intake, drain, poller and (if configured) the webhook receiver."""
+        await self.prepare()
+        self.spawn("intake", self.intake.run())
+        if drain:
+            self.spawn("drain", self.drain.run())
+        if poll:
+            self.spawn("poller", self.poller.run())
+        if self.options.webhook_port is not None:
+            app = webhook_app(self.options.webhook_secret, self.intake)
+            self._server = EmbeddedServer(app, self.options.webhook_host, self.options.webhook_port)
+            await self._server.start()
+            log.info("receiving webhooks at %s", self.webhook_url)
+
+    def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coro` as a task this service owns and cancels on stop; a crash is recorded, never lost."""
+        task = asyncio.create_task(coro, name=f"closeout-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=error)
+            self.failure = error
+            self._failed.set()
+
+    async def wait_failure(self) -> BaseException:
+        """Return once a background task has died."""
+        await self._failed.wait()
+        assert self.failure is not None
+        return self.failure
+
+    async def stop(self) -> None:
+        """Stop receiving, cancel every task and wait for them; what was committed stays committed."""
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def set_client(self, client: PlatformClient) -> None:
+        """Switch to a client with a new token (or URL), and resume a drain paused by a rejected token."""
+        old, self._client = self._client, client
+        await old.aclose()
+        self.connectivity.new_token()
+        self.drain.resume()
+        self.poller.poll_soon()
+
+    def submit_nowait(self, event: PlatformEvent) -> None:
+        """Queue an event from the demo workspace or a test, without waiting for the commit."""
+        self.intake.submit_nowait(event)
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where to point respond.io's webhook (through a tunnel or proxy), when the receiver runs."""
+        if self._server is None:
+            return None
+        return f"http://{self._server.host}:{self._server.port}/webhook"
+
+    async def status(self) -> SyncStatus:
+        """The figures for the status bar."""
+        depth = await self.store.db.read(self.store.outbox.depth)
+        last = self.poller.last_at
+        if last is None:
+            stored = await self.store.db.read(self.store.meta.get, LAST_POLL)
+            last = float(stored) if stored else None
+        return SyncStatus(
+            connectivity=self.connectivity.state,
+            detail=self.connectivity.detail,
+            outbox_depth=depth,
+            backlog=self.intake.backlog,
+            rate_limit=self._client.rate_limit_budget,
+            last_sync=last,
+            webhook_url=self.webhook_url,
+        )
+
+    async def run_once(self) -> None:
+        """One poll, then send everything due, without background tasks (for `sync --once`)."""
+        await self.prepare()
+        consumer = self.spawn("intake", self.intake.run())
+        try:
+            await self.poller.poll_guarded()
+            await self.drain.run_until_idle()
+        finally:
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
+
+    async def wait_idle(self, quiet_seconds: float, poll_every: float = 0.1) -> None:
+        """Return after `quiet_seconds` with no new event, an empty intake queue and an empty outbox."""
+        quiet_since = time.monotonic()
+        seen = -1
+        while True:
+            depth = await self.store.db.read(self.store.outbox.depth)
+            closes = await self.store.db.read(self.store.closes.count)
+            busy = depth > 0 or self.intake.backlog > 0 or closes != seen
+            if busy:
+                seen = closes
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_seconds:
+                return
+            await asyncio.sleep(poll_every)

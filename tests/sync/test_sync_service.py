@@ -1,0 +1,166 @@
+"""The sync service in process: close → plan → commit → drain → platform, and what happens when things differ."""
+
+from __future__ import annotations
+
+from app.domain.conversations import ClosedBySource
+from app.domain.history import AssignmentChange, HistoryFilter, SyncState
+from app.domain.outbox import OutboxState
+from app.domain.people import ContactStatus
+from app.domain.workflows import RunOutcome, WorkflowSettings
+from app.events import ChangeSet
+from app.platform.webhooks import parse_event
+from tests.helpers import wait_until
+from tests.sync.conftest import Rig
+
+
+def _history(rig: Rig) -> list[AssignmentChange]:
+    return list(rig.store.history.page(HistoryFilter()).rows)
+
+
+async def test_a_close_on_the_platform_gets_the_contact_unassigned(rig: Rig) -> None:
+    await rig.publish_unassign()
+    rig.feed_events()
+    await rig.service.start(poll=False)
+    contact = rig.assigned_contacts()[0]
+    agent = rig.fake.state.users[contact.assignee_id]
+
+    rig.close(contact)
+
+    await wait_until(lambda: [c.sync_state for c in _history(rig)] == [SyncState.SYNCED])
+    assert contact.assignee_id is None
+    (close,) = rig.store.closes.newest()
+    assert close.closed_by_source is ClosedBySource.USER and close.category == "Resolved"
+    assert close.assignee_at_close is not None and close.assignee_at_close.id == agent.id
+    (change,) = _history(rig)
+    assert (change.from_agent_id, change.to_agent_id, change.conversation_id) == (agent.id, None, close.id)
+    (run,) = rig.store.runs.page()
+    assert (run.outcome, run.reason) == (RunOutcome.DONE, f"unassigned {agent.first_name} {agent.last_name}")
+    assert len(rig.assignee_posts(contact.id)) == 1
+    cached = rig.store.cache.contact(contact.id)
+    assert cached is not None and cached.assignee is None and cached.status is ContactStatus.CLOSED
+    assert any(e.closes == (close.id,) for e in rig.events)
+    assert any(e.changes == (change.id,) and e.commands for e in rig.events if not e.closes)
+
+
+async def test_a_replayed_event_changes_nothing(rig: Rig) -> None:
+    await rig.publish_unassign()
+    bodies: list[bytes] = []
+    rig.fake.add_listener(bodies.append)
+    await rig.service.start(poll=False)
+    rig.close(rig.assigned_contacts()[0])
+
+    (closed_body,) = [b for b in bodies if b"conversation.closed" in b]
+    for _ in range(3):
+        await rig.service.intake.submit(parse_event(closed_body))
+    await wait_until(lambda: rig.store.outbox.depth() == 0)
+    assert rig.store.closes.count() == 1 and len(rig.store.runs.page()) == 1
+    assert len(rig.assignee_posts()) == 1
+
+
+async def test_a_contact_reassigned_after_the_close_is_left_alone(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)
+    contact = rig.assigned_contacts()[0]
+    events: list[bytes] = []
+    rig.fake.add_listener(events.append)
+    rig.close(contact)
+
+    await rig.service.intake.submit(parse_event(next(b for b in events if b"conversation.closed" in b)))
+    other = next(u for u in rig.fake.state.users.values() if u.id != contact.assignee_id)
+    rig.fake.state.assign(contact, other)
+
+    await rig.service.drain.run_until_idle()
+
+    (run,) = rig.store.runs.page()
+    assert run.outcome is RunOutcome.SKIPPED
+    assert run.reason == f"skipped: contact was reassigned to {other.first_name} {other.last_name} after the close"
+    assert [c.sync_state for c in _history(rig)] == [SyncState.SKIPPED]
+    assert contact.assignee_id == other.id
+    assert rig.assignee_posts() == []
+    cached = rig.store.cache.contact(contact.id)
+    assert cached is not None and cached.assignee is not None and cached.assignee.id == other.id
+
+
+async def test_without_verification_the_unassign_is_sent_blind(rig: Rig) -> None:
+    await rig.publish_unassign(WorkflowSettings(verify_before_unassign=False))
+    rig.feed_events()
+    await rig.service.start(poll=False)
+    contact = rig.assigned_contacts()[0]
+    rig.close(contact)
+    await wait_until(lambda: contact.assignee_id is None)
+    entries, _ = rig.fake.log.since(0, 10_000)
+    assert not any(e.method == "GET" and f"id:{contact.id}" in e.path for _, e in entries)
+
+
+async def test_an_already_unassigned_contact_is_done_without_a_post(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)
+    contact = rig.assigned_contacts()[0]
+    events: list[bytes] = []
+    rig.fake.add_listener(events.append)
+    rig.close(contact)
+
+    await rig.service.intake.submit(parse_event(next(b for b in events if b"conversation.closed" in b)))
+    rig.fake.state.assign(contact, None)
+    posts_before = len(rig.assignee_posts())
+
+    await rig.service.drain.run_until_idle()
+
+    assert len(rig.assignee_posts()) == posts_before
+    assert [c.sync_state for c in _history(rig)] == [SyncState.SYNCED]
+    assert rig.store.runs.page()[0].outcome is RunOutcome.DONE
+
+
+async def test_a_contact_missing_on_the_platform_fails_with_the_reason(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)
+    contact = rig.assigned_contacts()[0]
+    events: list[bytes] = []
+    rig.fake.add_listener(events.append)
+    rig.close(contact)
+
+    await rig.service.intake.submit(parse_event(next(b for b in events if b"conversation.closed" in b)))
+    del rig.fake.state.contacts[contact.id]
+
+    await rig.service.drain.run_until_idle()
+
+    (run,) = rig.store.runs.page()
+    assert (run.outcome, run.reason) == (RunOutcome.FAILED, "failed: contact not found on the platform")
+    (command,) = rig.store.outbox.by_state(OutboxState.FAILED)
+    assert command.last_error == "The platform answered 404: Contact not found."
+    assert [c.sync_state for c in _history(rig)] == [SyncState.FAILED]
+
+
+async def test_the_poller_fills_the_cache_and_catches_closes_no_webhook_reported(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)
+    first = await rig.service.poller.poll_once()
+    already_closed = sum(
+        1 for c in rig.fake.state.contacts.values() if c.status != "open" and c.assignee_id is not None
+    )
+    assert first.contacts == len(rig.fake.state.contacts) and first.agents == len(rig.fake.state.users)
+    assert first.detected == already_closed
+    assert len(rig.store.cache.agents()) == len(rig.fake.state.users)
+
+    contact = rig.assigned_contacts()[0]
+    rig.close(contact)  # nobody listens: as if Closeout was offline
+    second = await rig.service.poller.poll_once()
+    assert second.detected == 1
+    third = await rig.service.poller.poll_once()
+    assert third.detected == 0
+
+    await rig.service.drain.run_until_idle()
+    assert contact.assignee_id is None
+    detected = [c for c in rig.store.closes.newest(1000) if c.contact.id == contact.id]
+    assert [c.closed_by_source for c in detected] == [ClosedBySource.DETECTED_BY_POLL]
+
+
+async def test_change_sets_report_connectivity_and_outbox_depth(rig: Rig) -> None:
+    await rig.publish_unassign()
+    rig.feed_events()
+    await rig.service.start(poll=False)
+    rig.close(rig.assigned_contacts()[0])
+    await wait_until(lambda: any(e.outbox_depth == 0 for e in rig.events))
+    assert ChangeSet(connectivity="online") in rig.events
+    status = await rig.service.status()
+    assert status.outbox_depth == 0 and status.connectivity.value == "online"
