@@ -21,7 +21,10 @@ class PlannedAction:
 
 @dataclass(frozen=True, slots=True)
 class PlannedRun:
-    """A run and its actions; storage links the actions to the run (and to the close) when it writes them."""
+    """A run and its actions; storage links the actions to the run (and to the close) when it writes them.
+
+    A run that already has an id is one that waited: storage records its new outcome instead of inserting it.
+    """
 
     run: WorkflowRun
     actions: tuple[PlannedAction, ...] = ()

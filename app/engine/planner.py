@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from app.domain.conversations import AssigneeChanged, ClosedConversation, ConversationOpened
+from app.domain.conversations import AssigneeChanged, ClosedConversation, ConversationOpened, OpenedBySource
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.outbox import CommandKind, OutboxCommand
 from app.domain.people import Agent, Contact, ContactStatus, UserRef
@@ -56,10 +56,16 @@ def plan_event(event: TriggerEvent, workflows: Sequence[Workflow], view: CacheVi
         if update is not None:
             updates.append(update)
     if isinstance(event, ClosedConversation):
-        snapshot = replace(event.contact, status=ContactStatus.CLOSED, assignee=event.assignee_at_close)
+        snapshot = _as(event.contact, ContactStatus.CLOSED, event.assignee_at_close)
         return Plan(close=event, runs=tuple(runs), contacts=(snapshot,), cache_updates=tuple(updates))
-    snapshot = replace(event.contact, status=ContactStatus.OPEN)
+    snapshot = _as(event.contact, ContactStatus.OPEN, event.contact.assignee)
     return Plan(runs=tuple(runs), contacts=(snapshot,), cache_updates=tuple(updates))
+
+
+def _as(contact: Contact, status: ContactStatus, assignee: UserRef | None) -> Contact:
+    """The contact with another status and assignee (built directly: `replace` is slow on the hot path)."""
+    c = contact
+    return Contact(c.id, c.first_name, c.last_name, c.phone, c.email, assignee, status, c.tags, c.created_at)
 
 
 def plan_run(
@@ -68,21 +74,18 @@ def plan_run(
     """One workflow's run on one event, and the cache update it implies (if any)."""
     assert workflow.id is not None, "only stored workflows run"
     contact = event.contact
-    run = WorkflowRun(
-        key=f"{workflow.id}:{event.event_id}",
-        workflow_id=workflow.id,
-        workflow_version=workflow.version,
-        contact_id=contact.id,
-        started_at=now,
-        outcome=RunOutcome.SKIPPED,
-        reason="",
-    )
+
+    def run(outcome: RunOutcome, reason: str) -> WorkflowRun:
+        assert workflow.id is not None
+        key = f"{workflow.id}:{event.event_id}"
+        return WorkflowRun(key, workflow.id, workflow.version, contact.id, now, outcome, reason)
+
     unmet = first_unmet(workflow.trigger, event)
     if unmet is not None:
-        return PlannedRun(replace(run, reason=f'skipped: condition "{describe(unmet)}" not met')), None
+        return PlannedRun(run(RunOutcome.SKIPPED, f'skipped: condition "{describe(unmet)}" not met')), None
     if workflow.settings.trigger_once_per_contact and view.has_run(workflow.id, contact.id):
         reason = 'skipped: already ran for this contact ("Trigger once per contact" is on)'
-        return PlannedRun(replace(run, reason=reason)), None
+        return PlannedRun(run(RunOutcome.SKIPPED, reason)), None
 
     assignee = event.assignee_at_close if isinstance(event, ClosedConversation) else contact.assignee
     started_with = assignee
@@ -106,7 +109,7 @@ def plan_run(
     if outcome is RunOutcome.DONE and not actions:
         outcome = RunOutcome.SKIPPED
     reason = "; ".join(reasons) or "skipped: the workflow has no steps"
-    return PlannedRun(replace(run, outcome=outcome, reason=reason), tuple(actions)), update
+    return PlannedRun(run(outcome, reason), tuple(actions)), update
 
 
 def _assign(
@@ -251,3 +254,45 @@ def plan_assignee_changed(event: AssigneeChanged, cached: Contact | None, now: f
         sync_state=SyncState.SYNCED,
     )
     return Plan(observed=(change,), contacts=snapshot)
+
+
+def plan_resume(run: WorkflowRun, workflow: Workflow, contact: Contact, view: CacheView, now: float) -> Plan | None:
+    """Try again a run that waits for someone to assign: assign now, end at the timeout, or None to keep waiting.
+
+    The Assign To step that waited is the first one that assigns somebody; the steps after it run once it
+    succeeds. The contact is the cache's view of it now.
+    """
+    waited = next(
+        (
+            i
+            for i, s in enumerate(workflow.steps)
+            if isinstance(s, AssignToStep) and s.action is not AssignAction.UNASSIGN
+        ),
+        None,
+    )
+    if waited is None or workflow.state is not WorkflowState.PUBLISHED:
+        ended = replace(run, outcome=RunOutcome.SKIPPED, reason="skipped: the workflow was changed or stopped")
+        return Plan(runs=(PlannedRun(ended),))
+    step = workflow.steps[waited]
+    assert isinstance(step, AssignToStep)
+    event = ConversationOpened(f"resume:{run.key}", contact, int(run.started_at), OpenedBySource.UNKNOWN)
+    chosen, why_not = choose_agent(step, workflow, view)
+    if chosen is None:
+        if now - run.started_at < step.timeout_seconds:
+            return None
+        reason = f"failed: {why_not} within {_duration(step.timeout_seconds)}"
+        return Plan(runs=(PlannedRun(replace(run, outcome=RunOutcome.FAILED, reason=reason)),))
+    resumed = replace(workflow, steps=workflow.steps[waited:])
+    planned, update = plan_run(replace(event, event_id=run.key), resumed, view, now)
+    reason = f"{planned.run.reason} (after waiting {_duration(now - run.started_at)})"
+    finished = replace(run, outcome=planned.run.outcome, reason=reason)
+    return Plan(runs=(PlannedRun(finished, planned.actions),), cache_updates=(update,) if update else ())
+
+
+def _duration(seconds: float) -> str:
+    """Seconds in the largest whole unit people use: `7 days`, `3 hours`, `12 minutes`."""
+    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{int(seconds)} seconds"

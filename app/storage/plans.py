@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
+from app.domain.outbox import OutboxCommand
 from app.domain.plan import Plan, PlannedRun
-from app.storage.cache import upsert
-from app.storage.models import CHANGES, CLOSES, CONTACTS, OUTBOX, RUNS
+from app.storage.cache import upsert, upsert_by_key
+from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import assignee_columns, change_values, close_values, command_values, contact_values, run_values
 
 LOOKUP_CHUNK = 500
+COMMIT_COUNTER = "plan_commits"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,55 +55,63 @@ class PlanWriter:
 
 
 def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
+    rows = _Inserter(session)
     fresh = _drop_recorded_closes(session, plans)
     duplicates = len(plans) - len(fresh)
 
     with_close = [p for p in fresh if p.close is not None]
-    close_ids = _insert_returning(session, CLOSES, [close_values(p.close, now) for p in with_close if p.close])
+    close_ids = rows.insert(CLOSES, [close_values(p.close, now) for p in with_close if p.close])
     close_id_of = {id(p): cid for p, cid in zip(with_close, close_ids, strict=True)}
 
     planned: list[tuple[PlannedRun, int | None]] = []
+    resumed: list[tuple[PlannedRun, int | None]] = []
     for plan in fresh:
         for planned_run in plan.runs:
-            planned.append((planned_run, close_id_of.get(id(plan), planned_run.run.conversation_id)))
+            item = (planned_run, close_id_of.get(id(plan), planned_run.run.conversation_id))
+            (planned if planned_run.run.id is None else resumed).append(item)
     planned = _drop_known_keys(session, RUNS, RUNS.c.key, planned, lambda item: item[0].run.key)
-    run_ids = _insert_returning(
-        session, RUNS, [run_values(replace(pr.run, conversation_id=conv)) for pr, conv in planned]
-    )
+    run_rows = []
+    for planned_run, conversation_id in planned:
+        run_row = run_values(planned_run.run)
+        run_row["conversation_id"] = conversation_id
+        run_rows.append(run_row)
+    run_ids = rows.insert(RUNS, run_rows)
+    for planned_run, _ in resumed:
+        session.execute(
+            update(RUNS)
+            .where(RUNS.c.id == planned_run.run.id)
+            .values(outcome=planned_run.run.outcome.value, reason=planned_run.run.reason)
+        )
+    planned += resumed
+    run_ids += [planned_run.run.id for planned_run, _ in resumed if planned_run.run.id is not None]
 
     changes: list[dict[str, Any]] = []
-    commands: list[tuple[Any, int, int | None]] = []
+    commands: list[tuple[OutboxCommand, int, int | None]] = []
     for (planned_run, conversation_id), run_id in zip(planned, run_ids, strict=True):
         for action in planned_run.actions:
             change_index = None
             if action.change is not None:
                 change_index = len(changes)
-                changes.append(
-                    change_values(
-                        replace(
-                            action.change,
-                            run_id=run_id,
-                            conversation_id=action.change.conversation_id or conversation_id,
-                            workflow_id=action.change.workflow_id or planned_run.run.workflow_id,
-                        )
-                    )
-                )
+                change = change_values(action.change)
+                change["run_id"] = run_id
+                change["conversation_id"] = change["conversation_id"] or conversation_id
+                change["workflow_id"] = change["workflow_id"] or planned_run.run.workflow_id
+                changes.append(change)
             if action.command is not None:
                 commands.append((action.command, run_id, change_index))
     changes.extend(change_values(change) for plan in fresh for change in plan.observed)
-    change_ids = _insert_returning(session, CHANGES, changes)
+    change_ids = rows.insert(CHANGES, changes)
 
     commands = _drop_known_keys(session, OUTBOX, OUTBOX.c.idempotency_key, commands, lambda c: c[0].idempotency_key)
-    command_rows = [
-        command_values(
-            replace(command, run_id=run_id, change_id=None if index is None else change_ids[index]),
-            now,
-        )
-        for command, run_id, index in commands
-    ]
-    command_ids = _insert_returning(session, OUTBOX, command_rows)
+    command_rows = []
+    for command, run_id, index in commands:
+        command_row = command_values(command, now)
+        command_row["run_id"] = run_id
+        command_row["change_id"] = None if index is None else change_ids[index]
+        command_rows.append(command_row)
+    command_ids = rows.insert(OUTBOX, command_rows)
 
-    contact_ids = _update_cache(session, fresh, now)
+    contact_ids = _update_cache(session, rows, fresh, now)
     for plan in fresh:
         if plan.undo_of is not None:
             session.execute(update(RUNS).where(RUNS.c.id == plan.undo_of).values(undone=True))
@@ -113,12 +123,55 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     )
 
 
-def _insert_returning(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in one multi-row statement per batch and return their ids in the rows' order."""
-    if not rows:
-        return []
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return [int(i) for i in session.execute(statement, rows).scalars()]
+class _Inserter:
+    """Inserts rows and hands back their ids, in the rows' order, as cheaply as the database allows.
+
+    PostgreSQL returns the ids of a multi-row INSERT in order. SQLite cannot promise that order for a
+    batch, so there the transaction first takes the write lock (bumping a commit counter), after which
+    nobody else can insert, and the ids are allocated here from each table's current maximum and sent
+    with the rows through the driver's own executemany.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._sqlite = session.get_bind().dialect.name == "sqlite"
+        self._next: dict[str, int] = {}
+        if self._sqlite:
+            upsert_by_key(session, META, [{"key": COMMIT_COUNTER, "value": "0"}], "key", overwrite=False)
+            session.execute(
+                update(META).where(META.c.key == COMMIT_COUNTER).values(value=cast(META.c.value, Integer) + 1)
+            )
+
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        if not self._sqlite:
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return [int(i) for i in self._session.execute(statement, rows).scalars()]
+        first = self._next.get(table.name)
+        if first is None:
+            current = self._session.execute(select(func.max(table.c.id))).scalar_one_or_none()
+            first = int(current or 0) + 1
+        ids = list(range(first, first + len(rows)))
+        self._next[table.name] = first + len(rows)
+        names = ["id", *rows[0]]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        values = [(row_id, *row.values()) for row_id, row in zip(ids, rows, strict=True)]
+        self._session.connection().exec_driver_sql(sql, values)
+        return ids
+
+    def upsert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows, overwriting those with the same id."""
+        if not rows or not self._sqlite:
+            upsert(self._session, table, rows)
+            return
+        names = list(rows[0])
+        updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}"
+        )
+        self._session.connection().exec_driver_sql(sql, [tuple(row.values()) for row in rows])
 
 
 def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]:
@@ -165,20 +218,24 @@ def _drop_known_keys(session: Session, table: Table, column: Any, items: list[An
     return kept
 
 
-def _update_cache(session: Session, plans: Sequence[Plan], now: float) -> tuple[int, ...]:
-    """Cache the platform's view of the plans' contacts, then apply the planned assignee changes."""
+def _update_cache(session: Session, rows: _Inserter, plans: Sequence[Plan], now: float) -> tuple[int, ...]:
+    """Cache the platform's view of the plans' contacts with the planned assignee changes applied on top."""
     snapshots = {c.id: contact_values(c, now) for plan in plans for c in plan.contacts}
-    upsert(session, CONTACTS, list(snapshots.values()))
-    updates = [
-        {"b_id": u.contact_id, "updated_at": now, **assignee_columns(u.assignee)}
-        for plan in plans
-        for u in plan.cache_updates
-    ]
+    updates: dict[int, dict[str, Any]] = {}
+    for plan in plans:
+        for update_ in plan.cache_updates:
+            columns = assignee_columns(update_.assignee)
+            if update_.contact_id in snapshots:
+                snapshots[update_.contact_id].update(columns)
+            else:
+                updates[update_.contact_id] = {**columns, "updated_at": now}
+    rows.upsert(CONTACTS, list(snapshots.values()))
     if updates:
+        first = next(iter(updates.values()))
         session.execute(
             update(CONTACTS)
             .where(CONTACTS.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in updates[0] if name != "b_id"}),
-            updates,
+            .values({name: bindparam(name) for name in first}),
+            [{"b_id": contact_id, **values} for contact_id, values in updates.items()],
         )
-    return tuple(sorted(set(snapshots) | {u["b_id"] for u in updates}))
+    return tuple(sorted(set(snapshots) | set(updates)))

@@ -33,6 +33,10 @@ def assignee_columns(ref: UserRef | None) -> dict[str, Any]:
     }
 
 
+def _tags(tags: tuple[str, ...]) -> str:
+    return json.dumps(list(tags)) if tags else "[]"
+
+
 def contact_values(contact: Contact, now: float) -> dict[str, Any]:
     """A contacts-table row for `contact`."""
     return {
@@ -43,7 +47,7 @@ def contact_values(contact: Contact, now: float) -> dict[str, Any]:
         "email": contact.email,
         **assignee_columns(contact.assignee),
         "status": contact.status.value,
-        "tags": json.dumps(list(contact.tags)),
+        "tags": _tags(contact.tags),
         "created_at": contact.created_at,
         "updated_at": now,
     }
@@ -102,7 +106,7 @@ def close_values(close: ClosedConversation, now: float) -> dict[str, Any]:
         "contact_last_name": contact.last_name,
         "contact_phone": contact.phone,
         "contact_email": contact.email,
-        "contact_tags": json.dumps(list(contact.tags)),
+        "contact_tags": _tags(contact.tags),
         "closed_time": close.closed_time,
         "closed_by_source": close.closed_by_source.value,
         "closed_by_id": closed_by.id if closed_by else None,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from app.domain.conversations import AssigneeChanged, PlatformEvent
 from app.domain.people import Contact
 from app.domain.plan import Plan
-from app.domain.workflows import Workflow, WorkflowState
-from app.engine.planner import plan_assignee_changed, plan_event
+from app.domain.workflows import RunOutcome, Workflow, WorkflowState
+from app.engine.planner import plan_assignee_changed, plan_event, plan_resume
 from app.events import ChangeSet
 from app.storage.plans import CommitResult
 from app.storage.store import Store
@@ -124,6 +124,34 @@ class Intake:
                         planned_contacts[update.contact_id], assignee=update.assignee
                     )
             plans.append(plan)
+        return self._store.plans.commit_many(plans)
+
+    async def resume_waiting(self) -> CommitResult:
+        """Try again every run waiting for someone to assign; assign, end at the timeout, or keep waiting."""
+        result = await self._store.db.write(self._resume_waiting)
+        self._publish(ChangeSet(runs=result.runs, changes=result.changes, commands=result.commands))
+        if result.commands:
+            self._on_commands()
+        return result
+
+    def _resume_waiting(self) -> CommitResult:
+        now = time.time()
+        waiting = self._store.runs.page(outcome=RunOutcome.WAITING, limit=MAX_BATCH)
+        if not waiting:
+            return CommitResult()
+        view = StoreView(self._store)
+        workflows = {w.id: w for w in self._store.workflows.all()}
+        contacts = self._store.cache.contacts(run.contact_id for run in waiting)
+        plans = []
+        for run in reversed(waiting):
+            workflow = workflows.get(run.workflow_id)
+            contact = contacts.get(run.contact_id)
+            if workflow is None or contact is None:
+                continue
+            plan = plan_resume(run, workflow, contact, view, now)
+            if plan is not None:
+                view.absorb(plan)
+                plans.append(plan)
         return self._store.plans.commit_many(plans)
 
     async def commit_plan(self, plan: Plan) -> CommitResult:

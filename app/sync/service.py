@@ -28,6 +28,8 @@ from app.sync.webhook_receiver import webhook_app
 
 log = logging.getLogger("closeout.sync")
 
+WAITING_RETRY_SECONDS = 30.0
+
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
@@ -106,11 +108,18 @@ class SyncService:
             self.spawn("drain", self.drain.run())
         if poll:
             self.spawn("poller", self.poller.run())
+        self.spawn("waiting", self._resume_waiting_runs())
         if self.options.webhook_port is not None:
             app = webhook_app(self.options.webhook_secret, self.intake)
             self._server = EmbeddedServer(app, self.options.webhook_host, self.options.webhook_port)
             await self._server.start()
             log.info("receiving webhooks at %s", self.webhook_url)
+
+    async def _resume_waiting_runs(self) -> None:
+        """Every half minute, give runs that wait for an available agent another chance."""
+        while True:
+            await asyncio.sleep(WAITING_RETRY_SECONDS)
+            await self.intake.resume_waiting()
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `coro` as a task this service owns and cancels on stop; a crash is recorded, never lost."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from app.domain.conversations import ClosedBySource
+from dataclasses import replace
+
+from app.domain.conversations import ClosedBySource, ConversationOpened, OpenedBySource
 from app.domain.history import AssignmentChange, HistoryFilter, SyncState
 from app.domain.outbox import OutboxState
-from app.domain.people import ContactStatus
+from app.domain.people import Contact, ContactStatus
 from app.domain.workflows import RunOutcome, WorkflowSettings
+from app.engine.catalog import use_template
+from app.engine.lifecycle import publish
 from app.events import ChangeSet
 from app.platform.webhooks import parse_event
 from tests.helpers import wait_until
@@ -164,3 +168,37 @@ async def test_change_sets_report_connectivity_and_outbox_depth(rig: Rig) -> Non
     assert ChangeSet(connectivity="online") in rig.events
     status = await rig.service.status()
     assert status.outbox_depth == 0 and status.connectivity.value == "online"
+
+
+async def test_a_run_waiting_for_an_online_agent_assigns_when_one_comes_online(rig: Rig) -> None:
+    workflow = publish(use_template("round-robin-online", values={"team": "0"}))
+    await rig.service.start(poll=False, drain=False)
+    await rig.service.poller.poll_once()
+    team = next(u.team.id for u in rig.fake.state.users.values() if u.team is not None)
+    members = [u for u in rig.fake.state.users.values() if u.team is not None and u.team.id == team]
+    for user in rig.fake.state.users.values():
+        rig.fake.state.set_online(user, False)
+    await rig.service.poller.poll_once()
+    step = replace(workflow.steps[0], team_id=team)
+    await rig.store.db.write(rig.store.workflows.save, replace(workflow, steps=(step,)))
+    await rig.service.intake.load_workflows()
+    contact = next(c for c in rig.fake.state.contacts.values() if c.assignee_id is None)
+
+    opened = ConversationOpened(
+        "open-1", Contact(contact.id, contact.first_name), 1_700_000_000, OpenedBySource.CONTACT
+    )
+    await rig.service.intake.submit(opened)
+    (run,) = rig.store.runs.page()
+    assert run.outcome is RunOutcome.WAITING and run.reason.startswith("waiting: no online user in team")
+
+    assert (await rig.service.intake.resume_waiting()).runs == ()
+    rig.fake.state.set_online(members[0], True)
+    await rig.service.poller.poll_once()
+    result = await rig.service.intake.resume_waiting()
+
+    assert result.runs == (run.id,)
+    resumed = rig.store.runs.get(run.id or 0)
+    assert resumed.outcome is RunOutcome.DONE
+    assert resumed.reason.startswith(f"assigned {members[0].first_name} {members[0].last_name} (after waiting")
+    await rig.service.drain.run_until_idle()
+    assert contact.assignee_id == members[0].id

@@ -128,6 +128,7 @@ def upgrade() -> None:
     op.create_index("ix_changes_conversation_id", "changes", ["conversation_id"])
     op.create_index("ix_changes_workflow_id_at", "changes", ["workflow_id", "at"])
     op.create_index("ix_changes_run_id", "changes", ["run_id"])
+    op.create_index("ix_changes_source_at", "changes", ["source", "at"])
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),

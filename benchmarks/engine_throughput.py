@@ -1,0 +1,341 @@
+"""Engine throughput: close events through intake → planner → storage commit, and webhook-to-unassign latency.
+
+Default mode feeds N close events (100,000) through the real Intake with the unassign template published,
+into a real SQLite file, and prints one JSON line:
+- `events_per_s`: events planned and committed per second (Intake batches whatever has queued up);
+- `raw_insert_rows_per_s`: the same rows (close, run, history row, outbox command, contact per event) written
+  with plain `sqlite3.executemany` into an identical empty database, same batch size, same run;
+- `ratio`: the pipeline's rows per second over the raw rows per second, i.e. how close to raw SQLite the
+  whole pipeline (planning included) gets;
+- `p99_commit_ms`: the 99th percentile of one batch's plan-and-commit time;
+- `peak_rss_mb`.
+
+`--e2e` starts the fake platform on loopback (unlimited rate) with its webhooks pointed at Closeout's
+receiver, closes conversations at `--rate` per second through the fake's inbox endpoint, and measures from
+each close request to the unassign POST the fake receives: `e2e_p50_ms`, `e2e_p99_ms`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.domain.conversations import ClosedBySource, ClosedConversation  # noqa: E402
+from app.domain.history import HistoryFilter  # noqa: E402
+from app.domain.people import Agent, Contact, Team  # noqa: E402
+from app.engine.catalog import use_template  # noqa: E402
+from app.engine.lifecycle import publish  # noqa: E402
+from app.events import EventBus  # noqa: E402
+from app.storage.store import Store  # noqa: E402
+from app.sync.intake import Intake  # noqa: E402
+
+CATEGORIES = ["Resolved", "Resolved", "Resolved", "Sales", "Spam", None]
+SOURCES = [ClosedBySource.USER] * 6 + [ClosedBySource.AUTO_CLOSE] * 3 + [ClosedBySource.WORKFLOW]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_events(n: int, agents: list[Agent], rng: random.Random) -> list[ClosedConversation]:
+    start = int(time.time()) - n
+    events = []
+    for i in range(n):
+        agent = agents[min(int(rng.paretovariate(1.2)) - 1, len(agents) - 1)]
+        assignee = agent.ref if rng.random() > 0.05 else None
+        contact = Contact(100_000 + i, "Contact", str(i), email=f"c{i}@example.com", assignee=assignee)
+        source = rng.choice(SOURCES)
+        events.append(
+            ClosedConversation(
+                event_id=f"bench-{i}",
+                contact=contact,
+                closed_time=start + i,
+                closed_by_source=source,
+                closed_by=assignee if source is ClosedBySource.USER else None,
+                category=rng.choice(CATEGORIES),
+                assignee_at_close=assignee,
+                assignee_team=agent.team.name if agent.team else None,
+            )
+        )
+    return events
+
+
+async def run_pipeline(store: Store, events: list[ClosedConversation]) -> tuple[float, list[float]]:
+    commit_times: list[float] = []
+    original = store.plans.commit_many
+
+    def timed(plans):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return original(plans)
+        finally:
+            commit_times.append(time.perf_counter() - started)
+
+    intake = Intake(store, EventBus().publish, lambda: None)
+    await intake.load_workflows()
+    store.plans.commit_many = timed  # type: ignore[method-assign]
+    consumer = asyncio.create_task(intake.run())
+    started = time.perf_counter()
+    futures = [intake.submit_nowait(event) for event in events]
+    await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - started
+    consumer.cancel()
+    await asyncio.gather(consumer, return_exceptions=True)
+    return elapsed, commit_times
+
+
+def raw_rows(db: Path, template: Path, events: list[ClosedConversation], batch: int) -> tuple[float, int]:
+    """The pipeline's rows written with plain sqlite3: (seconds, rows)."""
+    shutil.copy(template, db)
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    now = time.time()
+    rows = 0
+    started = time.perf_counter()
+    for offset in range(0, len(events), batch):
+        chunk = events[offset : offset + batch]
+        closes, runs, changes, outbox, contacts = [], [], [], [], []
+        for i, e in enumerate(chunk, offset + 1):
+            a = e.assignee_at_close
+            c = e.contact
+            closes.append(
+                (
+                    i,
+                    e.event_id,
+                    c.id,
+                    c.first_name,
+                    c.last_name,
+                    c.phone,
+                    c.email,
+                    "[]",
+                    e.closed_time,
+                    e.closed_by_source.value,
+                    a.id if a else None,
+                    a.name if a else "",
+                    e.category,
+                    None,
+                    a.id if a else None,
+                    a.first_name if a else "",
+                    a.last_name if a else "",
+                    a.email if a else "",
+                    e.assignee_team,
+                    None,
+                    None,
+                    None,
+                    now,
+                )
+            )
+            runs.append((i, f"1:{e.event_id}", 1, 1, c.id, i, now, "done", f"unassigned {a.name if a else ''}", 0))
+            changes.append(
+                (i, c.id, i, now, a.id if a else None, None, "workflow", "Unassign", "unassigned", "pending", 1, i)
+            )
+            outbox.append(
+                (
+                    i,
+                    "unassign",
+                    c.id,
+                    '{"expected_assignee": 1}',
+                    f"unassign:1:{e.event_id}",
+                    "pending",
+                    0,
+                    0.0,
+                    None,
+                    now,
+                    now,
+                    i,
+                    i,
+                )
+            )
+            contacts.append(
+                (c.id, c.first_name, c.last_name, c.phone, c.email, None, "", "", "", "closed", "[]", 0, now)
+            )
+        con.execute("BEGIN")
+        con.executemany(f"INSERT INTO closes VALUES ({','.join('?' * 23)})", closes)
+        con.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 10)})", runs)
+        con.executemany(f"INSERT INTO changes VALUES ({','.join('?' * 12)})", changes)
+        con.executemany(f"INSERT INTO outbox VALUES ({','.join('?' * 13)})", outbox)
+        upsert = "ON CONFLICT (id) DO UPDATE SET status = excluded.status"
+        con.executemany(f"INSERT INTO contacts VALUES ({','.join('?' * 13)}) {upsert}", contacts)
+        con.execute("COMMIT")
+        rows += len(closes) * 5
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed, rows
+
+
+def throughput(n: int) -> dict[str, float]:
+    rng = random.Random(42)
+    agents = [
+        Agent(i, f"Agent{i}", "Lee", f"a{i}@example.com", team=Team(1 + i % 8, f"Team {i % 8}"), online=True)
+        for i in range(1, 201)
+    ]
+    events = make_events(n, agents, rng)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        template = folder / "empty.sqlite3"
+        Store.open(f"sqlite:///{template}").close()
+        shutil.copy(template, folder / "pipeline.sqlite3")
+        store = Store.open(f"sqlite:///{folder / 'pipeline.sqlite3'}")
+        store.cache.upsert_agents(agents)
+        store.workflows.save(publish(use_template("unassign-after-close")))
+        print(f"feeding {n} close events through intake", flush=True)
+        elapsed, commits = asyncio.run(run_pipeline(store, events))
+        written = store.history.count(HistoryFilter())
+        store.close()
+        rows_per_event = 5
+        events_per_s = n / elapsed
+        batch = max(1, round(n / max(1, len(commits))))
+        print(f"raw sqlite3 baseline, batch {batch}", flush=True)
+        raw_seconds, raw_count = raw_rows(folder / "raw.sqlite3", template, events, batch)
+    raw_per_s = raw_count / raw_seconds
+    return {
+        "events": n,
+        "history_rows": written,
+        "events_per_s": round(events_per_s),
+        "raw_insert_rows_per_s": round(raw_per_s),
+        "raw_events_per_s": round(raw_per_s / rows_per_event),
+        "ratio": round(events_per_s * rows_per_event / raw_per_s, 3),
+        "batches": len(commits),
+        "p99_commit_ms": round(percentile(commits, 0.99) * 1000, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+async def e2e(rate: float, seconds: float) -> dict[str, float]:
+    import httpx
+
+    from app.domain.secret import Secret
+    from app.platform.client import PlatformClient
+    from app.sync.service import SyncOptions, SyncService
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(f"sqlite:///{Path(tmp) / 'e2e.sqlite3'}")
+        store.workflows.save(publish(use_template("unassign-after-close")))
+        bus = EventBus()
+        secret = "bench-signing-key"
+        # The receiver must listen before the fake starts sending, so pick its port first.
+        probe = SyncService(
+            store,
+            PlatformClient("http://127.0.0.1:9/v2", Secret("x")),
+            bus,
+            SyncOptions(poll_seconds=3600, webhook_port=0, webhook_secret=secret),
+        )
+        await probe.start(poll=False, drain=False)
+        receiver = probe.webhook_url
+        await probe.stop()
+        await probe.client.aclose()
+        port = int(str(receiver).rsplit(":", 1)[1].split("/")[0])
+        fake = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "fake-platform",
+                "--port",
+                "0",
+                "--rate-limit",
+                "0",
+                "--contacts",
+                "3000",
+                "--webhook-url",
+                str(receiver),
+                "--webhook-secret",
+                secret,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert fake.stdout is not None
+        line = fake.stdout.readline()
+        match = re.search(r"on (\S+) token=(\S+)", line)
+        assert match, line
+        api, token = match.group(1), match.group(2)
+        client = PlatformClient(api, Secret(token), rate_limit=0)
+        service = SyncService(
+            store, client, bus, SyncOptions(poll_seconds=3600, webhook_port=port, webhook_secret=secret)
+        )
+        await service.start(poll=False)
+        base = api.removesuffix("/v2")
+        latencies: list[float] = []
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+                state = (await http.get("/_fake/state")).json()
+                candidates = [c["id"] for c in state["contacts"] if c.get("assignee") and c.get("status") == "open"]
+                sent: dict[int, float] = {}
+                interval = 1 / rate
+                next_at = time.perf_counter()
+                for contact_id in candidates[: int(rate * seconds)]:
+                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                    next_at += interval
+                    sent[contact_id] = time.time()
+                    await http.post(
+                        f"/_fake/contacts/{contact_id}/close", json={"source": "user", "category": "Resolved"}
+                    )
+                deadline = time.time() + 30
+                seen: dict[int, float] = {}
+                index = 0
+                while len(seen) < len(sent) and time.time() < deadline:
+                    page = (await http.get("/_fake/log", params={"since": index})).json()
+                    for entry in page["entries"]:
+                        path = entry["path"]
+                        if (
+                            entry["method"] == "POST"
+                            and path.endswith("/conversation/assignee")
+                            and entry["status"] == 200
+                        ):
+                            contact_id = int(path.split("id:")[1].split("/")[0])
+                            seen.setdefault(contact_id, entry["time"])
+                    index = page["next"]
+                    await asyncio.sleep(0.2)
+                latencies = [(seen[c] - sent[c]) * 1000 for c in sent if c in seen]
+        finally:
+            await service.stop()
+            await client.aclose()
+            fake.terminate()
+            fake.wait(10)
+            store.close()
+    return {
+        "e2e_rate_per_s": rate,
+        "e2e_closes": len(latencies),
+        "e2e_p50_ms": round(statistics.median(latencies), 1),
+        "e2e_p99_ms": round(percentile(latencies, 0.99), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--e2e", action="store_true", help="measure webhook → unassign latency instead")
+    parser.add_argument("--rate", type=float, default=50.0, help="closes per second in --e2e mode")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to close conversations in --e2e mode")
+    args = parser.parse_args()
+    os.environ.setdefault("CLOSEOUT_HOME", tempfile.mkdtemp(prefix="closeout-bench-"))
+    result = asyncio.run(e2e(args.rate, args.seconds)) if args.e2e else throughput(args.events)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
