@@ -299,7 +299,7 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
                 index = 0
                 while len(seen) < len(sent) and time.time() < deadline:
                     page = (await http.get("/_fake/log", params={"since": index})).json()
-                    for entry in page["entries"]:
+                    for entry in page["items"]:
                         path = entry["path"]
                         if (
                             entry["method"] == "POST"
