@@ -22,6 +22,7 @@ from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import assignee_columns, change_values, close_values, command_values, contact_values, run_values
 
 LOOKUP_CHUNK = 500
+PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
 COMMIT_COUNTER = "plan_commits"
 
 
@@ -183,10 +184,13 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
         chunk = closes[start : start + LOOKUP_CHUNK]
         events = [c.event_id for c in chunk]
         contacts = list({c.contact.id for c in chunk})
-        statement = select(CLOSES.c.event_id, CLOSES.c.contact_id, CLOSES.c.closed_time).where(
-            CLOSES.c.event_id.in_(events) | CLOSES.c.contact_id.in_(contacts)
+        found = _select_in(
+            session,
+            "SELECT event_id, contact_id, closed_time FROM closes WHERE event_id IN ({0}) OR contact_id IN ({1})",
+            events,
+            contacts,
         )
-        for event_id, contact_id, closed_time in session.execute(statement):
+        for event_id, contact_id, closed_time in found:
             known_events.add(event_id)
             known_pairs.add((contact_id, closed_time))
     kept: list[Plan] = []
@@ -202,13 +206,25 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
     return kept
 
 
+def _select_in(session: Session, sql: str, *lists: Sequence[Any]) -> list[Any]:
+    """Run `sql` with each `{n}` replaced by placeholders for `lists[n]`, through the driver.
+
+    A plain parameter list is much cheaper than SQLAlchemy's expanding IN for the hundreds of keys a batch
+    checks; the names are the module's own constants, never input.
+    """
+    marks = [", ".join([PLACEHOLDER[session.get_bind().dialect.name]] * len(values)) for values in lists]
+    params = tuple(value for values in lists for value in values)
+    return list(session.connection().exec_driver_sql(sql.format(*marks), params))
+
+
 def _drop_known_keys(session: Session, table: Table, column: Any, items: list[Any], key: Any) -> list[Any]:
     """Items whose unique key is neither stored yet nor repeated earlier in `items`."""
     keys = [key(item) for item in items]
     seen: set[str] = set()
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start : start + LOOKUP_CHUNK]
-        seen.update(session.execute(select(column).where(column.in_(chunk))).scalars())
+        found = _select_in(session, f"SELECT {column.name} FROM {table.name} WHERE {column.name} IN ({{0}})", chunk)
+        seen.update(value for (value,) in found)
     kept = []
     for item, item_key in zip(items, keys, strict=True):
         if item_key in seen:
