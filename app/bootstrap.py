@@ -43,6 +43,7 @@ from app.settings import (
 from app.storage.export import Progress
 from app.storage.store import Store
 from app.storage.workflows import WorkflowStats
+from app.sync.connectivity import Connectivity
 from app.sync.service import SyncOptions, SyncService, SyncStatus
 
 log = logging.getLogger("closeout")
@@ -380,5 +381,41 @@ class Supervisor:
         """Subscribe to change-sets."""
         self.bus.subscribe(handler)
 
+    # -- for the desktop app --------------------------------------------------------------------------------
 
-__all__ = ["QueueRow", "RunDetail", "Supervisor", "chip", "local_offset"]
+    async def contact_names(self, contact_ids: Sequence[int]) -> dict[int, str]:
+        """Display names of the cached contacts among `contact_ids` (the history table shows names, not ids)."""
+        found = await self.store.db.read(self.store.cache.contacts, list(contact_ids))
+        return {contact_id: contact.name for contact_id, contact in found.items()}
+
+    async def history_rows(self, change_ids: Sequence[int]) -> list[AssignmentChange]:
+        """These history rows as they are now (to refresh the rows a change-set names), in no order."""
+
+        def load() -> list[AssignmentChange]:
+            rows = (self.store.history.get(change_id) for change_id in change_ids)
+            return [row for row in rows if row is not None]
+
+        return await self.store.db.read(load)
+
+    async def recent_categories(self, limit: int = 500) -> list[str]:
+        """Closing-note categories seen on the newest closes, most frequent first (the editor's suggestions)."""
+        closes = await self.store.db.read(self.store.closes.newest, limit, None)
+        counts: dict[str, int] = {}
+        for close in closes:
+            if close.category:
+                counts[close.category] = counts.get(close.category, 0) + 1
+        return sorted(counts, key=lambda category: (-counts[category], category.lower()))
+
+
+__all__ = [
+    "Connectivity",
+    "DryRunReport",
+    "QueueRow",
+    "RunDetail",
+    "Supervisor",
+    "SyncStatus",
+    "Template",
+    "WorkflowStats",
+    "chip",
+    "local_offset",
+]

@@ -1,0 +1,60 @@
+"""Every workaround for a third-party quirk lives here, each marked WORKAROUND with its upstream link."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import Slot
+
+# WORKAROUND: qasync's asyncSlot returns the task it creates and keeps no reference to it, and the asyncio
+# loop only holds tasks weakly, so a slot's task can be garbage-collected mid-flight ("Task was destroyed but
+# it is pending!"). https://github.com/CabbageDevelopment/qasync/issues/98 and the asyncio docs' note on
+# `create_task` (https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task).
+# This asyncSlot keeps each task in a set until it finishes, and reports a failure through sys.excepthook
+# (as qasync does), so an error in a slot is never lost.
+_SLOT_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def _slot_done(task: asyncio.Task[Any]) -> None:
+    _SLOT_TASKS.discard(task)
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        sys.excepthook(type(error), error, error.__traceback__)
+
+
+def asyncSlot(*slot_args: Any) -> Callable[[Callable[..., Coroutine[Any, Any, Any]]], Callable[..., Any]]:
+    """Make a coroutine method a Qt slot whose call starts a task on the running (qasync) loop."""
+
+    def decorate(fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+        signature = inspect.signature(fn)
+
+        @Slot(*slot_args)
+        @functools.wraps(fn)
+        def wrapper(*args: Any) -> asyncio.Task[Any]:
+            # Qt passes a signal's arguments even when the slot takes fewer (e.g. clicked(bool)).
+            while args:
+                try:
+                    signature.bind(*args)
+                    break
+                except TypeError:
+                    args = args[:-1]
+            task = asyncio.ensure_future(fn(*args))
+            _SLOT_TASKS.add(task)
+            task.add_done_callback(_slot_done)
+            return task
+
+        return wrapper
+
+    return decorate
+
+
+def pending_slot_tasks() -> set[asyncio.Task[Any]]:
+    """Slot tasks still running (the main window cancels them on shutdown)."""
+    return set(_SLOT_TASKS)

@@ -1,0 +1,83 @@
+"""Words and numbers for people: times, names, sources and outcomes, shared by every view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from app.domain.conversations import ClosedBySource, ClosedConversation
+from app.domain.history import ChangeSource, SyncState
+from app.domain.workflows import RunOutcome, WorkflowState
+
+NONE = "—"
+
+
+def when(at: float | None, now: float | None = None) -> str:
+    """`14:03:22` today, `Tue 12 Mar 14:03` this year, `12 Mar 2024 14:03` otherwise."""
+    if at is None:
+        return NONE
+    moment = dt.datetime.fromtimestamp(at)
+    today = dt.datetime.fromtimestamp(now if now is not None else time.time())
+    if moment.date() == today.date():
+        return moment.strftime("%H:%M:%S")
+    if moment.year == today.year:
+        return moment.strftime("%a %d %b %H:%M")
+    return moment.strftime("%d %b %Y %H:%M")
+
+
+def ago(at: float | None, now: float | None = None) -> str:
+    """`just now`, `12 s ago`, `4 min ago`, `2 h ago`, or a date."""
+    if at is None:
+        return "never"
+    seconds = (now if now is not None else time.time()) - at
+    if seconds < 2:
+        return "just now"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)} h ago"
+    return when(at, now)
+
+
+def closed_by(close: ClosedConversation) -> str:
+    """`Priya Ng (User)`, or just the source when no person closed it."""
+    source = close.closed_by_source.label
+    if close.closed_by is not None and close.closed_by_source is ClosedBySource.USER:
+        return f"{close.closed_by.name} ({source})"
+    return source
+
+
+def source_label(source: ChangeSource | str) -> str:
+    """A history row's source in words."""
+    return {"workflow": "Workflow", "undo": "Undo", "platform": "Platform"}.get(str(source), str(source).title())
+
+
+SYNC_WORDS = {
+    SyncState.PENDING: "pending",
+    SyncState.SYNCED: "synced",
+    SyncState.FAILED: "failed",
+    SyncState.UNDONE: "undone",
+    SyncState.SKIPPED: "skipped",
+}
+
+OUTCOME_WORDS = {
+    RunOutcome.DONE: "done",
+    RunOutcome.SKIPPED: "skipped",
+    RunOutcome.FAILED: "failed",
+    RunOutcome.WAITING: "waiting",
+}
+
+STATE_WORDS = {
+    WorkflowState.DRAFT: "Draft",
+    WorkflowState.PUBLISHED: "Published",
+    WorkflowState.STOPPED: "Stopped",
+}
+
+
+def agent_name(agent_id: int | None, names: dict[int, str]) -> str:
+    """An agent's name, `unassigned` for None, or `user 12` when the agent is not cached."""
+    if agent_id is None:
+        return "unassigned"
+    return names.get(agent_id, f"user {agent_id}")

@@ -1,0 +1,167 @@
+"""The main window: navigation, the five pages, the demo banner, notices and the status bar, wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from typing_extensions import override
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app import paths
+from app.bootstrap import Connectivity, Supervisor
+from ui.bridge import Bridge
+from ui.compat import pending_slot_tasks
+from ui.style import app_stylesheet
+from ui.tasks import OwnedTasks
+from ui.views.main_window_view import HISTORY, PAGES, QUEUE, RUN_LOG, SETTINGS, WORKFLOWS, MainWindowView
+from ui.widgets.charts import preload_in_background
+from ui.widgets.history_panel import HistoryPanel
+from ui.widgets.live_queue import LiveQueue
+from ui.widgets.notifications import NotificationArea, Notifier
+from ui.widgets.run_log import RunLog
+from ui.widgets.settings_panel import SettingsPanel
+from ui.widgets.status_bar import SyncStatusBar
+from ui.widgets.workflows_page import WorkflowsPage
+
+log = logging.getLogger("closeout.ui")
+
+CONNECTIVITY_NOTICE = "connectivity"
+
+
+def window_settings() -> QSettings:
+    """Window geometry lives in Closeout's own config folder, so CLOSEOUT_HOME moves it too."""
+    return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+class MainWindow(MainWindowView):
+    """Owns the bridge and the pages; `shutdown` stops every task the window started."""
+
+    def __init__(self, supervisor: Supervisor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.supervisor = supervisor
+        self.bridge = Bridge(supervisor.bus, self)
+        self.notifier = Notifier(self)
+        self.notifications = NotificationArea(self.notifier)
+        self.notice_slot.addWidget(self.notifications)
+        self.workflows_page = WorkflowsPage(supervisor, self.bridge, self.notifier)
+        self.live_queue = LiveQueue(supervisor, self.bridge, self.notifier)
+        self.history = HistoryPanel(supervisor, self.bridge, self.notifier)
+        self.run_log = RunLog(supervisor, self.bridge, self.notifier)
+        self.settings_panel = SettingsPanel(supervisor, self.notifier)
+        self.pages = (self.workflows_page, self.live_queue, self.history, self.run_log, self.settings_panel)
+        for page in self.pages:
+            self.stack.addWidget(page)
+        self.status = SyncStatusBar(supervisor, self.bridge)
+        self.setStatusBar(self.status)
+        self.banner.setVisible(supervisor.is_demo)
+        self.banner.connect_button.clicked.connect(lambda: self.show_page(SETTINGS))
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        for number in range(1, len(PAGES) + 1):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut.activated.connect(lambda page=number - 1: self.show_page(page))
+        self.bridge.connectivity_changed.connect(self._connectivity_changed)
+        self._closed = asyncio.Event()
+        self._tasks = OwnedTasks("window")
+        self._apply_style()
+        self._restore_geometry()
+
+    def _apply_style(self) -> None:
+        app = QApplication.instance()
+        palette = app.palette() if isinstance(app, QApplication) else self.palette()
+        self.setStyleSheet(app_stylesheet(palette))
+
+    # -- pages -------------------------------------------------------------------------------------------------
+
+    def show_page(self, page: int) -> None:
+        """Switch to a page (also what Ctrl+1..5 do)."""
+        self.nav.setCurrentRow(page)
+
+    @property
+    def current_page(self) -> int:
+        """The page shown."""
+        return self.stack.currentIndex()
+
+    # -- life cycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin live updates (the supervisor is started by the caller)."""
+        self.live_queue.start()
+        self.status.start()
+        preload_in_background()
+
+    def _connectivity_changed(self, value: str) -> None:
+        state = Connectivity(value)
+        if state is Connectivity.AUTH_FAILED:
+            self.notifier.error(
+                "Token rejected: respond.io refused the API token, so nothing is sent until a new one is given. "
+                "Paste a valid token in Settings (respond.io: Settings > Integrations > Developer API).",
+                key=CONNECTIVITY_NOTICE,
+                action_label="Open Settings",
+                action=lambda: self.show_page(SETTINGS),
+            )
+        elif state is Connectivity.OFFLINE:
+            self.notifier.warning(
+                "Offline: respond.io cannot be reached. Closeout keeps queueing changes and sends them when the "
+                "connection is back; nothing is lost.",
+                key=CONNECTIVITY_NOTICE,
+            )
+        elif state is Connectivity.ONLINE:
+            self.notifier.withdraw(CONNECTIVITY_NOTICE)
+
+    def _restore_geometry(self) -> None:
+        stored = window_settings()
+        geometry = stored.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        page = stored.value("page", WORKFLOWS)
+        try:
+            self.show_page(int(page))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            self.show_page(WORKFLOWS)
+
+    def save_geometry(self) -> None:
+        """Remember the window's size, place and page."""
+        paths.ensure_dir(paths.config_dir())
+        stored = window_settings()
+        stored.setValue("geometry", self.saveGeometry())
+        stored.setValue("page", self.current_page)
+        stored.sync()
+
+    @override
+    def closeEvent(self, event: QCloseEvent) -> None:
+        try:
+            self.save_geometry()
+        except OSError:
+            log.warning("could not save the window geometry", exc_info=True)
+        self._closed.set()
+        super().closeEvent(event)
+
+    async def wait_closed(self) -> None:
+        """Return once the window has been closed."""
+        await self._closed.wait()
+
+    async def shutdown(self) -> None:
+        """Cancel every task the pages and slots started, and stop listening to the core."""
+        self.status.stop()
+        self.bridge.detach()
+        owned = [
+            self._tasks,
+            self.status.tasks,
+            self.live_queue.tasks,
+            self.history.tasks,
+            self.run_log.tasks,
+            self.workflows_page.tasks,
+        ]
+        slots = [task for task in pending_slot_tasks() if not task.done()]
+        for task in slots:
+            task.cancel()
+        await asyncio.gather(*(tasks.aclose() for tasks in owned), *slots, return_exceptions=True)
+
+
+__all__ = ["HISTORY", "QUEUE", "RUN_LOG", "SETTINGS", "WORKFLOWS", "MainWindow", "window_settings"]

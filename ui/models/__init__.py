@@ -1,0 +1,1 @@
+"""Item models: each one is checked by pytest-qt's model tester."""

@@ -1,0 +1,1 @@
+"""Layout-only classes: they build and arrange child widgets, and hold no logic."""

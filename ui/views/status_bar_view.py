@@ -1,0 +1,24 @@
+"""The status bar's layout: connectivity, outbox depth, rate-limit budget, last sync, and a progress slot."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+
+class StatusBarView(QStatusBar):
+    """Layout only; `SyncStatusBar` keeps the figures current."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.connectivity = QLabel("")
+        self.connectivity.setMinimumWidth(110)
+        self.outbox = QLabel("")
+        self.rate = QLabel("")
+        self.last_sync = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.addWidget(self.connectivity)
+        for label in (self.outbox, self.rate, self.last_sync):
+            self.addWidget(label)
+        self.addPermanentWidget(self.progress)

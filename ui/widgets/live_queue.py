@@ -1,0 +1,197 @@
+"""The live queue: closes stream in, newest first, each with its outcome chip, Undo and the run's detail.
+
+At hundreds of closes a second the change-sets are coalesced on a short timer, the rows they name are read
+in one query off the GUI thread, and the model takes them in one insert. The model keeps the newest rows only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import QHeaderView, QWidget
+
+from app.bootstrap import Supervisor
+from app.domain.errors import CloseoutError
+from ui.bridge import Bridge
+from ui.coalescer import Coalescer
+from ui.compat import asyncSlot
+from ui.dialogs.run_detail_dialog import RunDetailDialog
+from ui.models import queue_model
+from ui.models.queue_model import QueueModel
+from ui.tasks import OwnedTasks
+from ui.views.live_queue_view import LiveQueueView
+from ui.widgets.delegates import ChipDelegate, LinkDelegate
+from ui.widgets.notifications import Notifier
+
+log = logging.getLogger("closeout.ui.queue")
+
+FLUSH_MS = 150
+FIRST_LOAD = 300
+MAX_BATCH = 2_000
+
+
+class LiveQueue(LiveQueueView):
+    """Owns the queue model and keeps it current from the bridge's signals."""
+
+    def __init__(
+        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._supervisor = supervisor
+        self._notifier = notifier
+        self.tasks = OwnedTasks("queue")
+        self.model = QueueModel(parent=self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.table.setModel(self.proxy)
+        self.table.setItemDelegateForColumn(queue_model.OUTCOME, ChipDelegate(queue_model.STATUS_ROLE, self.table))
+        self.table.setItemDelegateForColumn(queue_model.ACTION, LinkDelegate(self.table))
+        header = self.table.horizontalHeader()
+        for column, width in (
+            (queue_model.TIME, 80),
+            (queue_model.CONTACT, 150),
+            (queue_model.CHANNEL, 90),
+            (queue_model.CLOSED_BY, 170),
+            (queue_model.CATEGORY, 130),
+            (queue_model.ASSIGNEE, 140),
+            (queue_model.ACTION, 60),
+        ):
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(queue_model.OUTCOME, QHeaderView.ResizeMode.Stretch)
+
+        self._closes = Coalescer(FLUSH_MS, self._flush, self)
+        self._loaded = False
+        self._arrived = 0
+        bridge.closes_changed.connect(self._closes.add)
+        bridge.runs_changed.connect(self._runs_changed)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.pause.toggled.connect(self._pause_toggled)
+        self.table.doubleClicked.connect(self._open_detail)
+        self.table.clicked.connect(self._clicked)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.undo.clicked.connect(self._undo_selected)
+
+    # -- loading -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the newest closes; later ones stream in."""
+        self.tasks.spawn(self._first_load(), "first-load")
+
+    async def _first_load(self) -> None:
+        self._closes.hold()
+        try:
+            rows = await self._supervisor.queue(FIRST_LOAD)
+            self.model.replace_all(rows)
+            self._loaded = True
+        finally:
+            if not self.paused:
+                self._closes.release()
+        self._update_summary()
+
+    @property
+    def paused(self) -> bool:
+        """Whether new closes are held back."""
+        return self.pause.isChecked()
+
+    def _runs_changed(self, run_ids: list[int]) -> None:
+        # A run changed (synced, failed, undone): refresh its close's row if it is shown.
+        ids = self.model.close_ids_for_runs(run_ids)
+        if ids:
+            self._closes.add(ids)
+
+    def _flush(self, ids: set[int]) -> None:
+        if not ids:
+            return
+        if len(ids) > MAX_BATCH:  # far behind (e.g. after a long pause): only the newest can be shown anyway
+            ids = set(sorted(ids, reverse=True)[:MAX_BATCH])
+        self._closes.hold()
+        self.tasks.spawn(self._fetch(ids), "flush")
+
+    async def _fetch(self, ids: set[int]) -> None:
+        try:
+            rows = await self._supervisor.queue_rows(sorted(ids))
+            inserted = self.model.merge(rows)
+            self._arrived += inserted
+        finally:
+            if not self.paused:
+                self._closes.release()
+        self._update_summary()
+
+    def _pause_toggled(self, paused: bool) -> None:
+        if paused:
+            self._closes.hold()
+            self.pause.setText("Resume")
+        else:
+            self.pause.setText("Pause")
+            self._closes.release()
+            self._closes.poke()
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        shown = self.model.rowCount()
+        text = f"{shown:,} closes shown"
+        if self.paused:
+            text += f" · paused, {self._closes.pending:,} waiting"
+        self.summary.setText(text)
+
+    # -- actions -------------------------------------------------------------------------------------------
+
+    def _source_row(self, index: QModelIndex) -> int | None:
+        if not index.isValid():
+            return None
+        return self.proxy.mapToSource(index).row()
+
+    def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        row = self._source_row(rows[0]) if rows else None
+        self.undo.setEnabled(row is not None and queue_model.undoable(self.model.row_at(row)))
+
+    def _clicked(self, index: QModelIndex) -> None:
+        if index.column() == queue_model.ACTION:
+            row = self._source_row(index)
+            if row is not None and queue_model.undoable(self.model.row_at(row)):
+                self.undo_row(row)
+
+    def _undo_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        row = self._source_row(rows[0]) if rows else None
+        if row is not None:
+            self.undo_row(row)
+
+    def undo_row(self, row: int) -> None:
+        """Undo the run shown at model row `row`."""
+        shown = self.model.row_at(row)
+        if shown.run is not None and shown.run.id is not None and shown.close.id is not None:
+            self._undo(shown.run.id, shown.close.id)
+
+    @asyncSlot(int, int)
+    async def _undo(self, run_id: int, close_id: int) -> None:
+        try:
+            undo_run = await self._supervisor.undo(run_id)
+        except CloseoutError as exc:
+            self._notifier.error(exc)
+            return
+        if undo_run.id is not None:
+            self.model.track_run(undo_run.id, close_id)
+        self._closes.add({close_id})
+        self._notifier.info(f"Undo queued: {undo_run.reason}.")
+
+    @asyncSlot(QModelIndex)
+    async def _open_detail(self, index: QModelIndex) -> None:
+        row = self._source_row(index)
+        if row is None:
+            return
+        run = self.model.row_at(row).run
+        if run is None or run.id is None:
+            self._notifier.info("No workflow ran on this close, so there is no run to show.")
+            return
+        try:
+            detail = await self._supervisor.run_detail(run.id)
+            names = {agent_id: agent.name for agent_id, agent in (await self._supervisor.agents()).items()}
+        except CloseoutError as exc:
+            self._notifier.error(exc)
+            return
+        RunDetailDialog.ask(self, detail, names)

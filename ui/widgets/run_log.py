@@ -1,0 +1,150 @@
+"""The run log: every workflow run with its outcome and reason, filterable; double-click for the detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typing_extensions import override
+
+from PySide6.QtCore import QModelIndex
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QWidget
+
+from app.bootstrap import Supervisor
+from app.domain.errors import CloseoutError
+from app.domain.workflows import RunOutcome, WorkflowRun
+from ui import formatting
+from ui.bridge import Bridge
+from ui.coalescer import Coalescer
+from ui.combo import current_enum
+from ui.compat import asyncSlot
+from ui.dialogs.run_detail_dialog import RunDetailDialog
+from ui.models import run_log_model
+from ui.models.run_log_model import RunEntry, RunLogModel
+from ui.tasks import OwnedTasks
+from ui.views.run_log_view import RunLogView
+from ui.widgets.delegates import ChipDelegate
+from ui.widgets.notifications import Notifier
+
+PAGE = 200
+LIVE_MS = 1_000
+
+
+class RunLog(RunLogView):
+    """Owns the run-log model; new runs are prepended while the page is visible."""
+
+    def __init__(
+        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._supervisor = supervisor
+        self._notifier = notifier
+        self.tasks = OwnedTasks("run-log")
+        self.model = RunLogModel(self.tasks, PAGE, parent=self)
+        self.table.setModel(self.model)
+        self.table.setItemDelegateForColumn(run_log_model.OUTCOME, ChipDelegate(run_log_model.STATUS_ROLE, self.table))
+        for column, width in ((0, 120), (1, 260), (2, 160), (3, 100)):
+            self.table.horizontalHeader().resizeSection(column, width)
+        self.workflow.addItem("Any workflow", None)
+        self.outcome.addItem("Any outcome", None)
+        for outcome in RunOutcome:
+            self.outcome.addItem(formatting.OUTCOME_WORDS[outcome], outcome)
+        self._dirty = True
+        self._generation = 0
+        self._live = Coalescer(LIVE_MS, self._refresh, self)
+        self.workflow.currentIndexChanged.connect(self.apply_filters)
+        self.outcome.currentIndexChanged.connect(self.apply_filters)
+        self.table.doubleClicked.connect(self._open_detail)
+        self.model.rows_loaded.connect(self._update_summary)
+        bridge.runs_changed.connect(self._runs_changed)
+        bridge.workflows_changed.connect(self._workflows_changed)
+
+    @override
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self._dirty = False
+            self.tasks.spawn(self._open(), "open")
+
+    async def _open(self) -> None:
+        await self._load_workflows()
+        self.apply_filters()
+
+    def _workflows_changed(self, *_: Any) -> None:
+        self.tasks.spawn(self._load_workflows(), "workflows")
+
+    async def _load_workflows(self) -> None:
+        workflows = await self._supervisor.workflows()
+        self.model.set_workflow_names({w.id: w.name for w in workflows if w.id is not None})
+        current = self.workflow.currentData()
+        self.workflow.blockSignals(True)
+        self.workflow.clear()
+        self.workflow.addItem("Any workflow", None)
+        for workflow in workflows:
+            self.workflow.addItem(workflow.name, workflow.id)
+        self.workflow.setCurrentIndex(max(0, self.workflow.findData(current)))
+        self.workflow.blockSignals(False)
+
+    def apply_filters(self, *_: Any) -> None:
+        """Start over with the chosen workflow and outcome."""
+        self._generation += 1
+        workflow_id = self.workflow.currentData()
+        outcome = current_enum(self.outcome, RunOutcome)
+
+        async def fetch(before: int | None) -> tuple[list[RunEntry], int | None]:
+            runs = await self._supervisor.runs(workflow_id, outcome, before, PAGE)
+            entries = await self._entries(runs)
+            last = runs[-1].id if len(runs) == PAGE else None
+            return entries, last
+
+        self.model.set_fetch(fetch)
+
+    async def _entries(self, runs: list[WorkflowRun]) -> list[RunEntry]:
+        names = await self._supervisor.contact_names([run.contact_id for run in runs])
+        return [RunEntry(run, names.get(run.contact_id, f"contact {run.contact_id}")) for run in runs]
+
+    def _update_summary(self, shown: int) -> None:
+        more = " (scroll for older runs)" if self.model.has_more else ""
+        self.summary.setText(f"{shown:,} runs loaded{more}. Double-click a run for its detail.")
+
+    def _runs_changed(self, ids: list[int]) -> None:
+        if self.isVisible():
+            self._live.add(ids)
+        else:
+            self._dirty = True
+
+    def _refresh(self, ids: set[int]) -> None:
+        if self.isVisible() and not self.model.loading:
+            self.tasks.spawn(self._apply(self._generation, ids), "live")
+
+    async def _apply(self, generation: int, ids: set[int]) -> None:
+        # The newest page holds every new run and most updated ones: merge it rather than reloading the log.
+        runs = await self._supervisor.runs(
+            self.workflow.currentData(), current_enum(self.outcome, RunOutcome), None, PAGE
+        )
+        if generation != self._generation:
+            return
+        entries = await self._entries(runs)
+        if generation != self._generation:
+            return
+        top = self.model.top_id or 0
+        self.model.replace_where(
+            {e.run.id: e for e in entries if e.run.id is not None and e.run.id <= top}, lambda e: e.run.id
+        )
+        self.model.prepend([e for e in entries if (e.run.id or 0) > top])
+        self._update_summary(self.model.rowCount())
+
+    @asyncSlot(QModelIndex)
+    async def _open_detail(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        run = self.model.row_at(index.row()).run
+        if run.id is None:
+            return
+        try:
+            detail = await self._supervisor.run_detail(run.id)
+            names = {agent_id: agent.name for agent_id, agent in (await self._supervisor.agents()).items()}
+        except CloseoutError as exc:
+            self._notifier.error(exc)
+            return
+        RunDetailDialog.ask(self, detail, names)
