@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app import secrets
-from app.demo import DemoWorkspace, demo_database_url
 from app.domain.conversations import ClosedConversation
 from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
@@ -45,6 +45,9 @@ from app.storage.store import Store
 from app.storage.workflows import WorkflowStats
 from app.sync.connectivity import Connectivity
 from app.sync.service import SyncOptions, SyncService, SyncStatus
+
+if TYPE_CHECKING:
+    from app.demo import DemoWorkspace
 
 log = logging.getLogger("closeout")
 
@@ -148,6 +151,9 @@ class Supervisor:
                 "Run `closeout-cli login`, set CLOSEOUT_API_TOKEN, or paste it in Settings.",
             )
         if use_demo:
+            # Imported here: the fake platform behind the demo costs start-up time a real workspace never needs.
+            from app.demo import DemoWorkspace, demo_database_url
+
             db_url = db_url or demo_database_url()
         store = await asyncio.to_thread(Store.open, db_url or settings.get(DB_URL) or None)
         bus = EventBus()

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.conversations import PlatformEvent
 from app.events import ChangeSet, EventBus
@@ -21,10 +21,11 @@ from app.platform.pacing import RateLimitBudget
 from app.storage.store import Store
 from app.sync.connectivity import Connectivity, ConnectivityState
 from app.sync.drain import Drain
-from app.sync.embedded_server import EmbeddedServer
 from app.sync.intake import Intake
 from app.sync.poller import LAST_POLL, Poller
-from app.sync.webhook_receiver import webhook_app
+
+if TYPE_CHECKING:
+    from app.sync.embedded_server import EmbeddedServer
 
 log = logging.getLogger("closeout.sync")
 
@@ -110,6 +111,10 @@ class SyncService:
             self.spawn("poller", self.poller.run())
         self.spawn("waiting", self._resume_waiting_runs())
         if self.options.webhook_port is not None:
+            # Imported here: uvicorn and Starlette are only needed when the receiver is switched on.
+            from app.sync.embedded_server import EmbeddedServer
+            from app.sync.webhook_receiver import webhook_app
+
             app = webhook_app(self.options.webhook_secret, self.intake)
             self._server = EmbeddedServer(app, self.options.webhook_host, self.options.webhook_port)
             await self._server.start()
