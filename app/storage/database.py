@@ -48,6 +48,10 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
 LOCKED_RETRIES = 3
+# Each connection's page cache, taken only as pages are read. SQLite's default of 2 MiB holds a sliver of the
+# eight history indexes once there are a million changes, so a bulk insert kept re-reading index pages from
+# the OS: 64 MiB made it 1.3-1.8x faster, and the export's contact lookups about 1.2x (benchmarks/history_store.py).
+CACHE_KIB = 64 * 1024
 
 
 def default_url() -> str:
@@ -173,6 +177,7 @@ def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
 
     return engine

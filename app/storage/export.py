@@ -1,10 +1,14 @@
-"""CSV export of the history: streamed in batches, with progress, cancel, and formula-injection escaping."""
+"""CSV export of the history: streamed in batches, with progress, cancel, and formula-injection escaping.
+
+Rows are read as plain tuples and written by the stdlib `csv` module. Cells that repeat (agent and workflow
+names, actors, reasons) are escaped once per export rather than once per row.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +37,7 @@ COLUMNS = (
     "reason",
 )
 BATCH = 5000
+MEMO_LIMIT = 10_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int, int], bool]
@@ -53,9 +58,24 @@ def _iso(at: float) -> str:
 
 
 def _query(flt: HistoryFilter) -> Select[Any]:
-    contact_name = (CONTACTS.c.first_name + " " + CONTACTS.c.last_name).label("contact_name")
+    """The exported columns, in the order `_Lines` reads them."""
+    c = CHANGES.c
     return (
-        select(CHANGES, contact_name, WORKFLOWS.c.name.label("workflow_name"))
+        select(
+            c.at,
+            c.contact_id,
+            CONTACTS.c.first_name + " " + CONTACTS.c.last_name,
+            c.conversation_id,
+            c.from_agent_id,
+            c.to_agent_id,
+            c.source,
+            c.actor,
+            c.workflow_id,
+            WORKFLOWS.c.name,
+            c.run_id,
+            c.sync_state,
+            c.reason,
+        )
         .select_from(
             CHANGES.outerjoin(CONTACTS, CONTACTS.c.id == CHANGES.c.contact_id).outerjoin(
                 WORKFLOWS, WORKFLOWS.c.id == CHANGES.c.workflow_id
@@ -101,6 +121,7 @@ class HistoryExporter:
         """Write the header and every matching row, newest first; returns the number of rows."""
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
+        cells = _Cells(agent_names)
         written = 0
         with self._sessions() as session:
             total = (
@@ -114,7 +135,7 @@ class HistoryExporter:
             )
             result = session.execute(_query(flt).execution_options(yield_per=BATCH))
             for batch in result.partitions(BATCH):
-                writer.writerows(_cells(row, agent_names) for row in batch)
+                writer.writerows(cells(batch))
                 written += len(batch)
                 if progress is not None and progress(written, total) is False:
                     raise ExportCancelled(f"Export cancelled after {written} rows.")
@@ -123,23 +144,59 @@ class HistoryExporter:
         return written
 
 
-def _cells(row: Any, agents: Mapping[int, str]) -> tuple[object, ...]:
-    from_id = row.from_agent_id
-    to_id = row.to_agent_id
-    return (
-        _iso(row.at),
-        row.contact_id,
-        escape_cell((row.contact_name or "").strip()),
-        row.conversation_id,
-        from_id,
-        escape_cell(agents.get(from_id, "")) if from_id is not None else "",
-        to_id,
-        escape_cell(agents.get(to_id, "")) if to_id is not None else "",
-        row.source,
-        escape_cell(row.actor),
-        row.workflow_id,
-        escape_cell(row.workflow_name or ""),
-        row.run_id,
-        row.sync_state,
-        escape_cell(row.reason),
-    )
+class _Cells:
+    """The CSV cells of exported rows (as `_query` selects them)."""
+
+    def __init__(self, agent_names: Mapping[int, str]) -> None:
+        self._agents = _Memo(lambda agent_id: escape_cell(agent_names.get(agent_id, "")))
+        self._agents[None] = ""
+        self._texts = _Memo(lambda text: escape_cell(text or ""))
+
+    def __call__(self, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[object, ...]]:
+        agents, texts = self._agents, self._texts
+        for (
+            at,
+            contact_id,
+            contact,
+            conversation,
+            from_id,
+            to_id,
+            source,
+            actor,
+            workflow_id,
+            workflow,
+            run,
+            sync,
+            reason,
+        ) in rows:
+            yield (
+                _iso(at),
+                contact_id,
+                escape_cell((contact or "").strip()),
+                conversation,
+                from_id,
+                agents[from_id],
+                to_id,
+                agents[to_id],
+                source,
+                texts[actor],
+                workflow_id,
+                texts[workflow],
+                run,
+                sync,
+                texts[reason],
+            )
+
+
+class _Memo(dict[Any, str]):
+    """The cells of a column whose values repeat, each rendered on first use (up to MEMO_LIMIT values)."""
+
+    def __init__(self, render: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._render = render
+
+    def __missing__(self, value: Any) -> str:
+        cell = self._render(value)
+        if len(self) < MEMO_LIMIT:
+            self[value] = cell
+        return cell

@@ -1,23 +1,30 @@
 """The assignment history: filtered, keyset-paged queries, counts and chart aggregates.
 
 Pages are newest first by (at, id), and the next page starts strictly after the last row's (at, id):
-never OFFSET, so page 500 costs what page 1 costs. Every filter has an index that starts with its column.
+never OFFSET, so page 500 costs what page 1 costs. Every filter but `sync_state` has an index that starts
+with its column.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from itertools import islice
+from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, cast, func, insert, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, cast, func, insert, literal, or_, select, tuple_, union_all
 from sqlalchemy import Integer as SqlInteger
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage
+from app.domain.history import AssignmentChange, ChangeSource, Cursor, HistoryFilter, HistoryPage
 from app.storage.models import CHANGES
 from app.storage.rows import change_from, change_values
 
 INSERT_CHUNK = 5000
 DAY = 86_400
+VALUE_COLUMNS = tuple(column.name for column in CHANGES.c if column.name != "id")
 
 
 def conditions(flt: HistoryFilter) -> list[ColumnElement[bool]]:
@@ -44,11 +51,24 @@ def conditions(flt: HistoryFilter) -> list[ColumnElement[bool]]:
 
 
 def newest_first(flt: HistoryFilter, after: Cursor | None = None) -> Select[tuple[object, ...]]:
-    """The SELECT of all columns for `flt`, newest first, starting after `after`."""
-    where = conditions(flt)
+    """The SELECT of all columns for `flt`, newest first, starting after `after`.
+
+    With an agent, the OR of "from" and "to" becomes two branches, changes from the agent and changes to
+    them but not from them (so no row comes twice), each read newest first from its own (agent, at) index
+    and merged: a page costs a few hundred index entries. Written as an OR, SQLite reads and sorts every
+    change of the agent in the range first (150 ms for a busy agent over 30 days of 1M changes).
+    """
+    c = CHANGES.c
+    where = conditions(replace(flt, agent_id=None))
     if after is not None:
-        where.append(tuple_(CHANGES.c.at, CHANGES.c.id) < tuple_(after.at, after.id))
-    return select(CHANGES).where(and_(True, *where)).order_by(CHANGES.c.at.desc(), CHANGES.c.id.desc())
+        where.append(tuple_(c.at, c.id) < tuple_(after.at, after.id))
+    if flt.agent_id is None:
+        return select(CHANGES).where(and_(True, *where)).order_by(c.at.desc(), c.id.desc())
+    both = union_all(
+        select(CHANGES).where(c.from_agent_id == flt.agent_id, *where),
+        select(CHANGES).where(c.to_agent_id == flt.agent_id, c.from_agent_id.is_distinct_from(flt.agent_id), *where),
+    ).subquery("agent_changes")
+    return select(both).order_by(both.c.at.desc(), both.c.id.desc())
 
 
 class HistoryRepository:
@@ -76,9 +96,17 @@ class HistoryRepository:
     def per_day_by_source(self, flt: HistoryFilter, utc_offset: int = 0) -> list[tuple[int, str, int]]:
         """Changes per local day and source: (day start as Unix seconds, source, count), oldest day first.
 
-        `utc_offset` is the local zone's offset in seconds, so days break at local midnight.
+        `utc_offset` is the local zone's offset in seconds, so days break at local midnight: local day n
+        starts at the whole second n * DAY - utc_offset, so a change's day is (floor(at) + utc_offset) // DAY.
+
+        A GROUP BY on that day makes SQLite sort every matching row (a second for 1M changes). When only time
+        and source are filtered, the chart's usual view, the figures are counted from the (source, at) index
+        instead (see `_per_day_from_index`). Other filters usually pick fewer rows through their own index, and
+        the GROUP BY then has little to sort.
         """
-        day = cast((CHANGES.c.at + utc_offset) / DAY, SqlInteger)
+        if replace(flt, since=None, until=None, source=None) == HistoryFilter():
+            return self._per_day_from_index(flt, utc_offset)
+        day = (cast(CHANGES.c.at, SqlInteger) + utc_offset) // DAY  # CAST truncates: floor(at) for times after 1970
         statement = (
             select(day.label("day"), CHANGES.c.source, func.count())
             .where(and_(True, *conditions(flt)))
@@ -87,6 +115,47 @@ class HistoryRepository:
         )
         with self._sessions() as session:
             return [(int(d) * DAY - utc_offset, str(s), int(n)) for d, s, n in session.execute(statement)]
+
+    def _per_day_from_index(self, flt: HistoryFilter, utc_offset: int) -> list[tuple[int, str, int]]:
+        """`per_day_by_source` as one range count on the (source, at) index per (day, source).
+
+        The days run from the first matching change's to the last's, and each count reads its index entries
+        once and the table not at all; sources and days without changes are left out, as a GROUP BY would.
+        `since` and `until` only cut the first and last day short, so they narrow those days' ranges rather
+        than being checked on every entry (which took a third of the time).
+        """
+        c = CHANGES.c
+        where = and_(True, *conditions(flt))
+        by_source = conditions(replace(flt, since=None, until=None))
+        with self._sessions() as session:
+            first, last = session.execute(
+                select(
+                    select(func.min(c.at)).where(where).scalar_subquery(),
+                    select(func.max(c.at)).where(where).scalar_subquery(),
+                )
+            ).one()
+            if first is None or last is None:
+                return []
+            days = select(literal((math.floor(first) + utc_offset) // DAY, SqlInteger).label("n")).cte(
+                "days", recursive=True
+            )
+            days = days.union_all(select(days.c.n + 1).where(days.c.n < (math.floor(last) + utc_offset) // DAY))
+            start = days.c.n * DAY - utc_offset
+            end = start + DAY
+            low = start if flt.since is None else case((start < flt.since, flt.since), else_=start)
+            high = end if flt.until is None else case((end > flt.until, flt.until), else_=end)
+            sources = sorted(source.value for source in ChangeSource)
+            counts = [
+                select(func.count()).where(c.source == source, c.at >= low, c.at < high, *by_source).scalar_subquery()
+                for source in sources
+            ]
+            rows = session.execute(select(days.c.n, *counts).order_by(days.c.n)).all()
+        return [
+            (int(n) * DAY - utc_offset, source, int(count))
+            for n, *day_counts in rows
+            for source, count in zip(sources, day_counts, strict=True)
+            if count
+        ]
 
     def per_agent(self, flt: HistoryFilter) -> list[tuple[int, int]]:
         """Unassignments per agent (changes away from them): (agent id, count), busiest first."""
@@ -124,19 +193,27 @@ class HistoryRepository:
         return change_from(row) if row else None
 
     def insert_many(self, changes: Iterable[AssignmentChange]) -> int:
-        """Append changes in bulk (imports, benchmarks), in one transaction; returns how many."""
+        """Append changes in bulk (imports, benchmarks), in one transaction; returns how many.
+
+        The INSERT is compiled once and each chunk goes straight to the driver's executemany. Given dicts,
+        SQLAlchemy processes every row's parameters again (`construct_params`), which added half of SQLite's
+        own insert time. Nothing is skipped by going around it: the columns are plain integers, floats and
+        strings, which have no bind processors.
+        """
+        rows = map(change_values, changes)
         total = 0
-        batch: list[dict[str, object]] = []
         with self._sessions.begin() as session:
-            for change in changes:
-                batch.append(change_values(change))
-                if len(batch) >= INSERT_CHUNK:
-                    session.execute(insert(CHANGES), batch)
-                    total += len(batch)
-                    batch = []
-            if batch:
-                session.execute(insert(CHANGES), batch)
-                total += len(batch)
+            connection = session.connection()
+            compiled = insert(CHANGES).compile(
+                dialect=connection.dialect, column_keys=list(VALUE_COLUMNS), for_executemany=True
+            )
+            statement = str(compiled)
+            # A positional driver (SQLite's qmark) takes tuples in the compiled order; a named one takes the dicts.
+            order = itemgetter(*compiled.positiontup) if compiled.positional and compiled.positiontup else None
+            while chunk := list(islice(rows, INSERT_CHUNK)):
+                parameters: list[Any] = [order(row) for row in chunk] if order else chunk
+                connection.exec_driver_sql(statement, parameters)
+                total += len(chunk)
         return total
 
 
