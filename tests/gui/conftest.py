@@ -16,27 +16,6 @@ from app.settings import Settings
 from ui.main_window import MainWindow
 
 
-@pytest.fixture(autouse=True)
-def _fake_without_event_seed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TEMPORARY: app/demo.py passes `event_seed`, which the fake platform in this tree does not take yet.
-
-    Remove this fixture once `FakePlatform.__init__` accepts `event_seed` (it only applies while it does not).
-    """
-    import inspect
-
-    import app.demo
-    from app.platform.fake.platform import FakePlatform
-
-    if "event_seed" in inspect.signature(FakePlatform.__init__).parameters:
-        return
-    original = app.demo.create_fake_platform
-    monkeypatch.setattr(
-        app.demo,
-        "create_fake_platform",
-        lambda **options: original(**{k: v for k, v in options.items() if k != "event_seed"}),
-    )
-
-
 class App:
     """What a GUI test drives: Supervisors and their windows, all shut down when the test's `async with` ends.
 

@@ -1,0 +1,247 @@
+"""`closeout-cli`: Closeout without a window, one subcommand per task.
+
+Each subcommand is a `register_*` function that adds its parser and sets `run` to a function taking the
+parsed arguments and returning the exit code; `build_parser` calls every registrar in `REGISTRARS`.
+Errors are one line on stderr: exit 2 for a usage mistake, 1 for anything else, and a traceback only with
+`--debug`. The global options are applied as the `CLOSEOUT_*` environment before the subcommand runs, so
+paths and settings pick them up however deep they are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from app import commands
+from app.domain.errors import CloseoutError
+
+PROG = "closeout-cli"
+
+Registrar = Callable[["argparse._SubParsersAction[Any]"], None]
+
+
+class UsageError(Exception):
+    """A mistake in the command line; exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line instead of printing the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+# -- fake-platform ---------------------------------------------------------------------------------------
+
+
+def register_fake_platform(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """`fake-platform`: serve a fake respond.io workspace on loopback."""
+    parser = subparsers.add_parser(
+        "fake-platform",
+        help="serve a fake respond.io workspace (for tests, benchmarks and trials)",
+        description=(
+            "Serve a fake respond.io Developer API v2 workspace until SIGINT or SIGTERM. Prints one line, "
+            "'fake platform on http://HOST:PORT/v2 token=TOKEN'. The /_fake/ routes (log, faults, state, "
+            "simulator) need no token."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on; 0 picks a free one (default)")
+    parser.add_argument("--token", default=None, help="the Bearer token to accept (default demo-token)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated workspace (default 0)")
+    parser.add_argument("--users", type=_positive_int, default=12, help="number of users (default 12)")
+    parser.add_argument("--contacts", type=_count, default=200, help="number of contacts (default 200)")
+    parser.add_argument(
+        "--rate-limit",
+        type=_non_negative,
+        default=5.0,
+        metavar="PER_S",
+        help="requests per second per endpoint; 0 = unlimited (default 5)",
+    )
+    parser.add_argument(
+        "--simulate",
+        type=_non_negative,
+        default=0.0,
+        metavar="CLOSES_PER_MIN",
+        help="run the inbox simulator at this many closes per minute (default off)",
+    )
+    parser.add_argument(
+        "--faults", default="", metavar="SPEC", help='fault probabilities, e.g. "429=0.05,500=0.02,timeout=0.01"'
+    )
+    parser.add_argument(
+        "--webhook-url", action="append", default=[], metavar="URL", help="POST events here (repeatable)"
+    )
+    parser.add_argument(
+        "--webhook-secret", default=None, metavar="S", help="webhook signing key (default demo-signing-key)"
+    )
+    parser.set_defaults(run=run_fake_platform)
+
+
+def run_fake_platform(args: argparse.Namespace) -> int:
+    """Serve until a signal; the printed line is the only output."""
+    from app.platform.fake import DEFAULT_TOKEN, create_fake_platform
+    from app.platform.fake.faults import parse_spec
+    from app.platform.fake.platform import DEFAULT_WEBHOOK_SECRET
+    from app.platform.fake.server import FakeServer
+
+    token = args.token if args.token is not None else DEFAULT_TOKEN
+    if not token.strip() or any(ch.isspace() for ch in token):
+        raise UsageError("--token must be a non-empty word without spaces")
+    try:
+        faults = parse_spec(args.faults)
+    except ValueError as exc:
+        raise UsageError(f"--faults: {exc}") from None
+    for url in args.webhook_url:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--webhook-url {url!r} is not an http(s) URL")
+    platform = create_fake_platform(
+        token=token,
+        seed=args.seed,
+        users=args.users,
+        contacts=args.contacts,
+        rate_limit=args.rate_limit,
+        faults=faults,
+        closes_per_minute=args.simulate,
+        webhook_urls=args.webhook_url,
+        webhook_secret=args.webhook_secret if args.webhook_secret is not None else DEFAULT_WEBHOOK_SECRET,
+    )
+    server = FakeServer(platform, args.host, args.port)
+
+    def announce() -> None:
+        sys.stdout.write(f"fake platform on {server.url} token={token}\n")
+        sys.stdout.flush()
+
+    def finish(signum: int, frame: object) -> None:
+        server.request_stop()
+
+    # uvicorn handles SIGINT/SIGTERM while serving and raises them again once it has stopped; these
+    # handlers are what it restores, so that second delivery ends the command quietly with exit 0.
+    previous = {sig: signal.signal(sig, finish) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(server.serve(on_started=announce))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+# -- shared ----------------------------------------------------------------------------------------------
+
+
+def _port(raw: str) -> int:
+    value = _int(raw)
+    if not 0 <= value <= 65_535:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port (0-65535)")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
+    return value
+
+
+def _count(raw: str) -> int:
+    value = _int(raw)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} cannot be negative")
+    return value
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+
+
+def _non_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{raw!r} must be a number of 0 or more")
+    return value
+
+
+REGISTRARS: list[Registrar] = [commands.register, register_fake_platform]
+"""Every subcommand, in the order `--help` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: global options, then one subcommand."""
+    parser = _Parser(prog=PROG, description="Closeout without a window.")
+    parser.add_argument("--home", metavar="DIR", help="keep every Closeout file under DIR (CLOSEOUT_HOME)")
+    parser.add_argument("--db-url", metavar="URL", help="database URL (CLOSEOUT_DB_URL)")
+    parser.add_argument("--api-url", metavar="URL", help="respond.io API base URL (CLOSEOUT_API_URL)")
+    parser.add_argument("--demo", action="store_true", help="use the built-in demo workspace")
+    parser.add_argument("--debug", action="store_true", help="log debug detail and show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def _apply_globals(args: argparse.Namespace) -> None:
+    for option, variable in (("home", "CLOSEOUT_HOME"), ("db_url", "CLOSEOUT_DB_URL"), ("api_url", "CLOSEOUT_API_URL")):
+        value = getattr(args, option)
+        if value:
+            os.environ[variable] = value
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the exit code."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None) is None:
+            raise UsageError(f"choose a command (see `{PROG} --help`)")
+        logging.basicConfig(
+            level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        )
+        _apply_globals(args)
+        code: int = args.run(args)
+        return code
+    except (UsageError, commands.CommandUsageError) as exc:
+        _fail(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:  # --help and --version end here
+        return exc.code if isinstance(exc.code, int) else 0
+    except CloseoutError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(str(exc))
+        return 1
+    except OSError as exc:
+        if debug:
+            traceback.print_exc()
+        words = exc.strerror or str(exc) or type(exc).__name__
+        _fail(f"{exc.filename}: {words}" if exc.filename else words)
+        return 1
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(f"unexpected error: {exc}" if str(exc) else f"unexpected error: {type(exc).__name__}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""One fake respond.io workspace: its state, HTTP app, faults, rate limit, simulator and event outlets.
+
+The same object serves in process (demo mode, through `httpx.ASGITransport`) and on a socket (`server.py`).
+`httpx.ASGITransport` runs no ASGI lifespan, so nothing starts by itself: `start()` launches the background
+work (the simulator, webhook delivery) on the running loop and `stop()` ends it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from app.platform.fake.app import build_app
+from app.platform.fake.faults import FaultPlan
+from app.platform.fake.ratelimit import RateLimiter
+from app.platform.fake.requestlog import RequestLog
+from app.platform.fake.simulator import Simulator
+from app.platform.fake.state import Workspace
+from app.platform.fake.webhooks_out import EventHub, Listener, Subscription, WebhookSender
+
+DEFAULT_TOKEN = "demo-token"
+DEFAULT_WEBHOOK_SECRET = "demo-signing-key"
+IN_PROCESS_URL = "http://fake.respond.invalid/v2"
+
+
+class FakePlatform:
+    """A fake workspace and everything that controls it; see `create_fake_platform` for the options."""
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        seed: int = 0,
+        event_seed: int | None = None,
+        users: int = 12,
+        contacts: int = 200,
+        rate_limit: float = 5.0,
+        faults: str | Mapping[str, float] | None = None,
+        stall_seconds: float = 35.0,
+        closes_per_minute: float = 0.0,
+        webhook_urls: Sequence[str] = (),
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        webhook_retries: int = 3,
+        webhook_backoff: float = 0.5,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+        null_next: bool = False,
+        now: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Build the workspace and the app; nothing runs until `start()`."""
+        if not token:
+            raise ValueError("the fake needs a token")
+        self.token = token
+        self.expected_authorization = f"Bearer {token}"
+        self.null_next = null_next
+        self.events = EventHub()
+        self.state = Workspace(
+            seed=seed,
+            event_seed=event_seed,
+            users=users,
+            contacts=contacts,
+            now=now,
+            clock=clock,
+            on_event=self.events.publish,
+            listening=lambda: self.events.listening,
+        )
+        self.faults = FaultPlan(faults, seed=seed, stall_seconds=stall_seconds)
+        self.limiter = RateLimiter(rate_limit)
+        self.log = RequestLog()
+        self.simulator = Simulator(self.state, seed=seed, closes_per_minute=closes_per_minute)
+        self.webhooks: WebhookSender | None = None
+        if webhook_urls:
+            self.webhooks = WebhookSender(
+                webhook_urls,
+                webhook_secret,
+                retries=webhook_retries,
+                backoff=webhook_backoff,
+                transport=webhook_transport,
+            )
+            self.events.add_listener(self.webhooks)
+        self.app = build_app(self)
+
+    async def start(self) -> None:
+        """Start webhook delivery and, if a pace was given, the simulator."""
+        if self.webhooks is not None:
+            await self.webhooks.start()
+        if self.simulator.closes_per_minute > 0:
+            await self.simulator.start()
+
+    async def stop(self) -> None:
+        """Stop the simulator and webhook delivery."""
+        await self.simulator.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
+
+    def transport(self) -> httpx.ASGITransport:
+        """An httpx transport that calls the app in process; use it with `IN_PROCESS_URL`."""
+        return httpx.ASGITransport(app=self.app)
+
+    def subscribe(self, maxsize: int = 100_000) -> Subscription:
+        """A queue of the raw webhook bodies of every event from now on."""
+        return self.events.subscribe(maxsize)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(body)` synchronously for every event."""
+        self.events.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling `listener`."""
+        self.events.remove_listener(listener)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The workspace plus the fake's own counters, as `/_fake/state` shows them."""
+        data = self.state.snapshot()
+        data["requests"] = self.log.total
+        data["events_published"] = self.events.published
+        data["faults_injected"] = dict(self.faults.injected)
+        data["simulator"] = {
+            "running": self.simulator.running,
+            "closes_per_minute": self.simulator.closes_per_minute,
+            "steps": self.simulator.steps,
+        }
+        data["webhooks"] = (
+            None if self.webhooks is None else {**dict(self.webhooks.stats), "pending": self.webhooks.pending}
+        )
+        data["rate_limit_per_s"] = self.limiter.per_second
+        return data
+
+
+def create_fake_platform(**options: Any) -> FakePlatform:
+    """A new fake workspace, taking FakePlatform's keyword options, all optional.
+
+    They are `token`, `seed`, `event_seed` (see Workspace), `users`, `contacts`, `rate_limit` (per endpoint
+    per second, 0 = unlimited), `faults` (spec string or mapping), `stall_seconds`, `closes_per_minute`
+    (simulator pace, started by `start()`), `webhook_urls`, `webhook_secret`, `webhook_retries`,
+    `webhook_backoff`, `webhook_transport`, `null_next` (end lists with `null` instead of `""`), `now`
+    (anchor of the generated history) and `clock`.
+    """
+    return FakePlatform(**options)
