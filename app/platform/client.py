@@ -230,19 +230,30 @@ class PlatformClient:
 
     # -- conversations ----------------------------------------------------------------------------------
 
-    async def assign(self, identifier: ContactRef, user: int | str) -> None:
-        """Assign the contact to a user, given by platform user id or by email."""
+    async def assign(self, identifier: ContactRef, user: int | str, *, retry_if_unsure: bool = True) -> None:
+        """Assign the contact to a user, given by platform user id or by email.
+
+        With `retry_if_unsure` off, a request that may have reached the platform (a timeout, a dropped or
+        garbled answer) is not sent again here: the caller reads the contact back first, so a change the
+        platform did make is never sent twice.
+        """
         if isinstance(user, bool) or (isinstance(user, str) and "@" not in user):
             raise ValidationFailed(f"{user!r} is neither a user id nor a user email.")
-        await self._set_assignee(identifier, user)
+        await self._set_assignee(identifier, user, retry_if_unsure)
 
-    async def unassign(self, identifier: ContactRef) -> None:
-        """Leave the contact with no assignee."""
-        await self._set_assignee(identifier, None)
+    async def unassign(self, identifier: ContactRef, *, retry_if_unsure: bool = True) -> None:
+        """Leave the contact with no assignee (`retry_if_unsure` as for `assign`)."""
+        await self._set_assignee(identifier, None, retry_if_unsure)
 
-    async def _set_assignee(self, identifier: ContactRef, user: int | str | None) -> None:
+    async def _set_assignee(self, identifier: ContactRef, user: int | str | None, retry_if_unsure: bool) -> None:
         path = f"/contact/{path_segment(identifier)}/conversation/assignee"
-        await self._call("POST", "/contact/{identifier}/conversation/assignee", path, body={"assignee": user})
+        await self._call(
+            "POST",
+            "/contact/{identifier}/conversation/assignee",
+            path,
+            body={"assignee": user},
+            idempotent=retry_if_unsure,
+        )
 
     async def open_conversation(self, identifier: ContactRef) -> None:
         """Open the contact's conversation."""

@@ -33,7 +33,7 @@ log = logging.getLogger("closeout.drain")
 BATCH = 16
 CONCURRENCY = 4
 MAX_BACKOFF = 300.0
-PROBE_MAX = 30.0
+PROBE_MAX = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,10 @@ class Drain:
                 self._offline = False
                 self._connectivity.reached()
                 return
-            await asyncio.sleep(delay * (0.75 + self._rng.random() * 0.5))
+            # New work (a webhook's command, a new token) wakes the probe early: it may mean the way is open.
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), delay * (0.75 + self._rng.random() * 0.5))
             delay = min(PROBE_MAX, delay * 2)
 
     async def _send_batch(self, commands: list[OutboxCommand]) -> None:
@@ -209,7 +212,8 @@ class Drain:
 
         target = payload.get("assignee") if command.kind is CommandKind.ASSIGN else None
         expected = payload.get("expected_assignee")
-        if payload.get("verify", True):
+        verify = bool(payload.get("verify", True))
+        if verify:
             contact = await client.get_contact(command.contact_id)
             current = contact.assignee.id if contact.assignee else None
             if current == target:
@@ -226,13 +230,15 @@ class Drain:
             if command.kind is CommandKind.UNASSIGN and contact.status is ContactStatus.OPEN and contact.assignee:
                 reason = f"skipped: the conversation reopened and {contact.assignee.name} has it"
                 return _Settled(OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact)
+        # With verification, an answer that leaves it unsure whether the platform acted is not retried by the
+        # client: the command comes back here, and the next attempt reads the contact before sending again.
         if command.kind is CommandKind.UNASSIGN:
-            await client.unassign(command.contact_id)
+            await client.unassign(command.contact_id, retry_if_unsure=not verify)
         else:
             if not isinstance(target, int | str):
                 reason = "failed: the command names no user to assign"
                 return _Settled(OutboxState.FAILED, SyncState.FAILED, RunOutcome.FAILED, reason, "no user")
-            await client.assign(command.contact_id, target)
+            await client.assign(command.contact_id, target, retry_if_unsure=not verify)
         return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE)
 
 

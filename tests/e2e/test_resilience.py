@@ -63,8 +63,8 @@ async def test_offline_keeps_queueing_then_resumes(sync) -> None:  # type: ignor
     for contact_id in targets:
         fake.close(contact_id)
 
-    await wait_until(lambda: service.connectivity.state is Connectivity.OFFLINE, timeout=20)
-    await wait_until(lambda: len(_states(service)) == 5, timeout=20)
+    await wait_until(lambda: service.connectivity.state is Connectivity.OFFLINE, timeout=40)
+    await wait_until(lambda: len(_states(service)) == 5, timeout=40)
     assert set(_states(service)) == {SyncState.PENDING}
     assert service.store.outbox.depth() == 5
     assert None not in fake.assignees(targets)
@@ -82,8 +82,8 @@ async def test_a_rejected_token_pauses_the_drain_until_a_new_token(sync) -> None
     for contact_id in targets:
         fake.close(contact_id)
 
-    await wait_until(lambda: service.connectivity.state is Connectivity.AUTH_FAILED, timeout=20)
-    await wait_until(lambda: len(_states(service)) == 3, timeout=20)
+    await wait_until(lambda: service.connectivity.state is Connectivity.AUTH_FAILED, timeout=40)
+    await wait_until(lambda: len(_states(service)) == 3, timeout=40)
     log_size = len(fake.log())
     assert service.store.outbox.depth() == 3
     assert "stale-token" not in service.connectivity.detail

@@ -45,15 +45,15 @@ async def _scenario(qtbot: QtBot, app, tmp_path: Path, monkeypatch: pytest.Monke
     qtbot.mouseClick(page.editor.publish, Qt.MouseButton.LeftButton)
     await wait_until(lambda: page.editor.workflow.state is WorkflowState.PUBLISHED)
     published = page.editor.workflow
-    await wait_until(lambda: page.model.rowCount() == 1, timeout=5)
+    await wait_until(lambda: page.model.rowCount() == 1, timeout=30)
 
     # The simulator closes conversations: they stream into the queue as pending while nothing is sent.
     window.show_page(QUEUE)
-    await wait_until(lambda: sum(1 for s in statuses(window).values() if s == "pending") >= 5, timeout=15)
+    await wait_until(lambda: sum(1 for s in statuses(window).values() if s == "pending") >= 5, timeout=45)
     pending = {close_id for close_id, status in statuses(window).items() if status == "pending"}
 
     supervisor.sync.spawn("drain", supervisor.sync.drain.run())
-    await wait_until(lambda: any(statuses(window).get(i) == "unassigned" for i in pending), timeout=15)
+    await wait_until(lambda: any(statuses(window).get(i) == "unassigned" for i in pending), timeout=45)
     unassigned = next(i for i in pending if statuses(window).get(i) == "unassigned")
 
     # Undo that one from its row: the contact goes back to its agent.
@@ -63,16 +63,16 @@ async def _scenario(qtbot: QtBot, app, tmp_path: Path, monkeypatch: pytest.Monke
     run_id = model.row_at(row).run.id
     proxy_index = window.live_queue.proxy.mapFromSource(model.index(row, queue_model.ACTION))
     window.live_queue.table.clicked.emit(proxy_index)
-    await wait_until(lambda: any(n.text.startswith("Undo queued") for n in window.notifications.notices()), timeout=5)
-    await wait_until(lambda: statuses(window).get(unassigned) != "unassigned", timeout=10)
+    await wait_until(lambda: any(n.text.startswith("Undo queued") for n in window.notifications.notices()), timeout=30)
+    await wait_until(lambda: statuses(window).get(unassigned) != "unassigned", timeout=30)
 
     # History, filtered to that contact, shows the unassignment and the undo.
     window.show_page(HISTORY)
     history = window.history
-    await wait_until(lambda: history.agent.count() > 1, timeout=5)
+    await wait_until(lambda: history.agent.count() > 1, timeout=30)
     history.contact.setText(str(contact_id))
     history.apply_filters()
-    await wait_until(lambda: history.model.rowCount() >= 2 and not history.model.loading, timeout=10)
+    await wait_until(lambda: history.model.rowCount() >= 2 and not history.model.loading, timeout=30)
     changes = [entry.change for entry in history.model.rows()]
     assert {c.source.value for c in changes} >= {"workflow", "undo"}
     assert any(c.to_agent_id is None and c.run_id == run_id for c in changes)
@@ -87,7 +87,7 @@ async def _scenario(qtbot: QtBot, app, tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(ExportPathDialog, "ask", classmethod(lambda cls, parent, suggested: choose(parent, suggested)))
     qtbot.mouseClick(history.export, Qt.MouseButton.LeftButton)
-    await wait_until(lambda: target.exists() and not history.exporting, timeout=10)
+    await wait_until(lambda: target.exists() and not history.exporting, timeout=30)
     with target.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["source"] for r in rows} >= {"workflow", "undo"}

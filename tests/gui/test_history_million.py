@@ -40,11 +40,11 @@ def shown_ids(panel: HistoryPanel) -> list[int]:
 
 
 async def load_pages(panel: HistoryPanel, pages: int) -> None:
-    await wait_until(lambda: panel.model.rowCount() > 0, timeout=10)
+    await wait_until(lambda: panel.model.rowCount() > 0, timeout=30)
     await panel.model.wait_idle()
     for _ in range(pages - 1):
         await panel.model.load_next()
-    await wait_until(lambda: panel.count_value is not None, timeout=10)
+    await wait_until(lambda: panel.count_value is not None, timeout=30)
 
 
 @pytest.mark.slow
