@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
+from app.domain.people import Contact
 from app.domain.workflows import RunOutcome
-from app.storage.models import CHANGES, OUTBOX, RUNS
-from app.storage.rows import command_from
+from app.storage.cache import upsert
+from app.storage.models import CHANGES, CONTACTS, OUTBOX, RUNS
+from app.storage.rows import command_from, contact_values
 
 ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
 
@@ -60,11 +62,18 @@ class Outbox:
         change_state: SyncState | None = None,
         run_outcome: RunOutcome | None = None,
         run_reason: str | None = None,
+        contact: Contact | None = None,
     ) -> None:
-        """Record a command's final state, and with it its history row's and its run's, in one transaction."""
+        """Record a command's final state, and with it its history row's and its run's, in one transaction.
+
+        `contact` is the platform's view of the contact read while sending; it refreshes the cache in the
+        same transaction.
+        """
         assert command.id is not None
         now = time.time()
         with self._sessions.begin() as session:
+            if contact is not None:
+                upsert(session, CONTACTS, [contact_values(contact, now)])
             session.execute(
                 update(OUTBOX)
                 .where(OUTBOX.c.id == command.id)

@@ -190,9 +190,8 @@ class Drain:
             change_state=settled.change,
             run_outcome=settled.run,
             run_reason=settled.reason,
+            contact=settled.contact,
         )
-        if settled.contact is not None:
-            await self._store.db.write(self._store.cache.upsert_contacts, [settled.contact])
         self.sent += 1
         self._publish(
             ChangeSet(

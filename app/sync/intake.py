@@ -113,6 +113,8 @@ class Intake:
                 contact_id = event.contact.id
                 cached = planned_contacts.get(contact_id) or self._store.cache.contact(contact_id)
                 plan = plan_assignee_changed(event, cached, now)
+                if not plan.observed and cached == event.contact:
+                    continue  # the echo of our own change, already in the cache: nothing to write
             else:
                 plan = plan_event(event, workflows, view, now)
             view.absorb(plan)
