@@ -1,7 +1,8 @@
-"""Run every check CI runs: lint, format, types, import contracts, then the test suite.
+"""Run every check CI runs: lint, format, types, import contracts, the test suite, then the frozen build.
 
 Each step runs even when an earlier one failed, so one run shows everything; the exit code is non-zero
-if any step failed. Extra arguments go to pytest (e.g. `scripts/check.py -k outbox`).
+if any step failed. Extra arguments go to pytest (e.g. `scripts/check.py -k outbox`); the frozen step
+(`pytest -m frozen`: build the PyInstaller bundle and run its smoke test, a minute or two) is then skipped.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ def main(argv: list[str]) -> int:
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
         ("mypy (strict, app/)", [str(BIN / "mypy")]),
         ("import contracts", [str(BIN / "lint-imports")]),
-        ("pytest", [sys.executable, "-m", "pytest", *argv]),
+        ("pytest", [sys.executable, "-m", "pytest", "-m", "not frozen and not gui", *argv]),
+        # The GUI tests get a process of their own: one QApplication, and no uvicorn threads left by other tests.
+        ("pytest (gui)", [sys.executable, "-m", "pytest", "-m", "gui and not frozen", *argv]),
     ]
+    if not argv:
+        steps.append(("frozen build", [sys.executable, "-m", "pytest", "-m", "frozen", "tests/frozen"]))
     failed: list[str] = []
     for name, command in steps:
         sys.stdout.write(f"\n=== {name}: {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}\n")
@@ -36,6 +41,8 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(f"=== {name}: {verdict} in {time.monotonic() - started:.1f} s\n")
         if code != 0:
             failed.append(name)
+    if argv:
+        sys.stdout.write("\n=== frozen build: skipped (pytest arguments were given)\n")
     sys.stdout.write("\nall checks passed\n" if not failed else f"\nfailed: {', '.join(failed)}\n")
     return 1 if failed else 0
 

@@ -1,7 +1,7 @@
 """Closeout's GUI entry point (composition root): the QApplication, the qasync loop, the excepthook, the window.
 
 `main` parses the command line, then runs one *session* coroutine on the qasync loop. The interactive
-session is the default; another (a packaging smoke test, say) can be passed in its place.
+session is the default; `--smoke-test` runs `ui.smoke`'s instead, and a caller can pass another.
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="closeout", description="Closeout: a desktop supervisor for respond.io.")
     parser.add_argument("--demo", action="store_true", help="run the built-in demo workspace even if a token is set")
     parser.add_argument("--home", metavar="DIR", help="keep every Closeout file under DIR (sets CLOSEOUT_HOME)")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="run the demo offscreen in a temporary home for a few seconds, check it, print one JSON line, exit",
+    )
+    parser.set_defaults(started=STARTED)
     return parser
 
 
@@ -62,7 +68,6 @@ Hook = Callable[[type[BaseException], BaseException, TracebackType | None], None
 
 def make_excepthook(log_hint: str) -> Hook:
     """A hook that logs an uncaught exception (a slot's, a task's, the loop's) and shows it without blocking."""
-    from ui.dialogs.error_dialog import ErrorDialog
 
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         if issubclass(kind, KeyboardInterrupt | asyncio.CancelledError):
@@ -70,6 +75,8 @@ def make_excepthook(log_hint: str) -> Hook:
         log.error("uncaught exception", exc_info=(kind, error, tb))
         details = "".join(traceback.format_exception(kind, error, tb))
         try:
+            from ui.dialogs.error_dialog import ErrorDialog  # here: start-up need not pay for it
+
             ErrorDialog.ask(QApplication.activeWindow(), f"{kind.__name__}: {error}", details, log_hint)
         except Exception:  # the dialog itself failed: the log line above is what remains
             log.exception("could not show the error dialog")
@@ -120,17 +127,29 @@ def run(app: QApplication, session: Coroutine[Any, Any, int], hook: Hook | None 
 def main(argv: list[str] | None = None, session: Session | None = None) -> int:
     """Start Closeout and return its exit code; `session` replaces the interactive one (e.g. a smoke test)."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.smoke_test:
+        from ui import smoke
+
+        with smoke.isolated_environment():  # before the QApplication: it sets the offscreen platform
+            return start(args, session or smoke.session)
     if args.home:
         os.environ["CLOSEOUT_HOME"] = os.path.abspath(os.path.expanduser(args.home))
+    return start(args, session or interactive)
+
+
+def start(args: argparse.Namespace, session: Session) -> int:
+    """Create the QApplication, logging and the excepthook, then run `session` to its exit code."""
+    from ui.resources import app_icon
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Closeout")
     app.setOrganizationName("Closeout")
+    app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the session ends the loop, after the supervisor has closed
     hook = make_excepthook(setup_logging())
     sys.excepthook = hook
-    chosen = session or interactive
-    return run(app, chosen(app, args), hook)
+    return run(app, session(app, args), hook)
 
 
 if __name__ == "__main__":
