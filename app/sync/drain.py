@@ -154,10 +154,13 @@ class Drain:
         if self._offline or not self._connectivity.can_send:
             await self._store.db.write(self._store.outbox.retry_at, command, time.time(), "waiting for the platform")
             return
+        client = self._client()
         try:
-            settled = await self._execute(command)
+            settled = await self._execute(client, command)
         except AuthRejected as exc:
-            self._connectivity.rejected(exc.message)
+            # A refusal of a token that has since been replaced says nothing about the new one.
+            if client is self._client():
+                self._connectivity.rejected(exc.message)
             await self._store.db.write(self._store.outbox.retry_at, command, time.time(), exc.message)
             return
         except Offline as exc:
@@ -202,8 +205,7 @@ class Drain:
             )
         )
 
-    async def _execute(self, command: OutboxCommand) -> _Settled:
-        client = self._client()
+    async def _execute(self, client: PlatformClient, command: OutboxCommand) -> _Settled:
         payload = command.payload
         if command.kind is CommandKind.ADD_COMMENT:
             await client.add_comment(command.contact_id, str(payload.get("text", "")))

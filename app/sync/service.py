@@ -82,6 +82,7 @@ class SyncService:
         self._failed = asyncio.Event()
         self.failure: BaseException | None = None
         self.recovered = 0
+        self._retired: list[PlatformClient] = []
 
     @property
     def client(self) -> PlatformClient:
@@ -158,11 +159,15 @@ class SyncService:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for retired in self._retired:
+            await retired.aclose()
+        self._retired.clear()
 
     async def set_client(self, client: PlatformClient) -> None:
         """Switch to a client with a new token (or URL), and resume a drain paused by a rejected token."""
-        old, self._client = self._client, client
-        await old.aclose()
+        # The old client is closed only on stop: a request it still has in flight must finish, not crash.
+        self._retired.append(self._client)
+        self._client = client
         self.connectivity.new_token()
         self.drain.resume()
         self.poller.poll_soon()
