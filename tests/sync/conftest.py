@@ -49,6 +49,16 @@ class Rig:
         """Close as the assigned agent would in the inbox."""
         self.fake.state.close_conversation(contact, "user", self.fake.state.users[contact.assignee_id], category, "")
 
+    async def close_and_record(self, contact: FakeContact) -> None:
+        """Close the conversation and commit the close event, leaving the drain to the test."""
+        bodies: list[bytes] = []
+        self.fake.add_listener(bodies.append)
+        try:
+            self.close(contact)
+        finally:
+            self.fake.remove_listener(bodies.append)
+        await self.service.intake.submit(parse_event(next(b for b in bodies if b"conversation.closed" in b)))
+
     def assignee_posts(self, contact_id: int | None = None) -> list[Entry]:
         """Successful assign/unassign POSTs the fake received."""
         entries, _ = self.fake.log.since(0, limit=1_000_000)

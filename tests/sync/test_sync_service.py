@@ -65,11 +65,7 @@ async def test_a_contact_reassigned_after_the_close_is_left_alone(rig: Rig) -> N
     await rig.publish_unassign()
     await rig.service.start(poll=False, drain=False)
     contact = rig.assigned_contacts()[0]
-    events: list[bytes] = []
-    rig.fake.add_listener(events.append)
-    rig.close(contact)
-
-    await rig.service.intake.submit(parse_event(next(b for b in events if b"conversation.closed" in b)))
+    await rig.close_and_record(contact)
     other = next(u for u in rig.fake.state.users.values() if u.id != contact.assignee_id)
     rig.fake.state.assign(contact, other)
 
@@ -100,11 +96,7 @@ async def test_an_already_unassigned_contact_is_done_without_a_post(rig: Rig) ->
     await rig.publish_unassign()
     await rig.service.start(poll=False, drain=False)
     contact = rig.assigned_contacts()[0]
-    events: list[bytes] = []
-    rig.fake.add_listener(events.append)
-    rig.close(contact)
-
-    await rig.service.intake.submit(parse_event(next(b for b in events if b"conversation.closed" in b)))
+    await rig.close_and_record(contact)
     rig.fake.state.assign(contact, None)
     posts_before = len(rig.assignee_posts())
 
@@ -119,11 +111,7 @@ async def test_a_contact_missing_on_the_platform_fails_with_the_reason(rig: Rig)
     await rig.publish_unassign()
     await rig.service.start(poll=False, drain=False)
     contact = rig.assigned_contacts()[0]
-    events: list[bytes] = []
-    rig.fake.add_listener(events.append)
-    rig.close(contact)
-
-    await rig.service.intake.submit(parse_event(next(b for b in events if b"conversation.closed" in b)))
+    await rig.close_and_record(contact)
     del rig.fake.state.contacts[contact.id]
 
     await rig.service.drain.run_until_idle()
