@@ -143,7 +143,8 @@ class Supervisor:
         With no token (and `demo` not False), Closeout runs on the built-in demo workspace.
         """
         settings = settings or Settings.load()
-        token = token or secrets.load_token()
+        if token is None and demo is not True:
+            token = secrets.load_token()
         use_demo = (token is None) if demo is None else demo
         if not use_demo and token is None:
             raise ConfigError(

@@ -8,6 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from PySide6.QtCore import Qt
 
+from app import secrets
 from app.domain.secret import Secret
 from app.platform.fake.platform import create_fake_platform
 from app.platform.fake.server import FakeServer
@@ -94,8 +95,11 @@ async def test_a_refused_token_says_token_rejected_and_offers_settings(qtbot: Qt
             frame = next(f for f in window.notifications.frames() if f.notice.key == "connectivity")
             assert "Token rejected" in frame.notice.text and "Settings" in frame.notice.text
             assert frame.action_button is not None and frame.action_button.text() == "Open Settings"
+            assert window.settings_panel.token_status.text() == ""  # the keyring is read when the page shows
+            secrets.store_token(Secret("stored-in-the-keyring-9f3k"))
             qtbot.mouseClick(frame.action_button, Qt.MouseButton.LeftButton)
             assert window.current_page == SETTINGS
+            assert window.settings_panel.token_status.text().startswith("…9f3k")
 
             # The Settings page's Test connection says what is wrong in words.
             window.settings_panel.token.setText("still-wrong")

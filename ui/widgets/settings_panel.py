@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -54,6 +55,13 @@ class SettingsPanel(SettingsView):
         self.save_token.clicked.connect(self._save_token_clicked)
         self.token.returnPressed.connect(self._test_clicked)
         self.load_values()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Read the stored token's state each time the page shows (the CLI may have changed it meanwhile).
+
+        Not at construction: reading the keyring costs start-up time, and the page starts hidden.
+        """
+        super().showEvent(event)
         self.show_token_state()
 
     # -- the declared settings -------------------------------------------------------------------------------
