@@ -7,19 +7,23 @@ work (the simulator, webhook delivery) on the running loop and `stop()` ends it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from app.platform.fake.app import build_app
 from app.platform.fake.faults import FaultPlan
 from app.platform.fake.ratelimit import RateLimiter
 from app.platform.fake.requestlog import RequestLog
 from app.platform.fake.simulator import Simulator
 from app.platform.fake.state import Workspace
 from app.platform.fake.webhooks_out import EventHub, Listener, Subscription, WebhookSender
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.types import Receive, Scope, Send
 
 DEFAULT_TOKEN = "demo-token"
 DEFAULT_WEBHOOK_SECRET = "demo-signing-key"
@@ -81,7 +85,13 @@ class FakePlatform:
                 transport=webhook_transport,
             )
             self.events.add_listener(self.webhooks)
-        self.app = build_app(self)
+
+    @functools.cached_property
+    def app(self) -> Starlette:
+        """The HTTP app, built on first use: Starlette and the routes cost start-up time the demo can defer."""
+        from app.platform.fake.app import build_app
+
+        return build_app(self)
 
     async def start(self) -> None:
         """Start webhook delivery and, if a pace was given, the simulator."""
@@ -97,8 +107,14 @@ class FakePlatform:
             await self.webhooks.stop()
 
     def transport(self) -> httpx.ASGITransport:
-        """An httpx transport that calls the app in process; use it with `IN_PROCESS_URL`."""
-        return httpx.ASGITransport(app=self.app)
+        """An httpx transport that calls the app in process; use it with `IN_PROCESS_URL`.
+
+        The app is built on the first request, so the demo's window shows before Starlette has loaded.
+        """
+        return httpx.ASGITransport(app=self._asgi)
+
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
     def subscribe(self, maxsize: int = 100_000) -> Subscription:
         """A queue of the raw webhook bodies of every event from now on."""
