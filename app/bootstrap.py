@@ -288,11 +288,11 @@ class Supervisor:
         store = self.store
         closes = store.closes.by_ids(ids) if ids is not None else store.closes.newest(limit, before_id)
         runs = store.runs.for_conversations([c.id for c in closes if c.id is not None])
+        changes = store.history.first_for_runs([r.id for r in runs.values() if r.id is not None])
         rows = []
         for close in closes:
             run = runs.get(close.id) if close.id is not None else None
-            changes = store.history.for_run(run.id) if run is not None and run.id is not None else []
-            change = changes[0] if changes else None
+            change = changes.get(run.id) if run is not None and run.id is not None else None
             status, reason = chip(run, change)
             rows.append(QueueRow(close, run, change.sync_state if change else None, status, reason))
         return rows

@@ -8,7 +8,7 @@ with its column.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from itertools import islice
 from operator import itemgetter
@@ -185,6 +185,15 @@ class HistoryRepository:
         statement = select(CHANGES).where(CHANGES.c.run_id == run_id).order_by(CHANGES.c.id)
         with self._sessions() as session:
             return [change_from(r) for r in session.execute(statement).mappings()]
+
+    def first_for_runs(self, run_ids: Collection[int]) -> dict[int, AssignmentChange]:
+        """The first change each of these runs made, by run id (runs that changed nothing are absent)."""
+        if not run_ids:
+            return {}
+        first = select(func.min(CHANGES.c.id)).where(CHANGES.c.run_id.in_(run_ids)).group_by(CHANGES.c.run_id)
+        with self._sessions() as session:
+            rows = session.execute(select(CHANGES).where(CHANGES.c.id.in_(first))).mappings()
+            return {r["run_id"]: change_from(r) for r in rows}
 
     def get(self, change_id: int) -> AssignmentChange | None:
         """One change by id."""

@@ -93,6 +93,15 @@ def test_undo_plan_marks_the_run_and_its_changes_undone(store: Store) -> None:
     assert [c.sync_state for c in store.history.for_run(run_id)] == [SyncState.UNDONE]
 
 
+def test_first_changes_of_many_runs_come_in_one_lookup(store: Store) -> None:
+    run_ids = [store.plans.commit(unassign_plan(close(n))).runs[0] for n in (11, 12, 13)]
+
+    first = store.history.first_for_runs([*run_ids, 999_999])
+
+    assert first == {run_id: store.history.for_run(run_id)[0] for run_id in run_ids}
+    assert store.history.first_for_runs([]) == {}
+
+
 WRITER = textwrap.dedent(
     """
     import sys
