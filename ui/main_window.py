@@ -7,7 +7,7 @@ import logging
 
 from typing_extensions import override
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QEvent, QSettings
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -73,6 +73,13 @@ class MainWindow(MainWindowView):
         app = QApplication.instance()
         palette = app.palette() if isinstance(app, QApplication) else self.palette()
         self.setStyleSheet(app_stylesheet(palette))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Follow a switch of the system palette (light/dark) while running."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange:
+            self._apply_style()
+            self.live_queue.model.restyle(QApplication.palette())
 
     # -- pages -------------------------------------------------------------------------------------------------
 

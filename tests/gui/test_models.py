@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pytestqt.modeltest import ModelTester
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication
 
 from app.domain.conversations import ClosedBySource
 from app.domain.history import Cursor
@@ -20,7 +25,7 @@ from ui.models.workflow_list_model import WorkflowListModel
 from ui.tasks import OwnedTasks
 
 
-def test_queue_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None:
+def test_queue_model_passes_the_model_tester(qapp: QApplication, qtmodeltester: ModelTester) -> None:
     model = QueueModel(max_rows=50)
     model.replace_all([factories.queue_row(i) for i in range(1, 11)])
     qtmodeltester.check(model)
@@ -28,7 +33,7 @@ def test_queue_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None
     qtmodeltester.check(model)
 
 
-def test_queue_model_inserts_newest_first_updates_in_place_and_stays_bounded() -> None:
+def test_queue_model_inserts_newest_first_updates_in_place_and_stays_bounded(qapp: QApplication) -> None:
     model = QueueModel(max_rows=25)
     model.replace_all([factories.queue_row(i) for i in range(1, 11)])
     inserted = model.merge([factories.queue_row(i) for i in range(11, 21)] + [factories.queue_row(3, "unassigned")])
@@ -40,13 +45,39 @@ def test_queue_model_inserts_newest_first_updates_in_place_and_stays_bounded() -
     assert model.rowCount() == 25
     assert model.row_at(0).close.id == 40 and model.row_at(24).close.id == 16
     assert model.close_ids_for_runs([40, 39, 1]) == {40, 39}
+    # A close whose latest run is now another one is found by the new run, not the old.
+    rerun = factories.queue_row(40)
+    model.merge([replace(rerun, run=replace(rerun.run, id=400))])
+    assert model.close_ids_for_runs([40]) == set() and model.close_ids_for_runs([400]) == {40}
 
 
-def test_queue_model_offers_undo_only_on_runs_that_changed_something() -> None:
+def test_queue_model_offers_undo_only_on_runs_that_changed_something(qapp: QApplication) -> None:
     model = QueueModel()
     model.replace_all([factories.queue_row(1, "pending"), factories.queue_row(2, "skipped")])
     undo = {model.row_at(r).close.id: model.data(model.index(r, queue_model.ACTION)) for r in range(2)}
     assert undo == {1: "Undo", 2: ""}
+    assert model.data(model.index(1, queue_model.ACTION), Qt.ItemDataRole.FontRole).underline()
+    assert model.data(model.index(0, queue_model.ACTION), Qt.ItemDataRole.FontRole) is None
+
+
+def test_queue_rows_carry_their_chip_and_are_found_by_any_text_the_row_shows(qapp: QApplication) -> None:
+    model = QueueModel()
+    model.replace_all([factories.queue_row(1, "pending"), factories.queue_row(2, "failed")])
+    chip = model.data(model.index(0, queue_model.OUTCOME), Qt.ItemDataRole.DecorationRole)
+    assert isinstance(chip, QPixmap) and not chip.isNull()
+    assert model.data(model.index(0, queue_model.OUTCOME)) == "failed reason"  # the chip shows the status
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.setFilterRole(queue_model.SEARCH_ROLE)
+    proxy.setFilterKeyColumn(queue_model.TIME)
+    proxy.setFilterFixedString("failed")
+    assert proxy.rowCount() == 1
+    proxy.setFilterFixedString(model.row_at(1).close.contact.name)
+    assert proxy.rowCount() == 1
+
+    dark = QPalette(QColor("#202020"))
+    model.restyle(dark)
+    assert model.data(model.index(0, queue_model.OUTCOME), Qt.ItemDataRole.DecorationRole).toImage() != chip.toImage()
 
 
 async def test_history_model_pages_lazily(qtmodeltester: ModelTester) -> None:

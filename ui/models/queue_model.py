@@ -1,30 +1,33 @@
-"""The live queue's rows: closed conversations, newest first, bounded so a busy day never grows it forever."""
+"""The live queue's rows: closed conversations, newest first, bounded so a busy day never grows it forever.
+
+The cells live in Qt's own item model. The view repaints a busy queue several times a second, and a Python
+model is called back for every visible cell and role on each repaint (data, rowCount and columnCount, over
+a thousand calls), which kept the window's loop busy at 200 closes/s. Here each row's texts, chip and link
+styling are set once, when the row arrives or changes, and repaints stay inside Qt.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from typing_extensions import override
-
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette, QStandardItem, QStandardItemModel
 
 from app.bootstrap import QueueRow
 from app.domain.workflows import RunOutcome
 from ui import formatting
-
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
+from ui.widgets.delegates import ChipPixmaps
 
 COLUMNS = ("Time", "Contact", "Channel", "Closed by", "Category", "Assignee at close", "Outcome", "")
 TIME, CONTACT, CHANNEL, CLOSED_BY, CATEGORY, ASSIGNEE, OUTCOME, ACTION = range(len(COLUMNS))
 MAX_ROWS = 5_000
+UNDO_TIP = "Give the contact back to the agent it had at close"
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
-REASON_ROLE = Qt.ItemDataRole.UserRole + 2
-RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 3
-CLOSE_ID_ROLE = Qt.ItemDataRole.UserRole + 4
-UNDOABLE_ROLE = Qt.ItemDataRole.UserRole + 5
+"""The outcome chip's status, on the Outcome cell."""
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
+"""Every text of the row, chip included, on its first cell: what the filter field matches."""
 
 
 def undoable(row: QueueRow) -> bool:
@@ -40,85 +43,60 @@ def undoable(row: QueueRow) -> bool:
     )
 
 
-class QueueModel(QAbstractTableModel):
-    """Rows in close-id order, newest first; `merge` inserts new closes at the top in one go."""
+class QueueModel(QStandardItemModel):
+    """Rows in close-id order, newest first; `merge` inserts new closes at the top and updates the rest."""
 
     def __init__(self, max_rows: int = MAX_ROWS, parent: Any = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
         self._rows: list[QueueRow] = []
         self._position: dict[int, int] | None = {}
+        self._close_of_run: dict[int, int] = {}  # each shown row's run id -> its close id
         self._max = max_rows
         self._extra_runs: dict[int, int] = {}
+        self._chips = ChipPixmaps()
+        self._palette = QGuiApplication.palette()
+        self._link_font = QFont(QGuiApplication.font())
+        self._link_font.setUnderline(True)
 
-    # -- Qt ---------------------------------------------------------------------------------------------------
+    def restyle(self, palette: QPalette) -> None:
+        """Redraw the chips and links of every row for a new palette (the system switched light/dark)."""
+        self._palette = QPalette(palette)
+        for at, row in enumerate(self._rows):
+            self._outcome(row, self.item(at, OUTCOME), self.item(at, ACTION))
 
-    @override
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+    # -- cells -----------------------------------------------------------------------------------------------
 
-    @override
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
+    def _items(self, row: QueueRow) -> list[QStandardItem]:
+        """A new row's cells. Editing is off in the view, so the items keep Qt's default flags."""
+        texts = [display(row, column) for column in range(len(COLUMNS))]
+        items = [QStandardItem(text) for text in texts]
+        items[OUTCOME].setText(outcome_text(row))
+        items[ACTION].setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        items[TIME].setData(" ".join(texts), SEARCH_ROLE)
+        self._outcome(row, items[OUTCOME], items[ACTION])
+        return items
 
-    @override
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
+    def _outcome(self, row: QueueRow, outcome: QStandardItem, action: QStandardItem) -> None:
+        """The cells that follow the run: the chip, its reason and tooltip, and the Undo link."""
+        outcome.setData(row.status, STATUS_ROLE)
+        outcome.setData(self._chips.pixmap(row.status, self._palette), Qt.ItemDataRole.DecorationRole)
+        outcome.setToolTip(f"{row.status}: {row.reason}")
+        can_undo = undoable(row)
+        action.setText("Undo" if can_undo else "")
+        action.setToolTip(UNDO_TIP if can_undo else "")
+        link = QBrush(self._palette.color(QPalette.ColorRole.Link))
+        action.setData(self._link_font if can_undo else None, Qt.ItemDataRole.FontRole)
+        action.setData(link if can_undo else None, Qt.ItemDataRole.ForegroundRole)
 
-    @override
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, column)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == OUTCOME:
-                return f"{row.status}: {row.reason}"
-            if column == ACTION and undoable(row):
-                return "Give the contact back to the agent it had at close"
-            return self._display(row, column) or None
-        if role == STATUS_ROLE:
-            return row.status
-        if role == REASON_ROLE:
-            return row.reason
-        if role == RUN_ID_ROLE:
-            return row.run.id if row.run is not None else None
-        if role == CLOSE_ID_ROLE:
-            return row.close.id
-        if role == UNDOABLE_ROLE:
-            return undoable(row)
-        return None
+    def _update(self, at: int, row: QueueRow) -> None:
+        """Show a new state of the row at `at` (its run synced, failed or was undone)."""
+        outcome, action = self.item(at, OUTCOME), self.item(at, ACTION)
+        outcome.setText(outcome_text(row))
+        self._outcome(row, outcome, action)
+        self.item(at, TIME).setData(" ".join(display(row, c) for c in range(len(COLUMNS))), SEARCH_ROLE)
 
-    @staticmethod
-    def _display(row: QueueRow, column: int) -> str:
-        close = row.close
-        if column == TIME:
-            return formatting.when(close.closed_time)
-        if column == CONTACT:
-            return close.contact.name
-        if column == CHANNEL:
-            return close.channel or formatting.NONE
-        if column == CLOSED_BY:
-            return formatting.closed_by(close)
-        if column == CATEGORY:
-            return close.category or formatting.NONE
-        if column == ASSIGNEE:
-            return close.assignee_at_close.name if close.assignee_at_close else "unassigned"
-        if column == OUTCOME:
-            reason = row.reason.removeprefix(f"{row.status}: ")
-            return f"{row.status} — {reason}" if reason else row.status
-        if column == ACTION:
-            return "Undo" if undoable(row) else ""
-        return ""
-
-    # -- updates --------------------------------------------------------------------------------------------
+    # -- reading -----------------------------------------------------------------------------------------------
 
     def row_at(self, row: int) -> QueueRow:
         """The queue row shown at `row`."""
@@ -131,9 +109,13 @@ class QueueModel(QAbstractTableModel):
 
     def close_ids_for_runs(self, run_ids: Iterable[int]) -> set[int]:
         """The closes (shown here) whose latest run, or a tracked undo run, is one of `run_ids`."""
-        wanted = set(run_ids)
-        found = {r.close.id for r in self._rows if r.run is not None and r.run.id in wanted and r.close.id is not None}
-        found.update(self._extra_runs[i] for i in wanted & self._extra_runs.keys())
+        found: set[int] = set()
+        for run_id in run_ids:
+            close_id = self._close_of_run.get(run_id)
+            if close_id is None:
+                close_id = self._extra_runs.get(run_id)
+            if close_id is not None:
+                found.add(close_id)
         return found
 
     def track_run(self, run_id: int, close_id: int) -> None:
@@ -143,16 +125,12 @@ class QueueModel(QAbstractTableModel):
             for stale in sorted(self._extra_runs)[: len(self._extra_runs) - self._max]:
                 del self._extra_runs[stale]
 
-    def _index(self) -> dict[int, int]:
-        if self._position is None:
-            self._position = {r.close.id: i for i, r in enumerate(self._rows) if r.close.id is not None}
-        return self._position
+    # -- updates --------------------------------------------------------------------------------------------
 
     def merge(self, rows: Sequence[QueueRow]) -> int:
         """Update the rows already shown and insert the new ones in order; returns how many were inserted."""
         position = self._index()
         fresh: list[QueueRow] = []
-        changed: list[int] = []
         for row in rows:
             close_id = row.close.id
             if close_id is None:
@@ -160,35 +138,37 @@ class QueueModel(QAbstractTableModel):
             at = position.get(close_id)
             if at is None:
                 fresh.append(row)
-            else:
+            elif shown_state(row) != shown_state(self._rows[at]):
+                self._forget(self._rows[at])
                 self._rows[at] = row
-                changed.append(at)
-        if changed:
-            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(COLUMNS) - 1))
+                self._remember(row)
+                self._update(at, row)
         inserted = self._insert(fresh)
         self._trim()
         return inserted
 
+    def replace_all(self, rows: Sequence[QueueRow]) -> None:
+        """Show exactly these rows (the first load)."""
+        self.removeRows(0, self.rowCount())
+        self._rows, self._position, self._close_of_run = [], {}, {}
+        self._insert(list(rows))
+        self._trim()
+
     def _insert(self, fresh: list[QueueRow]) -> int:
         if not fresh:
             return 0
-        fresh.sort(key=lambda r: r.close.id or 0, reverse=True)
+        fresh.sort(key=lambda r: r.close.id or 0)
         top = self.top_id
-        newer = [r for r in fresh if top is None or (r.close.id or 0) > top]
-        older = [r for r in fresh if not (top is None or (r.close.id or 0) > top)]
-        if newer:
-            self.beginInsertRows(QModelIndex(), 0, len(newer) - 1)
-            self._rows[0:0] = newer
-            self._position = None
-            self.endInsertRows()
-        for row in older:  # rare: a close that arrived out of order
-            at = self._sorted_position(row.close.id or 0)
+        for row in fresh:  # oldest first: each new row goes on top, so the newest ends first
+            close_id = row.close.id or 0
+            at = 0 if top is None or close_id > top else self._sorted_position(close_id)
             if at >= self._max:
-                continue
-            self.beginInsertRows(QModelIndex(), at, at)
+                continue  # an old close that arrived late, below what the queue keeps
             self._rows.insert(at, row)
-            self._position = None
-            self.endInsertRows()
+            self.insertRow(at, self._items(row))
+            self._remember(row)
+            top = self._rows[0].close.id
+        self._position = None
         return len(fresh)
 
     def _sorted_position(self, close_id: int) -> int:
@@ -203,14 +183,54 @@ class QueueModel(QAbstractTableModel):
 
     def _trim(self) -> None:
         if len(self._rows) > self._max:
-            self.beginRemoveRows(QModelIndex(), self._max, len(self._rows) - 1)
+            for row in self._rows[self._max :]:
+                self._forget(row)
+            self.removeRows(self._max, len(self._rows) - self._max)
             del self._rows[self._max :]
             self._position = None
-            self.endRemoveRows()
 
-    def replace_all(self, rows: Sequence[QueueRow]) -> None:
-        """Show exactly these rows (the first load)."""
-        self.beginResetModel()
-        self._rows = sorted(rows, key=lambda r: r.close.id or 0, reverse=True)[: self._max]
-        self._position = None
-        self.endResetModel()
+    def _index(self) -> dict[int, int]:
+        if self._position is None:
+            self._position = {r.close.id: i for i, r in enumerate(self._rows) if r.close.id is not None}
+        return self._position
+
+    def _remember(self, row: QueueRow) -> None:
+        if row.run is not None and row.run.id is not None and row.close.id is not None:
+            self._close_of_run[row.run.id] = row.close.id
+
+    def _forget(self, row: QueueRow) -> None:
+        if row.run is not None and row.run.id is not None:
+            self._close_of_run.pop(row.run.id, None)
+
+
+def display(row: QueueRow, column: int) -> str:
+    """The text of one cell."""
+    close = row.close
+    if column == TIME:
+        return formatting.when(close.closed_time)
+    if column == CONTACT:
+        return close.contact.name
+    if column == CHANNEL:
+        return close.channel or formatting.NONE
+    if column == CLOSED_BY:
+        return formatting.closed_by(close)
+    if column == CATEGORY:
+        return close.category or formatting.NONE
+    if column == ASSIGNEE:
+        return close.assignee_at_close.name if close.assignee_at_close else "unassigned"
+    if column == OUTCOME:
+        reason = row.reason.removeprefix(f"{row.status}: ")
+        return f"{row.status} — {reason}" if reason else row.status
+    if column == ACTION:
+        return "Undo" if undoable(row) else ""
+    return ""
+
+
+def outcome_text(row: QueueRow) -> str:
+    """The Outcome cell's text after its chip: the reason, without the status the chip shows."""
+    return row.reason.removeprefix(f"{row.status}: ")
+
+
+def shown_state(row: QueueRow) -> tuple[object, ...]:
+    """What the queue shows of a row that can change after it arrived."""
+    return (row.status, row.reason, row.sync_state, row.run)

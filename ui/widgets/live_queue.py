@@ -6,10 +6,11 @@ in one query off the GUI thread, and the model takes them in one insert. The mod
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QHeaderView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
 
 from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
@@ -21,7 +22,6 @@ from ui.models import queue_model
 from ui.models.queue_model import QueueModel
 from ui.tasks import OwnedTasks
 from ui.views.live_queue_view import LiveQueueView
-from ui.widgets.delegates import ChipDelegate, LinkDelegate
 from ui.widgets.notifications import Notifier
 
 log = logging.getLogger("closeout.ui.queue")
@@ -29,6 +29,7 @@ log = logging.getLogger("closeout.ui.queue")
 FLUSH_MS = 150
 FIRST_LOAD = 300
 MAX_BATCH = 2_000
+MERGE_SLICE = 20  # rows merged per turn of the event loop
 
 
 class LiveQueue(LiveQueueView):
@@ -45,10 +46,10 @@ class LiveQueue(LiveQueueView):
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterKeyColumn(queue_model.TIME)
+        self.proxy.setFilterRole(queue_model.SEARCH_ROLE)
         self.table.setModel(self.proxy)
-        self.table.setItemDelegateForColumn(queue_model.OUTCOME, ChipDelegate(queue_model.STATUS_ROLE, self.table))
-        self.table.setItemDelegateForColumn(queue_model.ACTION, LinkDelegate(self.table))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # a double-click opens the run
         header = self.table.horizontalHeader()
         for column, width in (
             (queue_model.TIME, 80),
@@ -113,8 +114,10 @@ class LiveQueue(LiveQueueView):
     async def _fetch(self, ids: set[int]) -> None:
         try:
             rows = await self._supervisor.queue_rows(sorted(ids))
-            inserted = self.model.merge(rows)
-            self._arrived += inserted
+            for start in range(0, len(rows), MERGE_SLICE):
+                if start:
+                    await asyncio.sleep(0)  # let the loop draw and take input between slices
+                self._arrived += self.model.merge(rows[start : start + MERGE_SLICE])
         finally:
             if not self.paused:
                 self._closes.release()
