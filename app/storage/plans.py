@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, cast, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand
 from app.domain.plan import Plan, PlannedRun
-from app.storage.cache import upsert, upsert_by_key
+from app.storage.cache import upsert
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import assignee_columns, change_values, close_values, command_values, contact_values, run_values
 
@@ -137,10 +137,11 @@ class _Inserter:
         self._session = session
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         self._next: dict[str, int] = {}
-        if self._sqlite:
-            upsert_by_key(session, META, [{"key": COMMIT_COUNTER, "value": "0"}], "key", overwrite=False)
-            session.execute(
-                update(META).where(META.c.key == COMMIT_COUNTER).values(value=cast(META.c.value, Integer) + 1)
+        if self._sqlite:  # one plain statement: this runs once per batch, and a batch may be a single close
+            session.connection().exec_driver_sql(
+                f"INSERT INTO {META.name} (key, value) VALUES (?, '1') "
+                "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                (COMMIT_COUNTER,),
             )
 
     def insert(self, table: Table, rows: list[dict[str, Any]]) -> list[int]:

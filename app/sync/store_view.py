@@ -11,23 +11,37 @@ from app.storage.store import Store
 
 
 class StoreView:
-    """Agents and loads from a snapshot refreshed per batch; run history and round-robin from the database.
+    """Agents and loads from a snapshot taken once per batch; run history and round-robin from the database.
 
     Only called on the writer thread, inside the batch that commits the plans, so what it reads is
-    exactly what the batch builds on.
+    exactly what the batch builds on. The agents and the open loads are read when a plan first asks
+    for them: unassigning needs the agents' names, and only assigning needs the loads (a scan of the
+    contacts), so a batch of closes does not pay for them.
     """
 
     def __init__(self, store: Store) -> None:
-        """Read agents and open loads once for this batch."""
+        """Nothing is read until a plan asks."""
         self._store = store
-        self._snapshot = SnapshotView(agent_list=store.cache.agents(), loads=dict(store.cache.open_load()))
+        self._snapshot = SnapshotView()
+        self._agents_read = False
+        self._loads_read = False
 
     def agents(self) -> Sequence[Agent]:
         """Every cached agent."""
+        if not self._agents_read:
+            self._snapshot.agent_list = self._store.cache.agents()
+            self._agents_read = True
         return self._snapshot.agents()
 
     def open_load(self) -> Mapping[int, int]:
         """Open contacts per agent, including what this batch planned so far."""
+        if not self._loads_read:
+            planned = self._snapshot.loads  # what this batch added before anyone asked
+            loads = dict(self._store.cache.open_load())
+            for agent_id, added in planned.items():
+                loads[agent_id] = loads.get(agent_id, 0) + added
+            self._snapshot.loads = loads
+            self._loads_read = True
         return self._snapshot.open_load()
 
     def has_run(self, workflow_id: int, contact_id: int) -> bool:
