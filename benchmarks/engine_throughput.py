@@ -12,7 +12,9 @@ into a real SQLite file, and prints one JSON line:
 
 `--e2e` starts the fake platform on loopback (unlimited rate) with its webhooks pointed at Closeout's
 receiver, closes conversations at `--rate` per second through the fake's inbox endpoint, and measures from
-each close request to the unassign POST the fake receives: `e2e_p50_ms`, `e2e_p99_ms`.
+each close request to the unassign POST the fake receives: `e2e_p50_ms`, `e2e_p99_ms`. The fake and the
+driver that closes conversations and reads the fake's log each run in a process of their own, so only the
+sync service (webhook receiver, intake, planner, storage, drain) runs in the measured one.
 """
 
 from __future__ import annotations
@@ -224,7 +226,6 @@ def throughput(n: int) -> dict[str, float]:
 
 
 async def e2e(rate: float, seconds: float) -> dict[str, float]:
-    import httpx
 
     from app.domain.secret import Secret
     from app.platform.client import PlatformClient
@@ -279,38 +280,21 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
         )
         await service.start(poll=False)
         base = api.removesuffix("/v2")
-        latencies: list[float] = []
         try:
-            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-                state = (await http.get("/_fake/state")).json()
-                candidates = [c["id"] for c in state["contacts"] if c.get("assignee") and c.get("status") == "open"]
-                sent: dict[int, float] = {}
-                interval = 1 / rate
-                next_at = time.perf_counter()
-                for contact_id in candidates[: int(rate * seconds)]:
-                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-                    next_at += interval
-                    sent[contact_id] = time.time()
-                    await http.post(
-                        f"/_fake/contacts/{contact_id}/close", json={"source": "user", "category": "Resolved"}
-                    )
-                deadline = time.time() + 30
-                seen: dict[int, float] = {}
-                index = 0
-                while len(seen) < len(sent) and time.time() < deadline:
-                    page = (await http.get("/_fake/log", params={"since": index})).json()
-                    for entry in page["items"]:
-                        path = entry["path"]
-                        if (
-                            entry["method"] == "POST"
-                            and path.endswith("/conversation/assignee")
-                            and entry["status"] == 200
-                        ):
-                            contact_id = int(path.split("id:")[1].split("/")[0])
-                            seen.setdefault(contact_id, entry["time"])
-                    index = page["next"]
-                    await asyncio.sleep(0.2)
-                latencies = [(seen[c] - sent[c]) * 1000 for c in sent if c in seen]
+            # The agents closing conversations, and the stopwatch reading the fake's request log, run in a
+            # process of their own: in this one they would take turns with the sync service they measure.
+            driver = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--e2e-driver",
+                base,
+                str(rate),
+                str(seconds),
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await driver.communicate()
+            latencies = json.loads(out.decode().strip().splitlines()[-1])
         finally:
             await service.stop()
             await client.aclose()
@@ -325,13 +309,48 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
     }
 
 
+async def drive(base: str, rate: float, seconds: float) -> list[float]:
+    """Close conversations at `rate` through the fake's inbox; return each close's time to its unassign POST."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        state = (await http.get("/_fake/state")).json()
+        candidates = [c["id"] for c in state["contacts"] if c.get("assignee") and c.get("status") == "open"]
+        sent: dict[int, float] = {}
+        interval = 1 / rate
+        next_at = time.perf_counter()
+        for contact_id in candidates[: int(rate * seconds)]:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += interval
+            sent[contact_id] = time.time()
+            await http.post(f"/_fake/contacts/{contact_id}/close", json={"source": "user", "category": "Resolved"})
+        deadline = time.time() + 30
+        seen: dict[int, float] = {}
+        index = 0
+        while len(seen) < len(sent) and time.time() < deadline:
+            page = (await http.get("/_fake/log", params={"since": index})).json()
+            for entry in page["items"]:
+                path = entry["path"]
+                if entry["method"] == "POST" and path.endswith("/conversation/assignee") and entry["status"] == 200:
+                    contact_id = int(path.split("id:")[1].split("/")[0])
+                    seen.setdefault(contact_id, entry["time"])
+            index = page["next"]
+            await asyncio.sleep(0.2)
+    return [(seen[c] - sent[c]) * 1000 for c in sent if c in seen]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--e2e", action="store_true", help="measure webhook → unassign latency instead")
     parser.add_argument("--rate", type=float, default=50.0, help="closes per second in --e2e mode")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to close conversations in --e2e mode")
+    parser.add_argument("--e2e-driver", nargs=3, metavar=("BASE", "RATE", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.e2e_driver:  # the child process --e2e starts
+        base, rate, seconds = args.e2e_driver
+        print(json.dumps(asyncio.run(drive(base, float(rate), float(seconds)))))
+        return
     os.environ.setdefault("CLOSEOUT_HOME", tempfile.mkdtemp(prefix="closeout-bench-"))
     result = asyncio.run(e2e(args.rate, args.seconds)) if args.e2e else throughput(args.events)
     print(json.dumps(result))
