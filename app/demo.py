@@ -14,6 +14,7 @@ import secrets as random_source
 from typing import TYPE_CHECKING
 
 from app import paths
+from app.domain.conversations import PlatformEvent
 from app.domain.errors import WebhookRejected
 from app.domain.secret import Secret
 from app.platform.client import PlatformClient
@@ -81,6 +82,7 @@ class DemoWorkspace:
     async def stop(self) -> None:
         """Stop the simulator and stop listening."""
         self.fake.remove_listener(self._deliver)
+        self._supervisor = None  # events already on their way to the app's loop are dropped
         await self._runner.stop()
 
     def _deliver(self, body: bytes) -> None:
@@ -97,6 +99,11 @@ class DemoWorkspace:
             log.debug("demo: ignoring %s", exc.message)
             return
         try:
-            loop.call_soon_threadsafe(supervisor.sync.submit_nowait, event)
+            loop.call_soon_threadsafe(self._submit, event)
         except RuntimeError:  # the app's loop has closed: the demo is shutting down
             log.debug("demo: the app has stopped; dropping an event")
+
+    def _submit(self, event: PlatformEvent) -> None:
+        """On the app's loop: hand the event to intake, unless the demo stopped meanwhile."""
+        if self._supervisor is not None:
+            self._supervisor.sync.submit_nowait(event)

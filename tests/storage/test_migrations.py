@@ -45,7 +45,7 @@ def test_each_released_schema_opens_upgrades_and_keeps_its_data(fixture: Path, t
 
 
 def test_the_schema_head_constant_is_the_newest_migration() -> None:
-    assert SCHEMA_HEAD == head_revision()
+    assert head_revision() == SCHEMA_HEAD
 
 
 def test_migrations_build_the_schema_the_models_describe(tmp_path: Path) -> None:
