@@ -3,18 +3,25 @@
 It opens the store, builds the platform client (or the built-in demo workspace when there is no token),
 runs the sync service, and offers every operation a team lead performs, in domain terms. Operations
 return domain objects; changes reach listeners as change-sets on `bus`.
+
+Opening happens in two steps so the desktop app can show its window first: `prepare` decides the workspace
+(token or demo) without touching the disk, and `connect` opens the database and builds the client and the
+sync service. Storage (SQLAlchemy), the client (httpx) and sync are imported by `connect`, not with this
+module: together they are most of Closeout's start-up time. An operation called before `connect` has
+finished waits for it. `Supervisor.open` does both steps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
 from app import secrets
 from app.domain.conversations import ClosedConversation
@@ -29,7 +36,6 @@ from app.engine.dry_run import DryRunReport, dry_run
 from app.engine.file_format import export_workflow, import_workflow
 from app.engine.undo import plan_undo
 from app.events import ChangeSet, EventBus
-from app.platform.client import PlatformClient
 from app.settings import (
     API_URL,
     DB_URL,
@@ -40,18 +46,21 @@ from app.settings import (
     WEBHOOK_SECRET,
     Settings,
 )
-from app.storage.export import Progress
-from app.storage.store import Store
-from app.storage.workflows import WorkflowStats
 from app.sync.connectivity import Connectivity
-from app.sync.service import SyncOptions, SyncService, SyncStatus
 
 if TYPE_CHECKING:
     from app.demo import DemoWorkspace
+    from app.platform.client import PlatformClient
+    from app.storage.export import Progress
+    from app.storage.store import Store
+    from app.storage.workflows import WorkflowStats
+    from app.sync.service import SyncService, SyncStatus
 
 log = logging.getLogger("closeout")
 
 DAY = 86_400
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,33 +109,82 @@ def local_offset(at: float | None = None) -> int:
     return int(offset.total_seconds()) if offset else 0
 
 
+def connected(
+    method: Callable[Concatenate[Supervisor, P], Awaitable[T]],
+) -> Callable[Concatenate[Supervisor, P], Awaitable[T]]:
+    """Make an operation wait until the supervisor has connected (the window may ask before that)."""
+
+    @functools.wraps(method)
+    async def wait_then_run(self: Supervisor, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        await self.wait_connected()
+        return await method(self, *args, **kwargs)
+
+    return wait_then_run
+
+
+class OpenOptions(TypedDict, total=False):
+    """The options of `Supervisor.prepare` and `Supervisor.open`."""
+
+    settings: Settings | None
+    demo: bool | None
+    db_url: str | None
+    api_url: str | None
+    token: Secret | None
+    webhook_port: int | None
+    webhook_secret: str | None
+    poll_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What `prepare` decided and `connect` builds."""
+
+    demo: bool
+    token: Secret | None
+    db_url: str | None
+    api_url: str | None
+    webhook_port: int | None
+    webhook_secret: str
+    poll_seconds: float
+
+
 class Supervisor:
     """Everything Closeout does, behind one facade."""
 
-    def __init__(
-        self,
-        store: Store,
-        sync: SyncService,
-        bus: EventBus,
-        settings: Settings,
-        demo: DemoWorkspace | None = None,
-    ) -> None:
-        """Use `Supervisor.open`; this only keeps the parts."""
-        self.store = store
-        self.sync = sync
-        self.bus = bus
+    def __init__(self, settings: Settings, plan: _Plan) -> None:
+        """Use `Supervisor.prepare` (then `connect`) or `Supervisor.open`."""
         self.settings = settings
-        self.demo = demo
+        self.bus = EventBus()
+        self.demo: DemoWorkspace | None = None
+        self._plan = plan
+        self._store: Store | None = None
+        self._sync: SyncService | None = None
+        self._connected = asyncio.Event()
         self._agents: dict[int, Agent] = {}
         self._closed = False
+        self.bus.subscribe(self._on_change)
 
     @property
     def is_demo(self) -> bool:
         """True on the built-in demo workspace."""
-        return self.demo is not None
+        return self._plan.demo
+
+    @property
+    def store(self) -> Store:
+        """The local database (after `connect`)."""
+        if self._store is None:
+            raise RuntimeError("the supervisor is not connected yet")
+        return self._store
+
+    @property
+    def sync(self) -> SyncService:
+        """The sync service (after `connect`)."""
+        if self._sync is None:
+            raise RuntimeError("the supervisor is not connected yet")
+        return self._sync
 
     @classmethod
-    async def open(
+    def prepare(
         cls,
         *,
         settings: Settings | None = None,
@@ -138,7 +196,7 @@ class Supervisor:
         webhook_secret: str | None = None,
         poll_seconds: float | None = None,
     ) -> Supervisor:
-        """Open the store and build the client and sync service (nothing runs until `start`).
+        """Decide the workspace from the options, the settings and the stored token; nothing is opened yet.
 
         With no token (and `demo` not False), Closeout runs on the built-in demo workspace.
         """
@@ -151,33 +209,60 @@ class Supervisor:
                 "No respond.io API token is set.",
                 "Run `closeout-cli login`, set CLOSEOUT_API_TOKEN, or paste it in Settings.",
             )
-        if use_demo:
+        plan = _Plan(
+            demo=use_demo,
+            token=token,
+            db_url=db_url,
+            api_url=api_url,
+            webhook_port=webhook_port if webhook_port is not None else (settings.get(WEBHOOK_PORT) or None),
+            webhook_secret=webhook_secret if webhook_secret is not None else settings.get(WEBHOOK_SECRET),
+            poll_seconds=poll_seconds if poll_seconds is not None else float(settings.get(POLL_SECONDS)),
+        )
+        return cls(settings, plan)
+
+    @classmethod
+    async def open(cls, **options: Unpack[OpenOptions]) -> Supervisor:
+        """`prepare` with these options, then `connect` (nothing runs until `start`)."""
+        supervisor = cls.prepare(**options)
+        await supervisor.connect()
+        return supervisor
+
+    async def connect(self) -> None:
+        """Open the store and build the client and the sync service; environment problems raise StorageError."""
+        from app.sync.service import SyncOptions, SyncService
+
+        plan, settings = self._plan, self.settings
+        db_url = plan.db_url
+        if plan.demo:
             # Imported here: the fake platform behind the demo costs start-up time a real workspace never needs.
             from app.demo import DemoWorkspace, demo_database_url
 
             db_url = db_url or demo_database_url()
-        store = await asyncio.to_thread(Store.open, db_url or settings.get(DB_URL) or None)
-        bus = EventBus()
-        demo_workspace: DemoWorkspace | None = None
-        if use_demo:
-            demo_workspace = DemoWorkspace.create(settings)
-            client = demo_workspace.client()
+        # Storage is imported on the worker thread too, so the window's loop keeps drawing meanwhile.
+        store = await asyncio.to_thread(_open_store, db_url or settings.get(DB_URL) or None)
+        if plan.demo:
+            self.demo = DemoWorkspace.create(settings)
+            client = self.demo.client()
         else:
-            assert token is not None
-            client = cls._client(settings, token, api_url)
-        port = webhook_port if webhook_port is not None else (settings.get(WEBHOOK_PORT) or None)
+            assert plan.token is not None
+            client = self._client(settings, plan.token, plan.api_url)
         options = SyncOptions(
-            poll_seconds=poll_seconds if poll_seconds is not None else float(settings.get(POLL_SECONDS)),
-            webhook_port=port,
-            webhook_secret=webhook_secret if webhook_secret is not None else settings.get(WEBHOOK_SECRET),
-            demo=use_demo,
+            poll_seconds=plan.poll_seconds,
+            webhook_port=plan.webhook_port,
+            webhook_secret=plan.webhook_secret,
+            demo=plan.demo,
         )
-        supervisor = cls(store, SyncService(store, client, bus, options), bus, settings, demo_workspace)
-        bus.subscribe(supervisor._on_change)
-        return supervisor
+        self._store, self._sync = store, SyncService(store, client, self.bus, options)
+        self._connected.set()
+
+    async def wait_connected(self) -> None:
+        """Return once `connect` has finished."""
+        await self._connected.wait()
 
     @staticmethod
     def _client(settings: Settings, token: Secret, api_url: str | None = None) -> PlatformClient:
+        from app.platform.client import PlatformClient
+
         return PlatformClient(
             api_url or settings.get(API_URL),
             token,
@@ -189,6 +274,7 @@ class Supervisor:
         if change.agents_changed:
             self._agents.clear()
 
+    @connected
     async def start(self, *, poll: bool = True, drain: bool = True) -> None:
         """Start syncing (and, in demo mode, the simulated workspace)."""
         if self.demo is not None:
@@ -200,11 +286,14 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
-        await self.sync.stop()
+        if self._sync is not None:
+            await self._sync.stop()
         if self.demo is not None:
             await self.demo.stop()
-        await self.sync.client.aclose()
-        await asyncio.to_thread(self.store.close)
+        if self._sync is not None:
+            await self._sync.client.aclose()
+        if self._store is not None:
+            await asyncio.to_thread(self._store.close)
 
     # -- workflows ----------------------------------------------------------------------------------------
 
@@ -212,6 +301,7 @@ class Supervisor:
         """The gallery."""
         return catalog.TEMPLATES
 
+    @connected
     async def use_template(
         self, template_id: str, name: str | None = None, values: Mapping[str, str] | None = None
     ) -> Workflow:
@@ -219,6 +309,7 @@ class Supervisor:
         draft = catalog.use_template(template_id, name, values)
         return await self.save_workflow(draft)
 
+    @connected
     async def save_workflow(self, workflow: Workflow) -> Workflow:
         """Store a workflow as it is (a published workflow keeps running with the saved definition)."""
         saved = await self.store.db.write(self.store.workflows.save, workflow)
@@ -227,14 +318,17 @@ class Supervisor:
         self.bus.publish(ChangeSet(workflows=(saved.id,) if saved.id is not None else ()))
         return saved
 
+    @connected
     async def workflow(self, workflow_id: int) -> Workflow:
         """One workflow."""
         return await self.store.db.read(self.store.workflows.get, workflow_id)
 
+    @connected
     async def workflows(self) -> list[Workflow]:
         """Every workflow, oldest first."""
         return await self.store.db.read(self.store.workflows.all)
 
+    @connected
     async def workflow_stats(self) -> dict[int, WorkflowStats]:
         """Runs today and the last outcome, per workflow."""
         midnight = dt.datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -248,24 +342,29 @@ class Supervisor:
         """What is allowed but probably not meant."""
         return lifecycle.warnings(workflow)
 
+    @connected
     async def publish(self, workflow_id: int) -> Workflow:
         """Publish a workflow (PublishBlocked lists what is missing); it runs on the next event."""
         return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id)))
 
+    @connected
     async def stop_workflow(self, workflow_id: int) -> Workflow:
         """Stop a workflow; its runs and history stay."""
         stopped = await self.save_workflow(lifecycle.stop(await self.workflow(workflow_id)))
         await self.sync.intake.load_workflows()
         return stopped
 
+    @connected
     async def export_workflow(self, workflow_id: int) -> str:
         """The workflow as an export document."""
         return export_workflow(await self.workflow(workflow_id))
 
+    @connected
     async def import_workflow(self, text: str | bytes) -> Workflow:
         """A new draft from an export document."""
         return await self.save_workflow(import_workflow(text))
 
+    @connected
     async def dry_run(self, workflow: Workflow, since: float, until: float | None = None) -> DryRunReport:
         """What `workflow` would have done over the closes recorded in [since, until)."""
         until = time.time() if until is None else until
@@ -276,10 +375,12 @@ class Supervisor:
 
     # -- queue, runs, undo ----------------------------------------------------------------------------------
 
+    @connected
     async def queue(self, limit: int = 200, before_id: int | None = None) -> list[QueueRow]:
         """Closed conversations, newest first, each with its latest run and outcome."""
         return await self.store.db.read(self._queue, limit, before_id, None)
 
+    @connected
     async def queue_rows(self, close_ids: Sequence[int]) -> list[QueueRow]:
         """The queue rows of these closes (to refresh the rows a change-set names)."""
         return await self.store.db.read(self._queue, len(close_ids), None, list(close_ids))
@@ -297,6 +398,7 @@ class Supervisor:
             rows.append(QueueRow(close, run, change.sync_state if change else None, status, reason))
         return rows
 
+    @connected
     async def runs(
         self,
         workflow_id: int | None = None,
@@ -307,6 +409,7 @@ class Supervisor:
         """The run log, newest first."""
         return await self.store.db.read(self.store.runs.page, workflow_id, outcome, before_id, limit)
 
+    @connected
     async def run_detail(self, run_id: int) -> RunDetail:
         """A run, its close, its changes and its workflow."""
 
@@ -321,6 +424,7 @@ class Supervisor:
 
         return await self.store.db.read(load)
 
+    @connected
     async def undo(self, run_id: int) -> WorkflowRun:
         """Reverse a run through the outbox; returns the undo run. WorkflowError says why it cannot be undone."""
         detail = await self.run_detail(run_id)
@@ -335,22 +439,27 @@ class Supervisor:
 
     # -- history -----------------------------------------------------------------------------------------
 
+    @connected
     async def history_page(self, flt: HistoryFilter, after: Cursor | None = None, limit: int = 200) -> HistoryPage:
         """One page of the history, newest first."""
         return await self.store.db.read(self.store.history.page, flt, after, limit)
 
+    @connected
     async def history_count(self, flt: HistoryFilter) -> int:
         """How many history rows match."""
         return await self.store.db.read(self.store.history.count, flt)
 
+    @connected
     async def per_day_by_source(self, flt: HistoryFilter) -> list[tuple[int, str, int]]:
         """Changes per local day and source."""
         return await self.store.db.read(self.store.history.per_day_by_source, flt, local_offset())
 
+    @connected
     async def open_load(self) -> dict[int, int]:
         """Open contacts per agent now."""
         return await self.store.db.read(self.store.cache.open_load)
 
+    @connected
     async def export_csv(self, path: Path, flt: HistoryFilter, progress: Progress | None = None) -> int:
         """Write the filtered history to `path` as CSV; returns the number of rows."""
         names = {agent_id: agent.name for agent_id, agent in (await self.agents()).items()}
@@ -358,16 +467,19 @@ class Supervisor:
 
     # -- people, status, token ------------------------------------------------------------------------------
 
+    @connected
     async def agents(self) -> dict[int, Agent]:
         """The cached agents by id."""
         if not self._agents:
             self._agents = {a.id: a for a in await self.store.db.read(self.store.cache.agents)}
         return self._agents
 
+    @connected
     async def agent_refs(self) -> dict[int, UserRef]:
         """The cached agents as references, by id."""
         return {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
 
+    @connected
     async def status(self) -> SyncStatus:
         """What the status bar shows."""
         return await self.sync.status()
@@ -377,10 +489,11 @@ class Supervisor:
         async with self._client(self.settings, token, api_url) as client:
             await client.check_connection()
 
+    @connected
     async def set_token(self, token: Secret) -> str:
         """Keep a new token and switch to it (leaving the demo workspace needs a restart); returns where it went."""
         where = await asyncio.to_thread(secrets.store_token, token)
-        if self.demo is None:
+        if not self.is_demo:
             await self.sync.set_client(self._client(self.settings, token))
         return where
 
@@ -390,11 +503,13 @@ class Supervisor:
 
     # -- for the desktop app --------------------------------------------------------------------------------
 
+    @connected
     async def contact_names(self, contact_ids: Sequence[int]) -> dict[int, str]:
         """Display names of the cached contacts among `contact_ids` (the history table shows names, not ids)."""
         found = await self.store.db.read(self.store.cache.contacts, list(contact_ids))
         return {contact_id: contact.name for contact_id, contact in found.items()}
 
+    @connected
     async def history_rows(self, change_ids: Sequence[int]) -> list[AssignmentChange]:
         """These history rows as they are now (to refresh the rows a change-set names), in no order."""
 
@@ -404,6 +519,7 @@ class Supervisor:
 
         return await self.store.db.read(load)
 
+    @connected
     async def recent_categories(self, limit: int = 500) -> list[str]:
         """Closing-note categories seen on the newest closes, most frequent first (the editor's suggestions)."""
         closes = await self.store.db.read(self.store.closes.newest, limit, None)
@@ -414,15 +530,20 @@ class Supervisor:
         return sorted(counts, key=lambda category: (-counts[category], category.lower()))
 
 
+def _open_store(url: str | None) -> Store:
+    from app.storage.store import Store
+
+    return Store.open(url)
+
+
 __all__ = [
     "Connectivity",
     "DryRunReport",
     "QueueRow",
     "RunDetail",
     "Supervisor",
-    "SyncStatus",
     "Template",
-    "WorkflowStats",
     "chip",
+    "connected",
     "local_offset",
 ]

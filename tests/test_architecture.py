@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import pkgutil
 import subprocess
 import sys
@@ -30,6 +31,21 @@ def test_importing_every_app_module_loads_no_qt() -> None:
         "print(','.join(bad))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_the_window_can_be_built_before_storage_sync_and_the_client_load() -> None:
+    """ui.__main__ shows the window before `Supervisor.connect`, which is what imports these (start-up time)."""
+    code = (
+        "import sys\n"
+        "import ui.__main__, ui.main_window, app.bootstrap\n"
+        "heavy = ('sqlalchemy', 'alembic', 'httpx', 'starlette', 'uvicorn', 'keyring', 'pyqtgraph', 'numpy')\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy})))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
 

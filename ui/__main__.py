@@ -91,14 +91,22 @@ async def interactive(app: QApplication, args: argparse.Namespace) -> int:
     from ui.main_window import MainWindow
 
     try:
-        supervisor = await Supervisor.open(demo=True if args.demo else None)
+        supervisor = Supervisor.prepare(demo=True if args.demo else None)
     except CloseoutError as exc:
         QMessageBox.critical(None, "Closeout cannot start", f"{exc.message}\n\n{exc.action}".strip())
         return 1
     try:
+        # The window shows first; the database opens behind it, and each page loads once it is open.
         window = MainWindow(supervisor)
         window.show()
         log.info("window shown %.0f ms after start", (time.monotonic() - STARTED) * 1000)
+        try:
+            await supervisor.connect()
+        except CloseoutError as exc:
+            QMessageBox.critical(window, "Closeout cannot start", f"{exc.message}\n\n{exc.action}".strip())
+            window.close()
+            await window.shutdown()
+            return 1
         await supervisor.start()
         window.start()
         await window.wait_closed()

@@ -146,7 +146,7 @@ async def test_run_log_model_passes_the_model_tester(qtmodeltester: ModelTester)
 
 
 def test_workflow_list_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None:
-    from app.bootstrap import WorkflowStats
+    from app.storage.workflows import WorkflowStats
 
     model = WorkflowListModel()
     workflows = [
