@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None, session: Session | None = None) -> int:
 
 def start(args: argparse.Namespace, session: Session) -> int:
     """Create the QApplication, logging and the excepthook, then run `session` to its exit code."""
+    from ui.collector import MainThreadCollector
     from ui.resources import app_icon
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -157,7 +158,12 @@ def start(args: argparse.Namespace, session: Session) -> int:
     app.setQuitOnLastWindowClosed(False)  # the session ends the loop, after the supervisor has closed
     hook = make_excepthook(setup_logging())
     sys.excepthook = hook
-    return run(app, session(app, args), hook)
+    collector = MainThreadCollector(app)  # Qt objects in cycles must be freed on this thread
+    collector.start()
+    try:
+        return run(app, session(app, args), hook)
+    finally:
+        collector.stop()
 
 
 if __name__ == "__main__":

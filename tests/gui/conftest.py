@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from app.bootstrap import Supervisor
 from app.demo import SEEDED
 from app.settings import Settings
+from ui.collector import MainThreadCollector
 from ui.main_window import MainWindow
 
 
@@ -62,6 +63,15 @@ class App:
             await supervisor.close()
         for window in self.windows:
             window.deleteLater()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _collect_on_the_gui_thread(qapp: QApplication) -> Iterator[None]:
+    """As in ui.__main__: cyclic garbage is collected on the GUI thread, never in a worker thread."""
+    collector = MainThreadCollector(qapp)
+    collector.start()
+    yield
+    collector.stop()
 
 
 @pytest.fixture
