@@ -30,3 +30,4 @@ async def test_the_window_shows_before_the_database_opens_and_fills_in_after(gui
         # The demo publishes its template on a first launch; the waiting pages now get their rows.
         await wait_until(lambda: window.workflows_page.model.rowCount() == 1, timeout=30)
         await wait_until(lambda: window.live_queue.model.rowCount() > 0, timeout=30)
+        await wait_until(lambda: window.status.rate.text() == "Rate limit: none in the demo", timeout=30)

@@ -70,7 +70,10 @@ class SyncStatusBar(StatusBarView):
         self._show_connectivity(status.connectivity.value, status.detail)
         self._show_depth(status.outbox_depth, status.backlog)
         budget = status.rate_limit
-        if budget is None:
+        if self._supervisor.is_demo:  # the simulated workspace sets no limit
+            self.rate.setText("Rate limit: none in the demo")
+            self.rate.setToolTip("A real workspace's limit shows here once it is connected.")
+        elif budget is None:
             self.rate.setText("Rate limit: not known yet")
             self.rate.setToolTip("")
         else:
