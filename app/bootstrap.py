@@ -229,6 +229,8 @@ class Supervisor:
 
     async def connect(self) -> None:
         """Open the store and build the client and the sync service; environment problems raise StorageError."""
+        if self._store is not None:
+            return
         from app.sync.service import SyncOptions, SyncService
 
         plan, settings = self._plan, self.settings
