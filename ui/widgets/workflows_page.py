@@ -60,7 +60,7 @@ class WorkflowsPage(WorkflowsView):
         self.editor.closed.connect(self.show_gallery)
         self.editor.saved.connect(lambda _: self.refresh())
         self._stats = Coalescer(STATS_MS, lambda _: self.refresh(), self)
-        bridge.workflows_changed.connect(self._stats.add)
+        bridge.workflows_changed.connect(lambda _ids: self.refresh())  # rare, and the lead expects it at once
         bridge.runs_changed.connect(self._runs_changed)
         self.workflows.doubleClicked.connect(self._open_index)
         self.workflows.selectionModel().selectionChanged.connect(self._selection_changed)
