@@ -92,7 +92,7 @@ class ChipDelegate(QStyledItemDelegate):
         rect = opt.rect.adjusted(4, 0, -4, 0)
         top = rect.top() + (rect.height() - chip_size.height()) // 2
         painter.drawPixmap(rect.left(), top, chip)
-        rest = text[len(status) :].lstrip(" —") if text.startswith(status) else text
+        rest = text_after_chip(status, text)
         if rest:
             selected = bool(opt.state & QStyle.StateFlag.State_Selected)
             role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -108,3 +108,10 @@ class ChipDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         hint = super().sizeHint(option, index)
         return QSize(hint.width() + 24, max(hint.height(), option.fontMetrics.height() + 10))
+
+
+def text_after_chip(status: str, text: str) -> str:
+    """What a cell shows after its chip: its text without the status the chip already says."""
+    if text.lower().startswith(status.lower()):
+        return text[len(status) :].lstrip(" —:")
+    return text
