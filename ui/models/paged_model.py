@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from typing_extensions import override
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import Signal
 
+from ui.models.table_model import ROOT, Index, Row, RowTableModel
 from ui.tasks import OwnedTasks
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
-Row = TypeVar("Row")
 PageFetch = Callable[[Any], Awaitable[tuple[Sequence[Any], Any]]]
 """Given the cursor of the last page (None for the first), return (rows, next cursor or None)."""
 
 
-class PagedTableModel(QAbstractTableModel, Generic[Row]):
+class PagedTableModel(RowTableModel[Row]):
     """Rows arrive through `fetch`; `set_fetch` starts over (a new filter), dropping pages still in flight.
 
     Subclasses give `columns` and `cell(row, column, role)`.
     """
 
-    columns: tuple[str, ...] = ()
     loading_changed = Signal(bool)
     rows_loaded = Signal(int)
     """A page arrived: the number of rows now shown."""
@@ -33,7 +30,6 @@ class PagedTableModel(QAbstractTableModel, Generic[Row]):
     def __init__(self, tasks: OwnedTasks, page_size: int = 200, parent: Any = None) -> None:
         super().__init__(parent)
         self._tasks = tasks
-        self._rows: list[Row] = []
         self._fetch: PageFetch | None = None
         self._cursor: Any = None
         self._more = False
@@ -42,34 +38,6 @@ class PagedTableModel(QAbstractTableModel, Generic[Row]):
         self.page_size = page_size
 
     # -- Qt ---------------------------------------------------------------------------------------------------
-
-    @override
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    @override
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    @override
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self.columns)
-        ):
-            return self.columns[section]
-        return None
-
-    @override
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        return self.cell(self._rows[index.row()], index.column(), role)
-
-    @override
-    def cell(self, row: Row, column: int, role: int) -> Any:  # pragma: no cover - subclasses override
-        return None
 
     @override
     def canFetchMore(self, parent: Index = ROOT) -> bool:
@@ -137,7 +105,7 @@ class PagedTableModel(QAbstractTableModel, Generic[Row]):
         self._more = cursor is not None and bool(rows)
         if rows:
             start = len(self._rows)
-            self.beginInsertRows(QModelIndex(), start, start + len(rows) - 1)
+            self.beginInsertRows(ROOT, start, start + len(rows) - 1)
             self._rows.extend(rows)
             self.endInsertRows()
         self.rows_loaded.emit(len(self._rows))
@@ -172,6 +140,6 @@ class PagedTableModel(QAbstractTableModel, Generic[Row]):
     def prepend(self, rows: Sequence[Row]) -> None:
         """Insert newer rows at the top."""
         if rows:
-            self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
+            self.beginInsertRows(ROOT, 0, len(rows) - 1)
             self._rows[0:0] = list(rows)
             self.endInsertRows()

@@ -7,70 +7,48 @@ from typing import Any
 
 from typing_extensions import override
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.domain.workflows import Workflow
 from ui import formatting
+from ui.models.table_model import RowTableModel
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
 COLUMNS = ("Workflow", "State", "Runs today", "Last outcome")
 NAME, STATE, RUNS_TODAY, LAST = range(len(COLUMNS))
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 WORKFLOW_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
-class WorkflowListModel(QAbstractTableModel):
+class WorkflowListModel(RowTableModel[Workflow]):
     """Rows are workflows, oldest first; stats come from `Supervisor.workflow_stats`."""
+
+    columns = COLUMNS
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._workflows: list[Workflow] = []
         self._stats: Mapping[int, Any] = {}
-
-    @override
-    def rowCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(self._workflows)
-
-    @override
-    def columnCount(self, parent: Index = ROOT) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    @override
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
 
     def set_workflows(self, workflows: Sequence[Workflow], stats: Mapping[int, Any]) -> None:
         """Show these workflows and their stats (WorkflowStats by workflow id)."""
         self.beginResetModel()
-        self._workflows = list(workflows)
+        self._rows = list(workflows)
         self._stats = dict(stats)
         self.endResetModel()
 
     def workflow_at(self, row: int) -> Workflow:
         """The workflow shown at `row`."""
-        return self._workflows[row]
+        return self._rows[row]
 
     def row_of(self, workflow_id: int) -> int | None:
         """Where a workflow is shown."""
-        for i, workflow in enumerate(self._workflows):
+        for i, workflow in enumerate(self._rows):
             if workflow.id == workflow_id:
                 return i
         return None
 
     @override
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._workflows):
-            return None
-        workflow = self._workflows[index.row()]
+    def cell(self, workflow: Workflow, column: int, role: int) -> Any:
         stats = self._stats.get(workflow.id or 0)
-        column = index.column()
         if role == WORKFLOW_ID_ROLE:
             return workflow.id
         if role == STATUS_ROLE:
