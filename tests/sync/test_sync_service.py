@@ -43,7 +43,8 @@ async def test_a_close_on_the_platform_gets_the_contact_unassigned(rig: Rig) -> 
     cached = rig.store.cache.contact(contact.id)
     assert cached is not None and cached.assignee is None and cached.status is ContactStatus.CLOSED
     assert any(e.closes == (close.id,) for e in rig.events)
-    assert any(e.changes == (change.id,) and e.commands for e in rig.events if not e.closes)
+    # The drain announces the settled command after its write returns, which the database can show first.
+    await wait_until(lambda: any(e.changes == (change.id,) and e.commands for e in rig.events if not e.closes))
 
 
 async def test_a_replayed_event_changes_nothing(rig: Rig) -> None:
