@@ -158,15 +158,39 @@ class HistoryRepository:
         ]
 
     def per_agent(self, flt: HistoryFilter) -> list[tuple[int, int]]:
-        """Unassignments per agent (changes away from them): (agent id, count), busiest first."""
+        """Unassignments per agent (changes away from them): (agent id, count), busiest first.
+
+        With a time range, SQLite's planner reads the range from the (at, id) index and then each table row
+        for its agent (two seconds for 90 days of 1M changes). When only time is filtered, the chart's usual
+        view, each agent's count is instead a range count on the (from_agent_id, at) index, which never
+        touches the table; the agents themselves are found on that index by jumping from one to the next.
+        """
+        c = CHANGES.c
+        if replace(flt, since=None, until=None) == HistoryFilter():
+            return self._per_agent_from_index(flt)
         statement = (
-            select(CHANGES.c.from_agent_id, func.count().label("n"))
-            .where(and_(CHANGES.c.from_agent_id.is_not(None), *conditions(flt)))
-            .group_by(CHANGES.c.from_agent_id)
-            .order_by(func.count().desc())
+            select(c.from_agent_id, func.count().label("n"))
+            .where(and_(c.from_agent_id.is_not(None), *conditions(flt)))
+            .group_by(c.from_agent_id)
+            .order_by(func.count().desc(), c.from_agent_id)
         )
         with self._sessions() as session:
             return [(int(a), int(n)) for a, n in session.execute(statement)]
+
+    def _per_agent_from_index(self, flt: HistoryFilter) -> list[tuple[int, int]]:
+        """`per_agent` as one range count per agent on the (from_agent_id, at) index."""
+        c = CHANGES.c
+        agents = select(func.min(c.from_agent_id).label("agent")).cte("agents", recursive=True)
+        agents = agents.union_all(
+            select(select(func.min(c.from_agent_id)).where(c.from_agent_id > agents.c.agent).scalar_subquery()).where(
+                agents.c.agent.is_not(None)
+            )
+        )
+        count = select(func.count()).where(c.from_agent_id == agents.c.agent, *conditions(flt)).scalar_subquery()
+        statement = select(agents.c.agent, count).where(agents.c.agent.is_not(None))
+        with self._sessions() as session:
+            counts = [(int(a), int(n)) for a, n in session.execute(statement) if n]
+        return sorted(counts, key=lambda pair: (-pair[1], pair[0]))
 
     def last_assigned(self, workflow_id: int) -> int | None:
         """The agent this workflow assigned most recently (round-robin continues after them)."""

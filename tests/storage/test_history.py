@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -130,12 +131,24 @@ def test_per_day_by_source_adds_up_per_local_day(store: Store) -> None:
     assert [d for d, _, _ in figures] == sorted(d for d, _, _ in figures)
 
 
-def test_per_agent_counts_changes_away_from_each_agent(store: Store) -> None:
-    rows = _sample(100)
+@pytest.mark.parametrize(
+    "flt",
+    [
+        HistoryFilter(),
+        HistoryFilter(since=1_700_006_400.0 + DAY + 30, until=1_700_006_400.0 + 3 * DAY + 10),
+        HistoryFilter(until=1_700_006_400.0 + 2 * DAY),
+        HistoryFilter(since=1_700_006_400.0 + 9 * DAY),
+        HistoryFilter(source=ChangeSource.UNDO, since=1_700_006_400.0 + DAY),
+    ],
+    ids=["everything", "time range", "until", "empty range", "source and time"],
+)
+def test_per_agent_counts_changes_away_from_each_agent(store: Store, flt: HistoryFilter) -> None:
+    rows = [*_sample(100), replace(_sample(1)[0], from_agent_id=None)]
     store.history.insert_many(rows)
-    expected = Counter(r.from_agent_id for r in rows if r.from_agent_id is not None)
-    assert dict(store.history.per_agent(HistoryFilter())) == expected
-    assert store.history.per_agent(HistoryFilter())[0] == (2, expected[2])
+    expected = Counter(r.from_agent_id for r in rows if r.from_agent_id is not None and matches(r, flt))
+    figures = store.history.per_agent(flt)
+    assert dict(figures) == expected
+    assert figures == sorted(expected.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
 def test_agent_filter_uses_both_agent_indexes(store: Store) -> None:
