@@ -17,7 +17,7 @@ from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
 from app.domain.people import Contact
 from app.domain.workflows import RunOutcome
-from app.storage.cache import upsert
+from app.storage import sql
 from app.storage.models import CHANGES, CONTACTS, OUTBOX, RUNS
 from app.storage.rows import command_from, contact_values
 
@@ -33,25 +33,26 @@ class Outbox:
 
     def claim_due(self, now: float, limit: int = 20) -> list[OutboxCommand]:
         """Take up to `limit` due commands, oldest first, marking them in_flight and counting the attempt."""
-        due = (
-            select(OUTBOX.c.id)
-            .where(OUTBOX.c.state == OutboxState.PENDING.value, OUTBOX.c.next_attempt_at <= now)
-            .order_by(OUTBOX.c.id)
-            .limit(limit)
-        )
         with self._sessions.begin() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            ids = list(session.execute(due).scalars())
+            lock = " FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
+            due = sql.execute(
+                session,
+                f"SELECT id FROM {OUTBOX.name} WHERE state = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?{lock}",
+                (OutboxState.PENDING.value, now, limit),
+            )
+            ids = [row_id for (row_id,) in due]
             if not ids:
                 return []
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id.in_(ids))
-                .values(state=OutboxState.IN_FLIGHT.value, attempts=OUTBOX.c.attempts + 1, updated_at=now)
+            sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET state = ?, attempts = attempts + 1, updated_at = ? "
+                f"WHERE id IN ({sql.marks(len(ids))})",
+                (OutboxState.IN_FLIGHT.value, now, *ids),
             )
-            rows = session.execute(select(OUTBOX).where(OUTBOX.c.id.in_(ids)).order_by(OUTBOX.c.id)).mappings()
-            return [command_from(r) for r in rows]
+            rows = sql.execute(
+                session, f"SELECT * FROM {OUTBOX.name} WHERE id IN ({sql.marks(len(ids))}) ORDER BY id", tuple(ids)
+            )
+            return [command_from(row) for row in rows.mappings()]
 
     def settle(
         self,
@@ -73,30 +74,33 @@ class Outbox:
         now = time.time()
         with self._sessions.begin() as session:
             if contact is not None:
-                upsert(session, CONTACTS, [contact_values(contact, now)])
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == command.id)
-                .values(state=state.value, last_error=error, updated_at=now)
+                sql.upsert(session, CONTACTS.name, [contact_values(contact, now)])
+            sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? WHERE id = ?",
+                (state.value, error, now, command.id),
             )
             if change_state is not None and command.change_id is not None:
-                session.execute(
-                    update(CHANGES).where(CHANGES.c.id == command.change_id).values(sync_state=change_state.value)
+                sql.execute(
+                    session,
+                    f"UPDATE {CHANGES.name} SET sync_state = ? WHERE id = ?",
+                    (change_state.value, command.change_id),
                 )
             if run_outcome is not None and command.run_id is not None:
-                values: dict[str, str] = {"outcome": run_outcome.value}
-                if run_reason is not None:
-                    values["reason"] = run_reason
-                session.execute(update(RUNS).where(RUNS.c.id == command.run_id).values(**values))
+                sql.execute(
+                    session,
+                    f"UPDATE {RUNS.name} SET outcome = ?, reason = coalesce(?, reason) WHERE id = ?",
+                    (run_outcome.value, run_reason, command.run_id),
+                )
 
     def retry_at(self, command: OutboxCommand, when: float, error: str) -> None:
         """Put a command back to pending, due at `when`, remembering why it failed."""
         assert command.id is not None
         with self._sessions.begin() as session:
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == command.id)
-                .values(state=OutboxState.PENDING.value, next_attempt_at=when, last_error=error, updated_at=time.time())
+            sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+                (OutboxState.PENDING.value, when, error, time.time(), command.id),
             )
 
     def recover_in_flight(self) -> int:

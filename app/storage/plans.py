@@ -11,18 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand
 from app.domain.plan import Plan, PlannedRun
-from app.storage.cache import upsert
+from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import assignee_columns, change_values, close_values, command_values, contact_values, run_values
 
 LOOKUP_CHUNK = 500
-PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
 COMMIT_COUNTER = "plan_commits"
 
 
@@ -112,7 +111,7 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
         command_rows.append(command_row)
     command_ids = rows.insert(OUTBOX, command_rows)
 
-    contact_ids = _update_cache(session, rows, fresh, now)
+    contact_ids = _update_cache(session, fresh, now)
     for plan in fresh:
         if plan.undo_of is not None:
             session.execute(update(RUNS).where(RUNS.c.id == plan.undo_of).values(undone=True))
@@ -138,7 +137,8 @@ class _Inserter:
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         self._next: dict[str, int] = {}
         if self._sqlite:  # one plain statement: this runs once per batch, and a batch may be a single close
-            session.connection().exec_driver_sql(
+            sql.execute(
+                session,
                 f"INSERT INTO {META.name} (key, value) VALUES (?, '1') "
                 "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
                 (COMMIT_COUNTER,),
@@ -148,32 +148,19 @@ class _Inserter:
         if not rows:
             return []
         if not self._sqlite:
-            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            return [int(i) for i in self._session.execute(statement, rows).scalars()]
+            returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            return [int(i) for i in self._session.execute(returning, rows).scalars()]
         first = self._next.get(table.name)
         if first is None:
-            current = self._session.execute(select(func.max(table.c.id))).scalar_one_or_none()
+            current = sql.execute(self._session, f"SELECT max(id) FROM {table.name}").scalar()
             first = int(current or 0) + 1
         ids = list(range(first, first + len(rows)))
         self._next[table.name] = first + len(rows)
         names = ["id", *rows[0]]
-        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({sql.marks(len(names))})"
         values = [(row_id, *row.values()) for row_id, row in zip(ids, rows, strict=True)]
-        self._session.connection().exec_driver_sql(sql, values)
+        sql.execute(self._session, statement, values)
         return ids
-
-    def upsert(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows, overwriting those with the same id."""
-        if not rows or not self._sqlite:
-            upsert(self._session, table, rows)
-            return
-        names = list(rows[0])
-        updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
-        sql = (
-            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}"
-        )
-        self._session.connection().exec_driver_sql(sql, [tuple(row.values()) for row in rows])
 
 
 def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]:
@@ -207,15 +194,14 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
     return kept
 
 
-def _select_in(session: Session, sql: str, *lists: Sequence[Any]) -> list[Any]:
-    """Run `sql` with each `{n}` replaced by placeholders for `lists[n]`, through the driver.
+def _select_in(session: Session, statement: str, *lists: Sequence[Any]) -> list[Any]:
+    """Run `statement` with each `{n}` replaced by placeholders for `lists[n]`, through the driver.
 
     A plain parameter list is much cheaper than SQLAlchemy's expanding IN for the hundreds of keys a batch
     checks; the names are the module's own constants, never input.
     """
-    marks = [", ".join([PLACEHOLDER[session.get_bind().dialect.name]] * len(values)) for values in lists]
     params = tuple(value for values in lists for value in values)
-    return list(session.connection().exec_driver_sql(sql.format(*marks), params))
+    return list(sql.execute(session, statement.format(*(sql.marks(len(values)) for values in lists)), params))
 
 
 def _drop_known_keys(session: Session, table: Table, column: Any, items: list[Any], key: Any) -> list[Any]:
@@ -235,7 +221,7 @@ def _drop_known_keys(session: Session, table: Table, column: Any, items: list[An
     return kept
 
 
-def _update_cache(session: Session, rows: _Inserter, plans: Sequence[Plan], now: float) -> tuple[int, ...]:
+def _update_cache(session: Session, plans: Sequence[Plan], now: float) -> tuple[int, ...]:
     """Cache the platform's view of the plans' contacts with the planned assignee changes applied on top."""
     snapshots = {c.id: contact_values(c, now) for plan in plans for c in plan.contacts}
     updates: dict[int, dict[str, Any]] = {}
@@ -246,7 +232,7 @@ def _update_cache(session: Session, rows: _Inserter, plans: Sequence[Plan], now:
                 snapshots[update_.contact_id].update(columns)
             else:
                 updates[update_.contact_id] = {**columns, "updated_at": now}
-    rows.upsert(CONTACTS, list(snapshots.values()))
+    sql.upsert(session, CONTACTS.name, list(snapshots.values()))
     if updates:
         first = next(iter(updates.values()))
         session.execute(

@@ -107,11 +107,13 @@ class Intake:
         now = time.time()
         view = StoreView(self._store)
         planned_contacts: dict[int, Contact] = {}
+        changed = [event.contact.id for event in events if isinstance(event, AssigneeChanged)]
+        cached_contacts = self._store.cache.contacts(changed) if changed else {}
         plans: list[Plan] = []
         for event in events:
             if isinstance(event, AssigneeChanged):
                 contact_id = event.contact.id
-                cached = planned_contacts.get(contact_id) or self._store.cache.contact(contact_id)
+                cached = planned_contacts.get(contact_id) or cached_contacts.get(contact_id)
                 plan = plan_assignee_changed(event, cached, now)
                 if not plan.observed and cached == event.contact:
                     continue  # the echo of our own change, already in the cache: nothing to write
