@@ -44,6 +44,7 @@ from app.domain.workspace import Channel, ClosingNote
 from app.platform import mapping
 from app.platform.identifiers import ContactRef, path_segment
 from app.platform.pacing import Pacer, RateLimitBudget
+from app.platform.transport import transport_for
 
 log = logging.getLogger("closeout.platform")
 
@@ -139,12 +140,13 @@ class PlatformClient:
         self._timeout_ext = self._timeout.as_dict()
         self._headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30.0
+        )
         self._http = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or transport_for(self._base_url, limits),
             timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30.0
-            ),
+            limits=limits,
             follow_redirects=False,
             # Proxy settings in the environment apply to respond.io, never to a fake on this machine or to a
             # transport given here (httpx would route matching URLs to the proxy instead of it).
