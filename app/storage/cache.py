@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.people import Agent, Contact, ContactStatus
+from app.storage import sql
 from app.storage.models import AGENTS, CONTACTS
 from app.storage.rows import agent_from, agent_values, contact_from, contact_values
 
@@ -78,8 +79,9 @@ class ContactCache:
         found: dict[int, Contact] = {}
         with self._sessions() as session:
             for start in range(0, len(wanted), UPSERT_CHUNK):
-                chunk = wanted[start : start + UPSERT_CHUNK]
-                for row in session.execute(select(CONTACTS).where(CONTACTS.c.id.in_(chunk))).mappings():
+                chunk = tuple(wanted[start : start + UPSERT_CHUNK])
+                statement = f"SELECT * FROM {CONTACTS.name} WHERE id IN ({sql.marks(len(chunk))})"
+                for row in sql.execute(session, statement, chunk).mappings():
                     found[row["id"]] = contact_from(row)
         return found
 

@@ -50,6 +50,8 @@ class PlanWriter:
 
     def commit_many(self, plans: Sequence[Plan]) -> CommitResult:
         """Commit several plans in one transaction: all of them, or (on any error) none."""
+        if not plans:  # e.g. a batch of echoes of the drain's own changes: no transaction at all
+            return CommitResult()
         with self._sessions.begin() as session:
             return _write(session, plans, time.time())
 

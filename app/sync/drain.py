@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -34,6 +35,7 @@ BATCH = 16
 CONCURRENCY = 4
 MAX_BACKOFF = 300.0
 PROBE_MAX = 10.0
+DEPTH_EVERY = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class Drain:
         self._wakeup = asyncio.Event()
         self._resume = asyncio.Event()
         self._offline = False
+        self._depth_reported = 0.0
         self.sent = 0
 
     def wake(self) -> None:
@@ -85,22 +88,69 @@ class Drain:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Drain until cancelled."""
-        while True:
-            if not self._connectivity.can_send:
-                self._resume.clear()
-                await self._resume.wait()
-            if self._offline:
-                await self._probe()
-            self._wakeup.clear()
-            commands = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
-            if commands:
-                await self._send_batch(commands)
-                continue
-            due = await self._store.db.read(self._store.outbox.next_due_at)
-            timeout = None if due is None else max(0.0, due - time.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+        """Drain until cancelled.
+
+        Up to BATCH commands are in hand at once and each starts as soon as it is claimed, so a close that
+        arrives while others are being sent does not wait for them to finish (at most CONCURRENCY send at
+        the same moment). A command waits only for the one before it of the same contact.
+        """
+        in_flight: set[asyncio.Task[None]] = set()
+        last_of_contact: dict[int, asyncio.Task[None]] = {}
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        def finished(task: asyncio.Task[None], contact_id: int) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                # The command stays in flight; the next start puts it back (see Outbox.recover_in_flight).
+                log.error("could not record the result of a command", exc_info=error)
+            if last_of_contact.get(contact_id) is task:
+                del last_of_contact[contact_id]
+            self._wakeup.set()
+
+        try:
+            while True:
+                if not self._connectivity.can_send:
+                    self._resume.clear()
+                    await self._resume.wait()
+                if self._offline:
+                    await self._probe()
+                self._wakeup.clear()
+                room = BATCH - len(in_flight)
+                commands = await self._store.db.write(self._store.outbox.claim_due, time.time(), room) if room else []
+                for command in commands:
+                    task = asyncio.create_task(
+                        self._send_in_turn(command, last_of_contact.get(command.contact_id), gate, in_flight)
+                    )
+                    last_of_contact[command.contact_id] = task
+                    in_flight.add(task)
+                    task.add_done_callback(functools.partial(finished, contact_id=command.contact_id))
+                if room and len(commands) == room:
+                    continue  # more may be due
+                due = None if room == 0 else await self._store.db.read(self._store.outbox.next_due_at)
+                timeout = None if due is None else max(0.0, due - time.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _send_in_turn(
+        self,
+        command: OutboxCommand,
+        before: asyncio.Task[None] | None,
+        gate: asyncio.Semaphore,
+        in_flight: set[asyncio.Task[None]],
+    ) -> None:
+        """Send after the contact's previous command, within the gate; report the outbox depth now and then."""
+        if before is not None:
+            await asyncio.wait([before])
+        async with gate:
+            await self._send(command)
+        now = time.monotonic()
+        if len(in_flight) <= 1 or now - self._depth_reported >= DEPTH_EVERY:
+            self._depth_reported = now
+            self._publish(ChangeSet(outbox_depth=await self._store.db.read(self._store.outbox.depth)))
 
     async def run_until_idle(self) -> None:
         """Send everything that is due now, then return (for `sync --once`)."""
