@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+
+import httpx
 
 from app.domain.conversations import ClosedBySource, ConversationOpened, OpenedBySource
 from app.domain.history import AssignmentChange, HistoryFilter, SyncState
 from app.domain.outbox import OutboxState
 from app.domain.people import Contact, ContactStatus
+from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome, WorkflowSettings
 from app.engine.catalog import use_template
 from app.engine.lifecycle import publish
 from app.events import ChangeSet
+from app.platform.client import PlatformClient
+from app.platform.fake.platform import IN_PROCESS_URL
 from app.platform.webhooks import parse_event
 from tests.helpers import wait_until
 from tests.sync.conftest import Rig
@@ -191,3 +197,39 @@ async def test_a_run_waiting_for_an_online_agent_assigns_when_one_comes_online(r
     assert resumed.reason.startswith(f"assigned {members[0].first_name} {members[0].last_name} (after waiting")
     await rig.service.drain.run_until_idle()
     assert contact.assignee_id == members[0].id
+
+
+class _HoldContact(httpx.AsyncBaseTransport):
+    """Passes requests to the fake, except those about one contact, which wait until released."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, contact_id: int) -> None:
+        self._inner = inner
+        self._marker = f"id:{contact_id}/"
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._marker in request.url.path:
+            self.holding.set()
+            await self.release.wait()
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_close_is_sent_while_another_contacts_command_is_still_out(rig: Rig) -> None:
+    await rig.publish_unassign()
+    rig.feed_events()
+    slow, quick = rig.assigned_contacts()[:2]
+    hold = _HoldContact(rig.fake.transport(), slow.id)
+    await rig.service.set_client(PlatformClient(IN_PROCESS_URL, Secret(rig.fake.token), rate_limit=0, transport=hold))
+    await rig.service.start(poll=False)
+
+    rig.close(slow)
+    await asyncio.wait_for(hold.holding.wait(), 10)  # the slow contact's command is out, its answer held
+    rig.close(quick)
+
+    await wait_until(lambda: quick.assignee_id is None)
+    assert slow.assignee_id is not None
+    hold.release.set()
+    await wait_until(lambda: slow.assignee_id is None)
+    await wait_until(lambda: sorted(c.sync_state for c in _history(rig)) == [SyncState.SYNCED] * 2)
+    assert len(rig.assignee_posts(slow.id)) == len(rig.assignee_posts(quick.id)) == 1
