@@ -12,7 +12,8 @@ into a real SQLite file, and prints one JSON line:
 
 `--e2e` starts the fake platform on loopback (unlimited rate) with its webhooks pointed at Closeout's
 receiver, closes conversations at `--rate` per second through the fake's inbox endpoint, and measures from
-each close request to the unassign POST the fake receives: `e2e_p50_ms`, `e2e_p99_ms`. The fake and the
+each close request to the unassign POST the fake receives: `e2e_p50_ms`, `e2e_p99_ms`, and the CPU time the
+measured process spent per close, `e2e_cpu_ms_per_close`. The fake and the
 driver that closes conversations and reads the fake's log each run in a process of their own, so only the
 sync service (webhook receiver, intake, planner, storage, drain) runs in the measured one.
 """
@@ -283,6 +284,7 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
         try:
             # The agents closing conversations, and the stopwatch reading the fake's request log, run in a
             # process of their own: in this one they would take turns with the sync service they measure.
+            cpu_before = process_cpu_s()
             driver = await asyncio.create_subprocess_exec(
                 sys.executable,
                 __file__,
@@ -294,6 +296,7 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
                 stdout=asyncio.subprocess.PIPE,
             )
             out, _ = await driver.communicate()
+            cpu_s = process_cpu_s() - cpu_before
             latencies = json.loads(out.decode().strip().splitlines()[-1])
         finally:
             await service.stop()
@@ -306,7 +309,14 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
         "e2e_closes": len(latencies),
         "e2e_p50_ms": round(statistics.median(latencies), 1),
         "e2e_p99_ms": round(percentile(latencies, 0.99), 1),
+        "e2e_cpu_ms_per_close": round(cpu_s * 1000 / max(1, len(latencies)), 2),
     }
+
+
+def process_cpu_s() -> float:
+    """CPU seconds this process (all its threads) has used: the sync service's cost, whatever the machine's speed."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def drive(base: str, rate: float, seconds: float) -> list[float]:
