@@ -9,8 +9,9 @@ On PostgreSQL, claims use FOR UPDATE SKIP LOCKED so two desktops never take the 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
@@ -31,8 +32,12 @@ class Outbox:
         """Work through `sessions`, one session per call."""
         self._sessions = sessions
 
-    def claim_due(self, now: float, limit: int = 20) -> list[OutboxCommand]:
-        """Take up to `limit` due commands, oldest first, marking them in_flight and counting the attempt."""
+    def claim_due(self, now: float, limit: int = 20) -> Claim:
+        """Take up to `limit` due commands, oldest first, marking them in_flight and counting the attempt.
+
+        With fewer than `limit` due, the claim also says when the next pending command falls due, so the drain
+        knows how long to sleep without asking again.
+        """
         with self._sessions.begin() as session:
             lock = " FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
             due = sql.execute(
@@ -40,19 +45,19 @@ class Outbox:
                 f"SELECT id FROM {OUTBOX.name} WHERE state = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?{lock}",
                 (OutboxState.PENDING.value, now, limit),
             )
-            ids = [row_id for (row_id,) in due]
-            if not ids:
-                return []
-            sql.execute(
-                session,
-                f"UPDATE {OUTBOX.name} SET state = ?, attempts = attempts + 1, updated_at = ? "
-                f"WHERE id IN ({sql.marks(len(ids))})",
-                (OutboxState.IN_FLIGHT.value, now, *ids),
-            )
-            rows = sql.execute(
-                session, f"SELECT * FROM {OUTBOX.name} WHERE id IN ({sql.marks(len(ids))}) ORDER BY id", tuple(ids)
-            )
-            return [command_from(row) for row in rows.mappings()]
+            ids = tuple(row_id for (row_id,) in due)
+            commands: list[OutboxCommand] = []
+            if ids:
+                sql.execute(
+                    session,
+                    f"UPDATE {OUTBOX.name} SET state = ?, attempts = attempts + 1, updated_at = ? "
+                    f"WHERE id IN ({sql.marks(len(ids))})",
+                    (OutboxState.IN_FLIGHT.value, now, *ids),
+                )
+                claimed = f"SELECT * FROM {OUTBOX.name} WHERE id IN ({sql.marks(len(ids))}) ORDER BY id"
+                commands = [command_from(row) for row in sql.execute(session, claimed, ids).mappings()]
+            next_due = _next_due_at(session) if len(ids) < limit else None
+            return Claim(commands, next_due)
 
     def settle(
         self,
@@ -64,11 +69,11 @@ class Outbox:
         run_outcome: RunOutcome | None = None,
         run_reason: str | None = None,
         contact: Contact | None = None,
-    ) -> None:
+    ) -> int:
         """Record a command's final state, and with it its history row's and its run's, in one transaction.
 
         `contact` is the platform's view of the contact read while sending; it refreshes the cache in the
-        same transaction.
+        same transaction. Returns the outbox depth after it (see `depth`).
         """
         assert command.id is not None
         now = time.time()
@@ -92,6 +97,7 @@ class Outbox:
                     f"UPDATE {RUNS.name} SET outcome = ?, reason = coalesce(?, reason) WHERE id = ?",
                     (run_outcome.value, run_reason, command.run_id),
                 )
+            return _depth(session)
 
     def retry_at(self, command: OutboxCommand, when: float, error: str) -> None:
         """Put a command back to pending, due at `when`, remembering why it failed."""
@@ -119,16 +125,13 @@ class Outbox:
 
     def depth(self) -> int:
         """Commands not yet settled (pending or in flight)."""
-        statement = select(func.count()).select_from(OUTBOX).where(OUTBOX.c.state.in_(ACTIVE))
         with self._sessions() as session:
-            return int(session.execute(statement).scalar_one())
+            return _depth(session)
 
     def next_due_at(self) -> float | None:
         """When the earliest pending command is due, or None when nothing is pending."""
-        statement = select(func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.state == OutboxState.PENDING.value)
         with self._sessions() as session:
-            value = session.execute(statement).scalar_one_or_none()
-        return None if value is None else float(value)
+            return _next_due_at(session)
 
     def get(self, command_id: int) -> OutboxCommand | None:
         """One command by id."""
@@ -141,3 +144,22 @@ class Outbox:
         statement = select(OUTBOX).where(and_(OUTBOX.c.state == state.value)).order_by(OUTBOX.c.id).limit(limit)
         with self._sessions() as session:
             return [command_from(r) for r in session.execute(statement).mappings()]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The commands a claim took, and when the next pending one falls due (None: none pending, or not asked)."""
+
+    commands: list[OutboxCommand]
+    next_due_at: float | None = None
+
+
+def _depth(session: Session) -> int:
+    count = sql.execute(session, f"SELECT count(*) FROM {OUTBOX.name} WHERE state IN ({sql.marks(2)})", ACTIVE)
+    return int(count.scalar_one())
+
+
+def _next_due_at(session: Session) -> float | None:
+    due = sql.execute(session, f"SELECT min(next_attempt_at) FROM {OUTBOX.name} WHERE state = ?", (ACTIVE[0],))
+    value = due.scalar()
+    return None if value is None else float(value)

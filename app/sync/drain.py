@@ -116,7 +116,8 @@ class Drain:
                     await self._probe()
                 self._wakeup.clear()
                 room = BATCH - len(in_flight)
-                commands = await self._store.db.write(self._store.outbox.claim_due, time.time(), room) if room else []
+                claim = await self._store.db.write(self._store.outbox.claim_due, time.time(), room) if room else None
+                commands = claim.commands if claim else []
                 for command in commands:
                     task = asyncio.create_task(
                         self._send_in_turn(command, last_of_contact.get(command.contact_id), gate, in_flight)
@@ -126,7 +127,7 @@ class Drain:
                     task.add_done_callback(functools.partial(finished, contact_id=command.contact_id))
                 if room and len(commands) == room:
                     continue  # more may be due
-                due = None if room == 0 else await self._store.db.read(self._store.outbox.next_due_at)
+                due = claim.next_due_at if claim else None  # with no room, a finished command wakes the loop
                 timeout = None if due is None else max(0.0, due - time.time())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
@@ -146,19 +147,21 @@ class Drain:
         if before is not None:
             await asyncio.wait([before])
         async with gate:
-            await self._send(command)
+            depth = await self._send(command)
         now = time.monotonic()
         if len(in_flight) <= 1 or now - self._depth_reported >= DEPTH_EVERY:
             self._depth_reported = now
-            self._publish(ChangeSet(outbox_depth=await self._store.db.read(self._store.outbox.depth)))
+            if depth is None:  # put back for later rather than settled: the count was not taken
+                depth = await self._store.db.read(self._store.outbox.depth)
+            self._publish(ChangeSet(outbox_depth=depth))
 
     async def run_until_idle(self) -> None:
         """Send everything that is due now, then return (for `sync --once`)."""
         while self._connectivity.can_send and not self._offline:
-            commands = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
-            if not commands:
+            claim = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
+            if not claim.commands:
                 return
-            await self._send_batch(commands)
+            await self._send_batch(claim.commands)
 
     async def _probe(self) -> None:
         """While offline, ask the platform something cheap, backing off, until it answers."""
@@ -199,11 +202,14 @@ class Drain:
         depth = await self._store.db.read(self._store.outbox.depth)
         self._publish(ChangeSet(outbox_depth=depth))
 
-    async def _send(self, command: OutboxCommand) -> None:
-        """Send one command and record what happened; never raises for a platform answer."""
+    async def _send(self, command: OutboxCommand) -> int | None:
+        """Send one command and record what happened; never raises for a platform answer.
+
+        Returns the outbox depth when the command was settled, None when it was put back for a later try.
+        """
         if self._offline or not self._connectivity.can_send:
             await self._store.db.write(self._store.outbox.retry_at, command, time.time(), "waiting for the platform")
-            return
+            return None
         client = self._client()
         try:
             settled = await self._execute(client, command)
@@ -212,21 +218,21 @@ class Drain:
             if client is self._client():
                 self._connectivity.rejected(exc.message)
             await self._store.db.write(self._store.outbox.retry_at, command, time.time(), exc.message)
-            return
+            return None
         except Offline as exc:
             self._offline = True
             self._connectivity.unreachable(exc.message)
             await self._store.db.write(self._store.outbox.retry_at, command, time.time(), exc.message)
-            return
+            return None
         except RateLimited as exc:
             wait = exc.retry_after if exc.retry_after is not None else backoff(command.attempts, self._rng)
             await self._store.db.write(self._store.outbox.retry_at, command, time.time() + wait, exc.message)
-            return
+            return None
         except PlatformError as exc:
             if exc.retryable:
                 when = time.time() + backoff(command.attempts, self._rng)
                 await self._store.db.write(self._store.outbox.retry_at, command, when, exc.message)
-                return
+                return None
             settled = _Settled(
                 OutboxState.FAILED,
                 SyncState.FAILED,
@@ -235,7 +241,7 @@ class Drain:
                 error=exc.message,
             )
         self._connectivity.reached()
-        await self._store.db.write(
+        depth = await self._store.db.write(
             self._store.outbox.settle,
             command,
             settled.state,
@@ -254,6 +260,7 @@ class Drain:
                 contacts=(command.contact_id,),
             )
         )
+        return depth
 
     async def _execute(self, client: PlatformClient, command: OutboxCommand) -> _Settled:
         payload = command.payload

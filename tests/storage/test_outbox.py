@@ -14,6 +14,7 @@ from pathlib import Path
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxState
 from app.domain.workflows import RunOutcome
+from app.storage.outbox import Claim
 from app.storage.store import Store
 from tests.factories import close, unassign_plan
 
@@ -26,11 +27,13 @@ def _enqueue(store: Store, n: int) -> None:
 
 def test_claim_takes_due_commands_oldest_first_and_counts_the_attempt(store: Store) -> None:
     _enqueue(store, 5)
-    claimed = store.outbox.claim_due(time.time(), limit=3)
+    first = store.outbox.claim_due(time.time(), limit=3)
+    claimed = first.commands
+    assert first.next_due_at is None  # a full claim does not look further
     assert [c.contact_id for c in claimed] == [1, 2, 3]
     assert all(c.state is OutboxState.IN_FLIGHT and c.attempts == 1 for c in claimed)
-    assert [c.contact_id for c in store.outbox.claim_due(time.time(), limit=10)] == [4, 5]
-    assert store.outbox.claim_due(time.time()) == []
+    assert [c.contact_id for c in store.outbox.claim_due(time.time(), limit=10).commands] == [4, 5]
+    assert store.outbox.claim_due(time.time()) == Claim([], None)  # nothing pending at all
     assert store.outbox.depth() == 5
 
 
@@ -53,10 +56,11 @@ def test_enqueueing_the_same_idempotency_key_twice_keeps_one_command(store: Stor
 
 def test_settle_updates_command_change_and_run_together(store: Store) -> None:
     _enqueue(store, 1)
-    (command,) = store.outbox.claim_due(time.time())
-    store.outbox.settle(
+    (command,) = store.outbox.claim_due(time.time()).commands
+    depth = store.outbox.settle(
         command, OutboxState.DONE, change_state=SyncState.SYNCED, run_outcome=RunOutcome.DONE, run_reason="unassigned"
     )
+    assert depth == 0
     assert store.outbox.get(command.id or 0).state is OutboxState.DONE  # type: ignore[union-attr]
     assert store.history.get(command.change_id or 0).sync_state is SyncState.SYNCED  # type: ignore[union-attr]
     run = store.runs.get(command.run_id or 0)
@@ -66,7 +70,7 @@ def test_settle_updates_command_change_and_run_together(store: Store) -> None:
 
 def test_failed_command_keeps_the_platform_message(store: Store) -> None:
     _enqueue(store, 1)
-    (command,) = store.outbox.claim_due(time.time())
+    (command,) = store.outbox.claim_due(time.time()).commands
     store.outbox.settle(command, OutboxState.FAILED, error="Contact not found", change_state=SyncState.FAILED)
     stored = store.outbox.get(command.id or 0)
     assert stored is not None and (stored.state, stored.last_error) == (OutboxState.FAILED, "Contact not found")
@@ -76,11 +80,11 @@ def test_failed_command_keeps_the_platform_message(store: Store) -> None:
 def test_retry_at_postpones_until_due(store: Store) -> None:
     _enqueue(store, 1)
     now = time.time()
-    (command,) = store.outbox.claim_due(now)
+    (command,) = store.outbox.claim_due(now).commands
     store.outbox.retry_at(command, now + 60, "503 Service Unavailable")
-    assert store.outbox.claim_due(now + 59) == []
+    assert store.outbox.claim_due(now + 59) == Claim([], now + 60)  # nothing due yet, and when it will be
     assert store.outbox.next_due_at() == now + 60
-    (again,) = store.outbox.claim_due(now + 60)
+    (again,) = store.outbox.claim_due(now + 60).commands
     assert (again.attempts, again.last_error) == (2, "503 Service Unavailable")
 
 
@@ -97,7 +101,7 @@ CLAIMER = textwrap.dedent(
     import sys, time
     from app.storage.store import Store
     store = Store.open(sys.argv[1])
-    claimed = store.outbox.claim_due(time.time(), limit=4)
+    claimed = store.outbox.claim_due(time.time(), limit=4).commands
     print(",".join(str(c.id) for c in claimed), flush=True)
     time.sleep(60)
     """
@@ -118,7 +122,7 @@ def test_commands_claimed_by_a_killed_process_are_recovered_with_their_attempt_c
     reopened = Store.open(f"sqlite:///{db_path}")
     try:
         assert reopened.outbox.recover_in_flight() == 4
-        again = reopened.outbox.claim_due(time.time(), limit=10)
+        again = reopened.outbox.claim_due(time.time(), limit=10).commands
         assert [c.id for c in again] == [1, 2, 3, 4, 5, 6]
         assert [c.attempts for c in again] == [2, 2, 2, 2, 1, 1]
     finally:
