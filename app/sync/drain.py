@@ -99,13 +99,14 @@ class Drain:
         gate = asyncio.Semaphore(CONCURRENCY)
 
         def finished(task: asyncio.Task[None], contact_id: int) -> None:
+            if len(in_flight) == BATCH:  # the loop is waiting for room
+                self._wakeup.set()
             in_flight.discard(task)
             if not task.cancelled() and (error := task.exception()) is not None:
                 # The command stays in flight; the next start puts it back (see Outbox.recover_in_flight).
                 log.error("could not record the result of a command", exc_info=error)
             if last_of_contact.get(contact_id) is task:
                 del last_of_contact[contact_id]
-            self._wakeup.set()
 
         try:
             while True:
@@ -127,7 +128,8 @@ class Drain:
                     task.add_done_callback(functools.partial(finished, contact_id=command.contact_id))
                 if room and len(commands) == room:
                     continue  # more may be due
-                due = claim.next_due_at if claim else None  # with no room, a finished command wakes the loop
+                # With no room, a finished command wakes the loop; a command put back for later wakes it too.
+                due = claim.next_due_at if claim else None
                 timeout = None if due is None else max(0.0, due - time.time())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
@@ -148,6 +150,8 @@ class Drain:
             await asyncio.wait([before])
         async with gate:
             depth = await self._send(command)
+        if depth is None:  # put back for a later try: the loop must learn when it falls due
+            self._wakeup.set()
         now = time.monotonic()
         if len(in_flight) <= 1 or now - self._depth_reported >= DEPTH_EVERY:
             self._depth_reported = now
