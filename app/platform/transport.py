@@ -13,7 +13,7 @@ then, so the client falls back to httpx's own transport, which routes through it
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import select
 import ssl
 import urllib.request
 from collections.abc import Iterable
@@ -22,6 +22,8 @@ from typing import Any
 import httpcore
 import httpx
 
+CLOSE_GRACE = 0.25
+HAPPY_EYEBALLS_DELAY = 0.25  # try the next address (IPv4 after a silent IPv6) this soon, as anyio does
 _EXTRA = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
@@ -58,10 +60,17 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     async def aclose(self) -> None:
-        """Close the connection; errors while closing a connection that is going away anyway are ignored."""
+        """Close the connection, waiting at most CLOSE_GRACE for it (then cutting it).
+
+        Closing TLS sends close_notify and would wait up to 30 s for the peer's reply; httpcore closes
+        connections inside a failing request, so a dead peer would hold the error back that long.
+        """
         self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+        try:
+            async with asyncio.timeout(CLOSE_GRACE):
+                await self._writer.wait_closed()
+        except (TimeoutError, OSError):
+            self._writer.transport.abort()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
@@ -78,13 +87,30 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> Any:
         """What httpcore asks of a connection; "is_readable" on an idle one means the server has closed it.
 
-        The event loop reads the socket as data arrives, so an end of stream shows on the reader, not the socket.
+        The event loop reads the socket as data arrives, so an end of stream may show on the reader or on the
+        socket (after an end of stream the loop stops reading, and the socket stays readable).
         """
         if info == "is_readable":
-            return self._reader.at_eof() or self._reader.exception() is not None or self._writer.is_closing()
+            if self._reader.at_eof() or self._reader.exception() is not None or self._writer.is_closing():
+                return True
+            sock = self._writer.get_extra_info("socket")
+            return sock is None or _socket_readable(sock)
         if info not in _EXTRA or self._writer.is_closing():  # a closed TLS transport cannot answer any more
             return None
         return self._writer.get_extra_info(_EXTRA[info])
+
+
+def _socket_readable(sock: Any) -> bool:
+    """Whether reading `sock` now would not block: data, an end of stream, or an error is waiting."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed, or not a socket any more
+        return True
+    return bool(readable)
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -102,7 +128,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local = None if local_address is None else (local_address, 0)
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(host, port, local_addr=local)
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=local, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY
+                )
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"no connection to {host}:{port} within {timeout} s") from exc
         except OSError as exc:

@@ -153,7 +153,10 @@ class Drain:
         if depth is None:  # put back for a later try: the loop must learn when it falls due
             self._wakeup.set()
         now = time.monotonic()
-        if len(in_flight) <= 1 or now - self._depth_reported >= DEPTH_EVERY:
+        # The last command still running reports, so the final depth is never lost; a task that has finished
+        # leaves `in_flight` only in its done-callback, after this, so count only those still running.
+        last = sum(not task.done() for task in in_flight) <= 1
+        if last or now - self._depth_reported >= DEPTH_EVERY:
             self._depth_reported = now
             if depth is None:  # put back for later rather than settled: the count was not taken
                 depth = await self._store.db.read(self._store.outbox.depth)

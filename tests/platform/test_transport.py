@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -77,6 +78,32 @@ async def test_a_kept_alive_connection_the_server_closed_is_replaced_not_reused(
     assert connections == 2
 
 
+async def test_a_connection_the_server_ended_with_a_last_word_is_not_reused() -> None:
+    connections = 0
+    said_goodbye = asyncio.Event()
+
+    async def answer_then_time_out(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await asyncio.sleep(0.05)  # idle too long: a server sends 408 and hangs up
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        said_goodbye.set()
+
+    async with serving(answer_then_time_out) as port, httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:
+        first = await http.get(f"http://127.0.0.1:{port}/one")
+        await asyncio.wait_for(said_goodbye.wait(), 5)
+        await asyncio.sleep(0.05)
+        second = await http.get(f"http://127.0.0.1:{port}/two")
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert connections == 2
+
+
 async def test_requests_share_one_connection_while_the_server_keeps_it() -> None:
     connections = 0
 
@@ -143,6 +170,26 @@ async def test_https_is_verified_against_the_given_roots() -> None:
         async with httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:  # the CA is not in the defaults
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 await http.get(f"https://localhost:{port}/")
+
+
+async def test_a_tls_peer_that_stops_reading_fails_the_request_within_its_timeout() -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+
+    async def stop_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.transport.pause_reading()  # gone quiet: not even a TLS close_notify will be answered
+        await asyncio.sleep(60)
+
+    client = httpx.AsyncClient(transport=AsyncioTransport(LIMITS, trusting), timeout=0.3)
+    async with serving(stop_reading, server_context) as port, client as http:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"https://localhost:{port}/")
+        assert time.monotonic() - started < 5  # closing the dead connection does not wait for the peer
 
 
 def test_a_proxy_in_the_environment_leaves_the_url_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:

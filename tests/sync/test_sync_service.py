@@ -233,3 +233,16 @@ async def test_a_close_is_sent_while_another_contacts_command_is_still_out(rig: 
     await wait_until(lambda: slow.assignee_id is None)
     await wait_until(lambda: sorted(c.sync_state for c in _history(rig)) == [SyncState.SYNCED] * 2)
     assert len(rig.assignee_posts(slow.id)) == len(rig.assignee_posts(quick.id)) == 1
+
+
+async def test_after_a_burst_of_closes_the_last_outbox_depth_reported_is_zero(rig: Rig) -> None:
+    await rig.publish_unassign()
+    rig.feed_events()
+    await rig.service.start(poll=False)
+    burst = rig.assigned_contacts()[:12]
+
+    for contact in burst:
+        rig.close(contact)
+
+    await wait_until(lambda: [c.sync_state for c in _history(rig)] == [SyncState.SYNCED] * len(burst))
+    await wait_until(lambda: [e.outbox_depth for e in rig.events if e.outbox_depth is not None][-1:] == [0])
