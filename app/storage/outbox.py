@@ -24,6 +24,16 @@ from app.storage.rows import command_from, contact_values
 
 ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
 
+# Pending commands that are next in line: the oldest unsettled command of their contact. A contact's commands
+# thus go out one at a time and in order, even while an earlier one waits to be retried (an undo's reassign
+# must never overtake the unassign it reverses). `first` reads the unsettled commands once, from the state
+# index, so a claim costs the same whatever the backlog's shape.
+_NEXT_IN_LINE = (
+    "WITH first AS (SELECT min(id) AS id FROM {outbox} WHERE state IN (?, ?) GROUP BY contact_id) "
+    "{select} FROM {outbox} AS o JOIN first ON first.id = o.id WHERE o.state = ?"
+)
+_DUE = _NEXT_IN_LINE + " AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?{lock}"
+
 
 class Outbox:
     """Claims and settles outbox commands."""
@@ -39,12 +49,9 @@ class Outbox:
         knows how long to sleep without asking again.
         """
         with self._sessions.begin() as session:
-            lock = " FOR UPDATE SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
-            due = sql.execute(
-                session,
-                f"SELECT id FROM {OUTBOX.name} WHERE state = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?{lock}",
-                (OutboxState.PENDING.value, now, limit),
-            )
+            lock = " FOR UPDATE OF o SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
+            statement = _DUE.format(outbox=OUTBOX.name, select="SELECT o.id", lock=lock)
+            due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value, now, limit))
             ids = tuple(row_id for (row_id,) in due)
             commands: list[OutboxCommand] = []
             if ids:
@@ -129,7 +136,7 @@ class Outbox:
             return _depth(session)
 
     def next_due_at(self) -> float | None:
-        """When the earliest pending command is due, or None when nothing is pending."""
+        """When the earliest pending command next in line is due, or None when there is none."""
         with self._sessions() as session:
             return _next_due_at(session)
 
@@ -160,6 +167,7 @@ def _depth(session: Session) -> int:
 
 
 def _next_due_at(session: Session) -> float | None:
-    due = sql.execute(session, f"SELECT min(next_attempt_at) FROM {OUTBOX.name} WHERE state = ?", (ACTIVE[0],))
+    statement = _NEXT_IN_LINE.format(outbox=OUTBOX.name, select="SELECT min(o.next_attempt_at)")
+    due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value))
     value = due.scalar()
     return None if value is None else float(value)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import time
@@ -92,21 +91,19 @@ class Drain:
 
         Up to BATCH commands are in hand at once and each starts as soon as it is claimed, so a close that
         arrives while others are being sent does not wait for them to finish (at most CONCURRENCY send at
-        the same moment). A command waits only for the one before it of the same contact.
+        the same moment). A claim never takes a contact's command while an earlier one of theirs is unsettled,
+        so a contact's commands go out in order.
         """
         in_flight: set[asyncio.Task[None]] = set()
-        last_of_contact: dict[int, asyncio.Task[None]] = {}
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        def finished(task: asyncio.Task[None], contact_id: int) -> None:
+        def finished(task: asyncio.Task[None]) -> None:
             if len(in_flight) == BATCH:  # the loop is waiting for room
                 self._wakeup.set()
             in_flight.discard(task)
             if not task.cancelled() and (error := task.exception()) is not None:
                 # The command stays in flight; the next start puts it back (see Outbox.recover_in_flight).
                 log.error("could not record the result of a command", exc_info=error)
-            if last_of_contact.get(contact_id) is task:
-                del last_of_contact[contact_id]
 
         try:
             while True:
@@ -120,15 +117,12 @@ class Drain:
                 claim = await self._store.db.write(self._store.outbox.claim_due, time.time(), room) if room else None
                 commands = claim.commands if claim else []
                 for command in commands:
-                    task = asyncio.create_task(
-                        self._send_in_turn(command, last_of_contact.get(command.contact_id), gate, in_flight)
-                    )
-                    last_of_contact[command.contact_id] = task
+                    task = asyncio.create_task(self._send_in_turn(command, gate, in_flight))
                     in_flight.add(task)
-                    task.add_done_callback(functools.partial(finished, contact_id=command.contact_id))
+                    task.add_done_callback(finished)
                 if room and len(commands) == room:
                     continue  # more may be due
-                # With no room, a finished command wakes the loop; a command put back for later wakes it too.
+                # With no room, a finished command wakes the loop; so does one that leaves others pending.
                 due = claim.next_due_at if claim else None
                 timeout = None if due is None else max(0.0, due - time.time())
                 with contextlib.suppress(TimeoutError):
@@ -139,24 +133,20 @@ class Drain:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _send_in_turn(
-        self,
-        command: OutboxCommand,
-        before: asyncio.Task[None] | None,
-        gate: asyncio.Semaphore,
-        in_flight: set[asyncio.Task[None]],
+        self, command: OutboxCommand, gate: asyncio.Semaphore, in_flight: set[asyncio.Task[None]]
     ) -> None:
-        """Send after the contact's previous command, within the gate; report the outbox depth now and then."""
-        if before is not None:
-            await asyncio.wait([before])
+        """Send within the gate; wake the loop if commands are left pending; report the outbox depth now and then."""
         async with gate:
             depth = await self._send(command)
-        if depth is None:  # put back for a later try: the loop must learn when it falls due
+        running = sum(not task.done() for task in in_flight)  # this one included
+        if depth is None or depth > running - 1:
+            # Put back for later, or others pending (perhaps one of this contact's, next in line now): the loop
+            # must claim again, or learn when to.
             self._wakeup.set()
         now = time.monotonic()
         # The last command still running reports, so the final depth is never lost; a task that has finished
         # leaves `in_flight` only in its done-callback, after this, so count only those still running.
-        last = sum(not task.done() for task in in_flight) <= 1
-        if last or now - self._depth_reported >= DEPTH_EVERY:
+        if running <= 1 or now - self._depth_reported >= DEPTH_EVERY:
             self._depth_reported = now
             if depth is None:  # put back for later rather than settled: the count was not taken
                 depth = await self._store.db.read(self._store.outbox.depth)

@@ -88,6 +88,24 @@ def test_retry_at_postpones_until_due(store: Store) -> None:
     assert (again.attempts, again.last_error) == (2, "503 Service Unavailable")
 
 
+def test_a_contacts_later_command_waits_until_the_earlier_one_is_settled(store: Store) -> None:
+    now = time.time()
+    later_close = close(7, closed_time=1_700_000_500)
+    store.plans.commit_many([unassign_plan(close(7)), unassign_plan(close(8)), unassign_plan(later_close)])
+
+    first = store.outbox.claim_due(now).commands
+    assert [c.contact_id for c in first] == [7, 8]  # contact 7's second command waits behind its first
+    store.outbox.retry_at(first[0], now + 60, "503 Service Unavailable")
+    store.outbox.settle(first[1], OutboxState.DONE)
+
+    assert store.outbox.claim_due(now + 1) == Claim([], now + 60)  # no overtaking while the first waits
+    (again,) = store.outbox.claim_due(now + 60).commands
+    assert again.id == first[0].id
+    assert store.outbox.settle(again, OutboxState.DONE) == 1
+    (last,) = store.outbox.claim_due(now + 61).commands
+    assert last.contact_id == 7 and (last.id or 0) > (again.id or 0)
+
+
 def test_recover_in_flight_returns_claimed_commands_to_pending(store: Store) -> None:
     _enqueue(store, 3)
     store.outbox.claim_due(time.time(), limit=2)
