@@ -26,11 +26,11 @@ ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
 
 # Pending commands that are next in line: the oldest unsettled command of their contact. A contact's commands
 # thus go out one at a time and in order, even while an earlier one waits to be retried (an undo's reassign
-# must never overtake the unassign it reverses). `first` reads the unsettled commands once, from the state
+# must never overtake the unassign it reverses). `heads` reads the unsettled commands once, from the state
 # index, so a claim costs the same whatever the backlog's shape.
 _NEXT_IN_LINE = (
-    "WITH first AS (SELECT min(id) AS id FROM {outbox} WHERE state IN (?, ?) GROUP BY contact_id) "
-    "{select} FROM {outbox} AS o JOIN first ON first.id = o.id WHERE o.state = ?"
+    "WITH heads AS (SELECT min(id) AS id FROM {outbox} WHERE state IN (?, ?) GROUP BY contact_id) "
+    "{select} FROM {outbox} AS o JOIN heads ON heads.id = o.id WHERE o.state = ?"
 )
 _DUE = _NEXT_IN_LINE + " AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?{lock}"
 
