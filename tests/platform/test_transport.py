@@ -51,6 +51,17 @@ async def serving(handler: Handler, ssl_context: ssl.SSLContext | None = None) -
         await server.wait_closed()
 
 
+@pytest.fixture
+def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for localhost from a throwaway CA, and a client context trusting it."""
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    return server_context, trusting
+
+
 async def read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readuntil(b"\r\n\r\n")
 
@@ -151,12 +162,8 @@ async def test_nobody_listening_is_a_connect_error() -> None:
             await http.get(f"http://127.0.0.1:{port}/")
 
 
-async def test_https_is_verified_against_the_given_roots() -> None:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost").configure_cert(server_context)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
+async def test_https_is_verified_against_the_given_roots(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    server_context, trusting = tls
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -172,12 +179,10 @@ async def test_https_is_verified_against_the_given_roots() -> None:
                 await http.get(f"https://localhost:{port}/")
 
 
-async def test_a_tls_peer_that_stops_reading_fails_the_request_within_its_timeout() -> None:
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost").configure_cert(server_context)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
+async def test_a_tls_peer_that_stops_reading_fails_the_request_within_its_timeout(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server_context, trusting = tls
 
     async def stop_reading(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
