@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import Table, func, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.people import Agent, Contact, ContactStatus
@@ -15,33 +13,7 @@ from app.storage import sql
 from app.storage.models import AGENTS, CONTACTS
 from app.storage.rows import agent_from, agent_values, contact_from, contact_values
 
-UPSERT_CHUNK = 500
-
-
-def upsert(session: Session, table: Table, rows: list[dict[str, object]], *, overwrite: bool = True) -> None:
-    """Insert rows, overwriting (or, without `overwrite`, keeping) the existing ones with the same id."""
-    upsert_by_key(session, table, rows, "id", overwrite=overwrite)
-
-
-def upsert_by_key(
-    session: Session, table: Table, rows: list[dict[str, object]], key: str, *, overwrite: bool = True
-) -> None:
-    """Insert rows, overwriting or keeping the existing ones with the same `key`, in chunks (SQLite and PostgreSQL)."""
-    if not rows:
-        return
-    insert: Any = sqlite_insert
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert  # only a shared database needs it
-
-        insert = pg_insert
-    for start in range(0, len(rows), UPSERT_CHUNK):
-        chunk = rows[start : start + UPSERT_CHUNK]
-        statement = insert(table)
-        if overwrite:
-            columns = {name: statement.excluded[name] for name in chunk[0] if name != key}
-            session.execute(statement.on_conflict_do_update(index_elements=[key], set_=columns), chunk)
-        else:
-            session.execute(statement.on_conflict_do_nothing(index_elements=[key]), chunk)
+LOOKUP_CHUNK = 500
 
 
 class ContactCache:
@@ -56,7 +28,7 @@ class ContactCache:
         now = time.time()
         rows = [contact_values(c, now) for c in contacts]
         with self._sessions.begin() as session:
-            upsert(session, CONTACTS, rows)
+            sql.upsert(session, CONTACTS.name, rows)
         return len(rows)
 
     def upsert_agents(self, agents: Iterable[Agent]) -> int:
@@ -64,7 +36,7 @@ class ContactCache:
         now = time.time()
         rows = [agent_values(a, now) for a in agents]
         with self._sessions.begin() as session:
-            upsert(session, AGENTS, rows)
+            sql.upsert(session, AGENTS.name, rows)
         return len(rows)
 
     def contact(self, contact_id: int) -> Contact | None:
@@ -78,8 +50,8 @@ class ContactCache:
         wanted = list(set(ids))
         found: dict[int, Contact] = {}
         with self._sessions() as session:
-            for start in range(0, len(wanted), UPSERT_CHUNK):
-                chunk = tuple(wanted[start : start + UPSERT_CHUNK])
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = tuple(wanted[start : start + LOOKUP_CHUNK])
                 statement = f"SELECT * FROM {CONTACTS.name} WHERE id IN ({sql.marks(len(chunk))})"
                 for row in sql.execute(session, statement, chunk).mappings():
                     found[row["id"]] = contact_from(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.storage.cache import upsert_by_key
+from app.storage import sql
 from app.storage.models import META
 
 
@@ -25,4 +25,4 @@ class MetaStore:
     def set(self, key: str, value: str) -> None:
         """Store `value` under `key`."""
         with self._sessions.begin() as session:
-            upsert_by_key(session, META, [{"key": key, "value": value}], "key")
+            sql.upsert(session, META.name, [{"key": key, "value": value}], "key")
