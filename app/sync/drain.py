@@ -14,7 +14,6 @@ import contextlib
 import logging
 import random
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -185,17 +184,14 @@ class Drain:
             delay = min(PROBE_MAX, delay * 2)
 
     async def _send_batch(self, commands: list[OutboxCommand]) -> None:
-        by_contact: dict[int, list[OutboxCommand]] = defaultdict(list)
-        for command in commands:
-            by_contact[command.contact_id].append(command)
+        """Send a claim's commands, CONCURRENCY at a time (a claim holds at most one command per contact)."""
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one_contact(queue: list[OutboxCommand]) -> None:
+        async def one(command: OutboxCommand) -> None:
             async with gate:
-                for command in queue:
-                    await self._send(command)
+                await self._send(command)
 
-        await asyncio.gather(*(one_contact(q) for q in by_contact.values()))
+        await asyncio.gather(*(one(command) for command in commands))
         depth = await self._store.db.read(self._store.outbox.depth)
         self._publish(ChangeSet(outbox_depth=depth))
 
