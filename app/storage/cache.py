@@ -8,12 +8,17 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain.outbox import OutboxState
 from app.domain.people import Agent, Contact, ContactStatus
 from app.storage import sql
-from app.storage.models import AGENTS, CONTACTS
-from app.storage.rows import agent_from, agent_values, contact_from, contact_values
+from app.storage.models import AGENTS, CONTACTS, OUTBOX
+from app.storage.rows import NEWER_SNAPSHOT, agent_from, agent_values, contact_from, contact_values
 
 LOOKUP_CHUNK = 500
+PLATFORM_SNAPSHOT = (
+    f"{NEWER_SNAPSHOT} AND NOT EXISTS (SELECT 1 FROM {OUTBOX.name} AS o "
+    f"WHERE o.contact_id = excluded.id AND o.state IN ('{OutboxState.PENDING.value}', '{OutboxState.IN_FLIGHT.value}'))"
+)
 
 
 class ContactCache:
@@ -23,12 +28,17 @@ class ContactCache:
         """Work through `sessions`, one session per call."""
         self._sessions = sessions
 
-    def upsert_contacts(self, contacts: Iterable[Contact]) -> int:
-        """Store the platform's view of these contacts; returns how many were written."""
+    def upsert_contacts(self, contacts: Iterable[Contact], seen_at: float | None = None) -> int:
+        """Store the platform's view of these contacts as read at `seen_at` (default now); returns how many.
+
+        A snapshot never replaces a row read later, nor a contact whose commands are not yet settled: until
+        the drain settles them, the cache holds the planned change, and the settle then writes what the
+        platform has.
+        """
         now = time.time()
-        rows = [contact_values(c, now) for c in contacts]
+        rows = [contact_values(c, now, seen_at) for c in contacts]
         with self._sessions.begin() as session:
-            sql.upsert(session, CONTACTS.name, rows)
+            sql.upsert(session, CONTACTS.name, rows, only_if=PLATFORM_SNAPSHOT)
         return len(rows)
 
     def upsert_agents(self, agents: Iterable[Agent]) -> int:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration in MIGRATIONS (a test checks that they agree). A database already at it, or a new one,
 # opens without loading Alembic, which costs a third of a second of start-up; older ones are upgraded by Alembic.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 # Alembic's own record of the schema version, as Alembic creates it (name, column, constraint).
 VERSION_TABLE = Table(
     "alembic_version",
@@ -94,7 +95,9 @@ class Database:
         self.where = where
         self.sessions: sessionmaker[Session] = sessionmaker(engine, expire_on_commit=False)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closeout-db-writer")
-        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="closeout-db-reader")
+        self._readers = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="closeout-db-reader", initializer=_mark_reader_thread
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -175,13 +178,32 @@ def _check_sqlite_file(path: Path) -> None:
         raise DatabaseReadOnly(f"The database at {where} cannot be written.")
 
 
+# Which threads only read: their transactions begin DEFERRED, so a history query never waits on the writer.
+_THREAD_ROLE = threading.local()
+
+
+def _mark_reader_thread() -> None:
+    _THREAD_ROLE.reader = True
+
+
 def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
 
+    # SQLAlchemy's documented pysqlite recipe ("Serializable isolation / Savepoints / Transactional DDL"): the
+    # driver's own transaction handling is switched off, and SQLAlchemy's begin emits the BEGIN itself. pysqlite
+    # would otherwise begin only at the first write, so a read-then-update (a claim, a conditional settle) would
+    # read outside the transaction it then writes in. Every transaction off the reader threads is IMMEDIATE: it
+    # takes the write lock before its first read, so what it reads is still true when it writes.
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = "DEFERRED" if getattr(_THREAD_ROLE, "reader", False) else "IMMEDIATE"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")

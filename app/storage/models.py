@@ -57,6 +57,9 @@ class ContactRow(Base):
     tags: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+    # The row's version: when the platform state it holds was read (a poll's listing start, an answer to a POST,
+    # a plan's commit). An older snapshot never overwrites a newer row.
+    seen_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class CloseRow(Base):
@@ -189,6 +192,22 @@ class CommandRow(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     run_id: Mapped[int | None] = mapped_column(Integer)
     change_id: Mapped[int | None] = mapped_column(Integer)
+    # Who holds an in-flight command and until when; a claimer takes back only expired leases.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[float | None] = mapped_column(Float)
+
+
+class LeaseRow(Base):
+    """A named lease one process holds at a time (the runner that sends and polls), with its holder and expiry."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    until: Mapped[float] = mapped_column(Float)
+    since: Mapped[float] = mapped_column(Float)
 
 
 class MetaRow(Base):
@@ -209,3 +228,4 @@ RUNS: Table = Base.metadata.tables["runs"]
 CHANGES: Table = Base.metadata.tables["changes"]
 OUTBOX: Table = Base.metadata.tables["outbox"]
 META: Table = Base.metadata.tables["meta"]
+LEASES: Table = Base.metadata.tables["leases"]

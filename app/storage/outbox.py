@@ -1,17 +1,24 @@
 """The durable outbox: commands are enqueued with their plan, claimed by the drain, and settled.
 
-A command moves pending → in_flight (claimed, attempt counted) → done | failed | skipped, or back to
-pending with a later `next_attempt_at`. A crash leaves claimed rows in_flight; `recover_in_flight` at
-start-up puts them back, so each is sent at most once more (and the drain verifies before it unassigns).
-On PostgreSQL, claims use FOR UPDATE SKIP LOCKED so two desktops never take the same command.
+A command moves pending → in_flight (claimed, attempt counted, leased) → done | failed | skipped, or back to
+pending with a later `next_attempt_at`. A claim is a lease: it records which holder has the command and until
+when, and the holder renews it while it waits on a slow platform. Any claimer takes back only leases that have
+run out or whose holder process is gone, so a second live process never loses its commands to a start-up; a
+command taken back is sent at most once more (and the drain verifies before it unassigns).
+
+Every transition names the state it expects (`... WHERE state = 'pending'`, `... AND lease_owner = ?`) inside
+a transaction that took the write lock before its first read (see `database`); a transition that finds another
+state is a no-op that says so in the log. On PostgreSQL, claims also use FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
@@ -19,10 +26,14 @@ from app.domain.outbox import OutboxCommand, OutboxState
 from app.domain.people import Contact
 from app.domain.workflows import RunOutcome
 from app.storage import sql
+from app.storage.leases import Holder
 from app.storage.models import CHANGES, CONTACTS, OUTBOX, RUNS
-from app.storage.rows import command_from, contact_values
+from app.storage.rows import NEWER_SNAPSHOT, command_from, contact_values
+
+log = logging.getLogger("closeout.storage")
 
 ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
+LEASE_SECONDS = 30.0
 
 # Pending commands that are next in line: the oldest unsettled command of their contact. A contact's commands
 # thus go out one at a time and in order, even while an earlier one waits to be retried (an undo's reassign
@@ -33,38 +44,69 @@ _NEXT_IN_LINE = (
     "{select} FROM {outbox} AS o JOIN heads ON heads.id = o.id WHERE o.state = ?"
 )
 _DUE = _NEXT_IN_LINE + " AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?{lock}"
+_RELEASE = "state = ?, lease_owner = NULL, lease_until = NULL"
 
 
 class Outbox:
-    """Claims and settles outbox commands."""
+    """Claims, renews and settles outbox commands as one lease holder."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        """Work through `sessions`, one session per call."""
+    def __init__(self, sessions: sessionmaker[Session], holder: Holder | None = None) -> None:
+        """Work through `sessions`, one session per call, holding leases as `holder`."""
         self._sessions = sessions
+        self.holder = holder or Holder.this_process()
+        self.lease_seconds = LEASE_SECONDS
 
     def claim_due(self, now: float, limit: int = 20) -> Claim:
-        """Take up to `limit` due commands, oldest first, marking them in_flight and counting the attempt.
+        """Take up to `limit` due commands, oldest first, leasing them and counting the attempt.
 
-        With fewer than `limit` due, the claim also says when the next pending command falls due, so the drain
-        knows how long to sleep without asking again.
+        Leases that ran out (or whose holder is gone) are taken back first. With fewer than `limit` due, the
+        claim also says when the next pending command falls due, so the drain knows how long to sleep.
         """
         with self._sessions.begin() as session:
+            _take_back(session, now)
             lock = " FOR UPDATE OF o SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
             statement = _DUE.format(outbox=OUTBOX.name, select="SELECT o.id", lock=lock)
             due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value, now, limit))
             ids = tuple(row_id for (row_id,) in due)
             commands: list[OutboxCommand] = []
             if ids:
-                sql.execute(
+                claimed = sql.execute(
                     session,
-                    f"UPDATE {OUTBOX.name} SET state = ?, attempts = attempts + 1, updated_at = ? "
-                    f"WHERE id IN ({sql.marks(len(ids))})",
-                    (OutboxState.IN_FLIGHT.value, now, *ids),
+                    f"UPDATE {OUTBOX.name} SET state = ?, attempts = attempts + 1, updated_at = ?, "
+                    f"lease_owner = ?, lease_until = ? WHERE id IN ({sql.marks(len(ids))}) AND state = ? RETURNING *",
+                    (
+                        OutboxState.IN_FLIGHT.value,
+                        now,
+                        self.holder.owner,
+                        now + self.lease_seconds,
+                        *ids,
+                        OutboxState.PENDING.value,
+                    ),
                 )
-                claimed = f"SELECT * FROM {OUTBOX.name} WHERE id IN ({sql.marks(len(ids))}) ORDER BY id"
-                commands = [command_from(row) for row in sql.execute(session, claimed, ids).mappings()]
+                commands = sorted((command_from(row) for row in claimed.mappings()), key=lambda c: c.id or 0)
+                if len(commands) < len(ids):
+                    log.warning(
+                        "%d of %d due commands were claimed by another process", len(ids) - len(commands), len(ids)
+                    )
             next_due = _next_due_at(session) if len(ids) < limit else None
             return Claim(commands, next_due)
+
+    def renew(self, command_ids: Sequence[int], now: float | None = None) -> int:
+        """Extend our leases on these in-flight commands; returns how many are still ours."""
+        if not command_ids:
+            return 0
+        now = time.time() if now is None else now
+        with self._sessions.begin() as session:
+            renewed = sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET lease_until = ? WHERE id IN ({sql.marks(len(command_ids))}) "
+                "AND state = ? AND lease_owner = ? RETURNING id",
+                (now + self.lease_seconds, *command_ids, OutboxState.IN_FLIGHT.value, self.holder.owner),
+            )
+            kept = len(renewed.all())
+        if kept < len(command_ids):
+            log.warning("%d commands in hand are no longer leased to this process", len(command_ids) - kept)
+        return kept
 
     def settle(
         self,
@@ -76,59 +118,72 @@ class Outbox:
         run_outcome: RunOutcome | None = None,
         run_reason: str | None = None,
         contact: Contact | None = None,
+        seen_at: float | None = None,
     ) -> int:
         """Record a command's final state, and with it its history row's and its run's, in one transaction.
 
-        `contact` is the platform's view of the contact read while sending; it refreshes the cache in the
-        same transaction. Returns the outbox depth after it (see `depth`).
+        Only a command still leased to us moves, only a pending history row takes the sync state (an undone one
+        stays undone), and only a run not undone takes the outcome. `contact` is the platform's state of the
+        contact as read (or left) by the send at `seen_at`; it refreshes the cache unless the cache holds a
+        newer read. Returns the outbox depth after it (see `depth`).
         """
         assert command.id is not None
         now = time.time()
         with self._sessions.begin() as session:
             if contact is not None:
-                sql.upsert(session, CONTACTS.name, [contact_values(contact, now)])
-            sql.execute(
+                values = contact_values(contact, now, seen_at)
+                sql.upsert(session, CONTACTS.name, [values], only_if=NEWER_SNAPSHOT)
+            moved = sql.execute(
                 session,
-                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                (state.value, error, now, command.id),
-            )
+                f"UPDATE {OUTBOX.name} SET {_RELEASE}, last_error = ?, updated_at = ? "
+                "WHERE id = ? AND state = ? AND lease_owner = ? RETURNING id",
+                (state.value, error, now, command.id, OutboxState.IN_FLIGHT.value, self.holder.owner),
+            ).first()
+            if moved is None:
+                log.warning("command %s is no longer leased to this process; its result is not recorded", command.id)
+                return _depth(session)
             if change_state is not None and command.change_id is not None:
-                sql.execute(
+                changed = sql.execute(
                     session,
-                    f"UPDATE {CHANGES.name} SET sync_state = ? WHERE id = ?",
-                    (change_state.value, command.change_id),
-                )
+                    f"UPDATE {CHANGES.name} SET sync_state = ? WHERE id = ? AND sync_state = ? RETURNING id",
+                    (change_state.value, command.change_id, SyncState.PENDING.value),
+                ).first()
+                if changed is None:
+                    log.info("history row %s was no longer pending; left as it is", command.change_id)
             if run_outcome is not None and command.run_id is not None:
                 sql.execute(
                     session,
-                    f"UPDATE {RUNS.name} SET outcome = ?, reason = coalesce(?, reason) WHERE id = ?",
-                    (run_outcome.value, run_reason, command.run_id),
+                    f"UPDATE {RUNS.name} SET outcome = ?, reason = coalesce(?, reason) WHERE id = ? AND undone = ?",
+                    (run_outcome.value, run_reason, command.run_id, False),
                 )
             return _depth(session)
 
-    def retry_at(self, command: OutboxCommand, when: float, error: str) -> None:
-        """Put a command back to pending, due at `when`, remembering why it failed."""
+    def retry_at(self, command: OutboxCommand, when: float, error: str) -> bool:
+        """Put a command we hold back to pending, due at `when`, remembering why; False if it was not ours."""
         assert command.id is not None
         with self._sessions.begin() as session:
-            sql.execute(
+            moved = sql.execute(
                 session,
-                f"UPDATE {OUTBOX.name} SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                (OutboxState.PENDING.value, when, error, time.time(), command.id),
-            )
+                f"UPDATE {OUTBOX.name} SET {_RELEASE}, next_attempt_at = ?, last_error = ?, updated_at = ? "
+                "WHERE id = ? AND state = ? AND lease_owner = ? RETURNING id",
+                (
+                    OutboxState.PENDING.value,
+                    when,
+                    error,
+                    time.time(),
+                    command.id,
+                    OutboxState.IN_FLIGHT.value,
+                    self.holder.owner,
+                ),
+            ).first()
+        if moved is None:
+            log.warning("command %s is no longer leased to this process; not put back", command.id)
+        return moved is not None
 
-    def recover_in_flight(self) -> int:
-        """Return commands a crash left in_flight to pending; returns how many."""
+    def recover_expired(self, now: float | None = None) -> int:
+        """Return to pending the in-flight commands whose lease ran out or whose holder is gone; returns how many."""
         with self._sessions.begin() as session:
-            ids = list(
-                session.execute(select(OUTBOX.c.id).where(OUTBOX.c.state == OutboxState.IN_FLIGHT.value)).scalars()
-            )
-            if ids:
-                session.execute(
-                    update(OUTBOX)
-                    .where(OUTBOX.c.id.in_(ids))
-                    .values(state=OutboxState.PENDING.value, updated_at=time.time())
-                )
-        return len(ids)
+            return _take_back(session, time.time() if now is None else now)
 
     def depth(self) -> int:
         """Commands not yet settled (pending or in flight)."""
@@ -151,6 +206,27 @@ class Outbox:
         statement = select(OUTBOX).where(and_(OUTBOX.c.state == state.value)).order_by(OUTBOX.c.id).limit(limit)
         with self._sessions() as session:
             return [command_from(r) for r in session.execute(statement).mappings()]
+
+
+def _take_back(session: Session, now: float) -> int:
+    """Put back to pending the in-flight commands whose lease ran out, or whose holder process is gone."""
+    holders = sql.execute(
+        session,
+        f"SELECT DISTINCT lease_owner FROM {OUTBOX.name} WHERE state = ? AND lease_until >= ?",
+        (OutboxState.IN_FLIGHT.value, now),
+    )
+    gone = [owner for (owner,) in holders if owner and (h := Holder.parse(owner)) is not None and h.is_gone()]
+    taken = sql.execute(
+        session,
+        f"UPDATE {OUTBOX.name} SET {_RELEASE}, updated_at = ? WHERE state = ? "
+        f"AND (lease_until IS NULL OR lease_until < ? OR lease_owner IN ({sql.marks(len(gone)) or 'NULL'})) "
+        "RETURNING id",
+        (OutboxState.PENDING.value, now, OutboxState.IN_FLIGHT.value, now, *gone),
+    )
+    count = len(taken.all())
+    if count:
+        log.info("took back %d commands whose lease ran out or whose process is gone", count)
+    return count
 
 
 @dataclass(frozen=True, slots=True)

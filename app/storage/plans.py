@@ -15,11 +15,19 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
-from app.domain.outbox import OutboxCommand
+from app.domain.outbox import OutboxCommand, OutboxState
 from app.domain.plan import Plan, PlannedRun
 from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
-from app.storage.rows import assignee_columns, change_values, close_values, command_values, contact_values, run_values
+from app.storage.rows import (
+    NEWER_SNAPSHOT,
+    assignee_columns,
+    change_values,
+    close_values,
+    command_values,
+    contact_values,
+    run_values,
+)
 
 LOOKUP_CHUNK = 500
 COMMIT_COUNTER = "plan_commits"
@@ -116,6 +124,12 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     contact_ids = _update_cache(session, fresh, now)
     for plan in fresh:
         if plan.undo_of is not None:
+            # What the undone run had not sent yet is never sent: its commands still pending are skipped.
+            sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? WHERE run_id = ? AND state = ?",
+                (OutboxState.SKIPPED.value, "undone before it was sent", now, plan.undo_of, OutboxState.PENDING.value),
+            )
             session.execute(update(RUNS).where(RUNS.c.id == plan.undo_of).values(undone=True))
             session.execute(
                 update(CHANGES).where(CHANGES.c.run_id == plan.undo_of).values(sync_state=SyncState.UNDONE.value)
@@ -233,8 +247,8 @@ def _update_cache(session: Session, plans: Sequence[Plan], now: float) -> tuple[
             if update_.contact_id in snapshots:
                 snapshots[update_.contact_id].update(columns)
             else:
-                updates[update_.contact_id] = {**columns, "updated_at": now}
-    sql.upsert(session, CONTACTS.name, list(snapshots.values()))
+                updates[update_.contact_id] = {**columns, "updated_at": now, "seen_at": now}
+    sql.upsert(session, CONTACTS.name, list(snapshots.values()), only_if=NEWER_SNAPSHOT)
     if updates:
         first = next(iter(updates.values()))
         session.execute(

@@ -37,8 +37,12 @@ def _tags(tags: tuple[str, ...]) -> str:
     return json.dumps(list(tags)) if tags else "[]"
 
 
-def contact_values(contact: Contact, now: float) -> dict[str, Any]:
-    """A contacts-table row for `contact`."""
+# The condition under which an offered contact snapshot replaces the cached row: it was read no earlier.
+NEWER_SNAPSHOT = "excluded.seen_at >= contacts.seen_at"
+
+
+def contact_values(contact: Contact, now: float, seen_at: float | None = None) -> dict[str, Any]:
+    """A contacts-table row for `contact`, versioned by `seen_at` (when its state was read; default `now`)."""
     return {
         "id": contact.id,
         "first_name": contact.first_name,
@@ -50,6 +54,7 @@ def contact_values(contact: Contact, now: float) -> dict[str, Any]:
         "tags": _tags(contact.tags),
         "created_at": contact.created_at,
         "updated_at": now,
+        "seen_at": now if seen_at is None else seen_at,
     }
 
 

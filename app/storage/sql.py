@@ -30,16 +30,21 @@ def marks(count: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def upsert_sql(table: str, names: tuple[str, ...], key: str = "id") -> str:
-    """INSERT … ON CONFLICT (key) DO UPDATE of every other column: the same words in SQLite and PostgreSQL."""
+def upsert_sql(table: str, names: tuple[str, ...], key: str = "id", only_if: str = "") -> str:
+    """INSERT … ON CONFLICT (key) DO UPDATE of every other column: the same words in SQLite and PostgreSQL.
+
+    `only_if` is a condition on the stored row (`{table}`) and the offered one (`excluded`): when it is false the
+    stored row stays as it is.
+    """
     updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != key)
+    where = f" WHERE {only_if}" if only_if else ""
     return (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks(len(names))}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}{where}"
     )
 
 
-def upsert(session: Session, table: str, rows: Sequence[dict[str, Any]], key: str = "id") -> None:
-    """Insert rows (all with the same columns), overwriting those whose `key` is already stored."""
+def upsert(session: Session, table: str, rows: Sequence[dict[str, Any]], key: str = "id", only_if: str = "") -> None:
+    """Insert rows (all with the same columns), overwriting those whose `key` is stored and `only_if` allows."""
     if rows:
-        execute(session, upsert_sql(table, tuple(rows[0]), key), [tuple(row.values()) for row in rows])
+        execute(session, upsert_sql(table, tuple(rows[0]), key, only_if), [tuple(row.values()) for row in rows])

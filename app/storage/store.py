@@ -7,6 +7,7 @@ from app.storage.closes import CloseRepository
 from app.storage.database import Database
 from app.storage.export import HistoryExporter
 from app.storage.history import HistoryRepository
+from app.storage.leases import Holder, Leases
 from app.storage.meta import MetaStore
 from app.storage.outbox import Outbox
 from app.storage.plans import PlanWriter
@@ -16,16 +17,18 @@ from app.storage.workflows import RunRepository, WorkflowRepository
 class Store:
     """Everything storage offers. Repository methods are synchronous; run them through `db.write`/`db.read`."""
 
-    def __init__(self, db: Database) -> None:
-        """Build the repositories on `db`'s session factory."""
+    def __init__(self, db: Database, holder: Holder | None = None) -> None:
+        """Build the repositories on `db`'s session factory; leases are taken as `holder` (a new one by default)."""
         self.db = db
         sessions = db.sessions
+        self.holder = holder or Holder.this_process()
+        self.leases = Leases(sessions, self.holder)
         self.cache = ContactCache(sessions)
         self.closes = CloseRepository(sessions)
         self.history = HistoryRepository(sessions)
         self.workflows = WorkflowRepository(sessions)
         self.runs = RunRepository(sessions)
-        self.outbox = Outbox(sessions)
+        self.outbox = Outbox(sessions, self.holder)
         self.plans = PlanWriter(sessions)
         self.meta = MetaStore(sessions)
         self.exporter = HistoryExporter(sessions)

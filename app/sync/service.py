@@ -97,9 +97,9 @@ class SyncService:
 
     async def prepare(self) -> None:
         """Recover what a crash left in flight and load the published workflows (start does this too)."""
-        self.recovered = await self.store.db.write(self.store.outbox.recover_in_flight)
+        self.recovered = await self.store.db.write(self.store.outbox.recover_expired)
         if self.recovered:
-            log.info("recovered %d commands left in flight by the last run", self.recovered)
+            log.info("recovered %d commands whose holder is gone or whose lease ran out", self.recovered)
         await self.intake.load_workflows()
 
     async def start(self, *, poll: bool = True, drain: bool = True) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import asyncio
 import signal
 import subprocess
 import sys
@@ -11,11 +12,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxState
+from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome
 from app.storage.outbox import Claim
+from app.events import EventBus
+from app.platform.client import PlatformClient
 from app.storage.store import Store
+from app.sync.service import SyncOptions, SyncService
 from tests.factories import close, unassign_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,12 +113,40 @@ def test_a_contacts_later_command_waits_until_the_earlier_one_is_settled(store: 
     assert last.contact_id == 7 and (last.id or 0) > (again.id or 0)
 
 
-def test_recover_in_flight_returns_claimed_commands_to_pending(store: Store) -> None:
+def test_start_up_takes_back_only_expired_leases(store: Store, db_path: Path) -> None:
     _enqueue(store, 3)
-    store.outbox.claim_due(time.time(), limit=2)
-    assert store.outbox.recover_in_flight() == 2
-    assert len(store.outbox.by_state(OutboxState.PENDING)) == 3
-    assert store.outbox.recover_in_flight() == 0
+    other = Store.open(f"sqlite:///{db_path}")  # another holder on the same file
+    try:
+        now = time.time()
+        assert len(other.outbox.claim_due(now, limit=2).commands) == 2
+        assert store.outbox.recover_expired(now + 1) == 0  # the other holder's leases still run
+        assert [c.contact_id for c in store.outbox.claim_due(now + 1).commands] == [3]
+        assert store.outbox.recover_expired(now + store.outbox.lease_seconds + 2) == 3  # every lease ran out
+        assert len(store.outbox.by_state(OutboxState.PENDING)) == 3
+        assert store.outbox.recover_expired(now + store.outbox.lease_seconds + 2) == 0
+    finally:
+        other.close()
+
+
+def test_a_renewed_lease_is_not_taken_back_and_a_lost_one_is_not_settled(store: Store, db_path: Path) -> None:
+    _enqueue(store, 2)
+    other = Store.open(f"sqlite:///{db_path}")
+    try:
+        now = time.time()
+        first, second = other.outbox.claim_due(now, limit=2).commands
+        assert first.id is not None
+        assert other.outbox.renew([first.id], now + 20) == 1
+        late = now + other.outbox.lease_seconds + 1
+        assert store.outbox.recover_expired(late) == 1  # only the lease that was not renewed
+        (taken,) = store.outbox.claim_due(late).commands
+        assert taken.id == second.id
+        # The first holder wakes up late: its settle is refused, and the command stays with its new holder.
+        other.outbox.settle(second, OutboxState.DONE, change_state=SyncState.SYNCED)
+        assert store.outbox.get(second.id or 0).state is OutboxState.IN_FLIGHT  # type: ignore[union-attr]
+        assert not other.outbox.retry_at(second, late, "503")
+        assert other.outbox.renew([second.id or 0]) == 0
+    finally:
+        other.close()
 
 
 CLAIMER = textwrap.dedent(
@@ -124,6 +159,33 @@ CLAIMER = textwrap.dedent(
     time.sleep(60)
     """
 )
+
+
+def test_start_up_leaves_a_live_process_its_commands(store: Store, db_path: Path) -> None:
+    _enqueue(store, 6)
+    command = [sys.executable, "-c", CLAIMER, f"sqlite:///{db_path}"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None
+        claimed = [int(i) for i in child.stdout.readline().strip().split(",")]
+        try:
+            reopened = Store.open(f"sqlite:///{db_path}")
+            try:
+                asyncio.run(_prepare(reopened))  # what every start does
+                again = reopened.outbox.claim_due(time.time(), limit=10).commands
+            finally:
+                reopened.close()
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+    assert claimed == [1, 2, 3, 4]
+    assert [c.id for c in again] == [5, 6]
+
+
+async def _prepare(store: Store) -> None:
+    client = PlatformClient("http://127.0.0.1:9", Secret("unused"))
+    try:
+        await SyncService(store, client, EventBus(), SyncOptions()).prepare()
+    finally:
+        await client.aclose()
 
 
 def test_commands_claimed_by_a_killed_process_are_recovered_with_their_attempt_counted(
@@ -139,9 +201,59 @@ def test_commands_claimed_by_a_killed_process_are_recovered_with_their_attempt_c
 
     reopened = Store.open(f"sqlite:///{db_path}")
     try:
-        assert reopened.outbox.recover_in_flight() == 4
+        # The holder is gone (a process on this computer that no longer exists): no need to wait for the lease.
         again = reopened.outbox.claim_due(time.time(), limit=10).commands
         assert [c.id for c in again] == [1, 2, 3, 4, 5, 6]
         assert [c.attempts for c in again] == [2, 2, 2, 2, 1, 1]
     finally:
         reopened.close()
+
+
+CLAIM_LOOP = textwrap.dedent(
+    """
+    import sys, time
+    from app.domain.outbox import OutboxState
+    from app.storage.store import Store
+    store = Store.open(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together
+    taken = []
+    while True:
+        claim = store.outbox.claim_due(time.time(), limit=int(sys.argv[2]))
+        if not claim.commands:
+            break
+        for command in claim.commands:
+            store.outbox.settle(command, OutboxState.DONE)
+            taken.append(command.id)
+    print(",".join(str(i) for i in taken), flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_claiming_from_one_file_never_take_the_same_command(store: Store, db_path: Path) -> None:
+    total = 2000
+    store.plans.commit_many([unassign_plan(close(i)) for i in range(1, total + 1)])
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIM_LOOP, f"sqlite:///{db_path}", str(limit)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for limit in (3, 5)
+    ]
+    for child in children:  # both have opened the database before either claims
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    taken: list[int] = []
+    for child in children:
+        out, _ = child.communicate(timeout=120)
+        assert child.returncode == 0
+        taken += [int(i) for i in out.strip().split(",") if i]
+    assert len(taken) == total
+    assert len(set(taken)) == total

@@ -1,0 +1,40 @@
+"""Schema 2: leases on outbox commands, a runner lease, and a version on cached contacts.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("lease_owner", sa.String(200), nullable=True))
+        batch.add_column(sa.Column("lease_until", sa.Float(), nullable=True))
+    with op.batch_alter_table("contacts") as batch:
+        batch.add_column(sa.Column("seen_at", sa.Float(), nullable=False, server_default="0"))
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(50), nullable=False),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("until", sa.Float(), nullable=False),
+        sa.Column("since", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_leases"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("leases")
+    with op.batch_alter_table("contacts") as batch:
+        batch.drop_column("seen_at")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("lease_until")
+        batch.drop_column("lease_owner")
