@@ -132,6 +132,14 @@ class WebhookRejected(CloseoutError):
         self.status = status
 
 
+class UnstorableEvent(WebhookRejected):
+    """A platform event holding a value the database cannot keep (an id past 64 bits, broken text); refused alone."""
+
+    def __init__(self, message: str) -> None:
+        """Refused with 422: the body was well-formed, one of its values is not."""
+        super().__init__(message, status=422)
+
+
 class WorkflowError(CloseoutError):
     """A workflow cannot be saved, published, imported or run as asked."""
 

@@ -12,7 +12,7 @@ from app.domain.outbox import OutboxState
 from app.domain.people import Agent, Contact, ContactStatus
 from app.storage import sql
 from app.storage.models import AGENTS, CONTACTS, OUTBOX
-from app.storage.rows import NEWER_SNAPSHOT, agent_from, agent_values, contact_from, contact_values
+from app.storage.rows import NEWER_SNAPSHOT, agent_from, agent_values, contact_from, contact_values, storable_text
 
 LOOKUP_CHUNK = 500
 PLATFORM_SNAPSHOT = (
@@ -36,7 +36,7 @@ class ContactCache:
         platform has.
         """
         now = time.time()
-        rows = [contact_values(c, now, seen_at) for c in contacts]
+        rows = [storable_text(contact_values(c, now, seen_at)) for c in contacts]
         with self._sessions.begin() as session:
             sql.upsert(session, CONTACTS.name, rows, only_if=PLATFORM_SNAPSHOT)
         return len(rows)

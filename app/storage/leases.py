@@ -117,5 +117,5 @@ def _read(session: Session, name: str) -> Lease | None:
     row = sql.execute(session, statement, (name,)).first()
     if row is None:
         return None
-    owner, pid, host, until, since = row
+    owner, pid, host, until, since = tuple(row)
     return Lease(name, Holder(owner, int(pid), host), float(until), float(since))

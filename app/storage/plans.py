@@ -6,6 +6,7 @@ multi-row INSERT per table, which is what keeps intake close to raw SQLite speed
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ from typing import Any
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
+from app.domain.people import ContactStatus
 from app.domain.plan import Plan, PlannedRun
 from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
@@ -28,6 +31,8 @@ from app.storage.rows import (
     contact_values,
     run_values,
 )
+
+log = logging.getLogger("closeout.storage")
 
 LOOKUP_CHUNK = 500
 COMMIT_COUNTER = "plan_commits"
@@ -180,34 +185,92 @@ class _Inserter:
 
 
 def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]:
-    """Plans whose close is new: not recorded before (by event id or contact + time), nor earlier in this batch."""
+    """Plans whose close is new, judged inside the commit's transaction so no interleaving can double one.
+
+    A close is known when its event id or (contact, closed time) is recorded, or it came earlier in this batch.
+    A close the poll detected is known when the cache already shows its contact closed (a webhook recorded it
+    since the poll read the cache). A webhook close that arrives after the poll detected the same close (the
+    latest close of that contact was detected by a poll recorded at or after this close's time) is known too:
+    its facts (closed by, category, summary) fill in the detected close instead of making a second one.
+    """
     closes = [p.close for p in plans if p.close is not None]
     known_events: set[str] = set()
     known_pairs: set[tuple[int, int]] = set()
+    latest: dict[int, tuple[int, str, float]] = {}  # contact -> (close id, source, recorded at) of its newest close
+    closed_in_cache: set[int] = set()
     for start in range(0, len(closes), LOOKUP_CHUNK):
         chunk = closes[start : start + LOOKUP_CHUNK]
         events = [c.event_id for c in chunk]
         contacts = list({c.contact.id for c in chunk})
         found = _select_in(
             session,
-            "SELECT event_id, contact_id, closed_time FROM closes WHERE event_id IN ({0}) OR contact_id IN ({1})",
+            "SELECT event_id, contact_id, closed_time, id, closed_by_source, recorded_at FROM closes "
+            "WHERE event_id IN ({0}) OR contact_id IN ({1}) ORDER BY id",
             events,
             contacts,
         )
-        for event_id, contact_id, closed_time in found:
+        for event_id, contact_id, closed_time, close_id, source, recorded_at in found:
             known_events.add(event_id)
             known_pairs.add((contact_id, closed_time))
+            latest[contact_id] = (close_id, source, recorded_at)
+        polled = list({c.contact.id for c in chunk if c.closed_by_source is ClosedBySource.DETECTED_BY_POLL})
+        if polled:
+            closed_in_cache.update(
+                contact_id
+                for (contact_id,) in _select_in(
+                    session,
+                    "SELECT id FROM contacts WHERE status = ? AND id IN ({1})",
+                    [ContactStatus.CLOSED.value],
+                    polled,
+                )
+            )
     kept: list[Plan] = []
     for plan in plans:
         close = plan.close
         if close is not None:
-            pair = (close.contact.id, close.closed_time)
+            contact_id = close.contact.id
+            pair = (contact_id, close.closed_time)
             if close.event_id in known_events or pair in known_pairs:
                 continue
+            if close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
+                if contact_id in closed_in_cache:
+                    log.info("contact %s: the poll's close was already recorded from a webhook", contact_id)
+                    continue
+            elif (newest := latest.get(contact_id)) is not None:
+                close_id, source, recorded_at = newest
+                if source == ClosedBySource.DETECTED_BY_POLL.value and recorded_at >= close.closed_time:
+                    _fill_in_detected_close(session, close_id, close)
+                    known_events.add(close.event_id)
+                    continue
             known_events.add(close.event_id)
             known_pairs.add(pair)
+            closed_in_cache.add(contact_id)
+            latest[contact_id] = (0, close.closed_by_source.value, time.time())
         kept.append(plan)
     return kept
+
+
+def _fill_in_detected_close(session: Session, close_id: int, close: ClosedConversation) -> None:
+    """The webhook's facts about a close the poll detected first, written onto the detected close."""
+    log.info("close %s (detected by poll) gets the facts of the late webhook %s", close_id, close.event_id)
+    closed_by = close.closed_by
+    sql.execute(
+        session,
+        f"UPDATE {CLOSES.name} SET closed_by_source = ?, closed_by_id = ?, closed_by_name = ?, "
+        "category = coalesce(?, category), summary = coalesce(?, summary), channel = coalesce(?, channel), "
+        "opened_time = coalesce(?, opened_time), opened_by_source = coalesce(?, opened_by_source) WHERE id = ?",
+        (
+            close.closed_by_source.value,
+            closed_by.id if closed_by else None,
+            closed_by.name if closed_by else "",
+            close.category,
+            close.summary,
+            close.channel,
+            close.opened_time,
+            close.opened_by_source.value if close.opened_by_source else None,
+            close_id,
+        ),
+    )
 
 
 def _select_in(session: Session, statement: str, *lists: Sequence[Any]) -> list[Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -293,3 +295,45 @@ def workflow_from(row: RowData) -> Workflow:
         updated_at=row["updated_at"],
         id=row["id"],
     )
+
+
+SQLITE_INT_MIN = -(2**63)
+SQLITE_INT_MAX = 2**63 - 1
+
+
+def unstorable(value: object, where: str = "event") -> str | None:
+    """Words for the first value in `value` (a dataclass, walked field by field) that SQLite cannot hold, or None.
+
+    SQLite integers are 64-bit, floats must be finite, and text must encode as UTF-8 (no lone surrogates).
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if SQLITE_INT_MIN <= value <= SQLITE_INT_MAX else f"{where} {value} is out of range"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} {value} is not a finite number"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where} {value!r} is not valid text (it holds half of a surrogate pair)"
+        return None
+    if isinstance(value, tuple | list):
+        return next((words for item in value if (words := unstorable(item, where)) is not None), None)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            words = unstorable(getattr(value, field.name), field.name.replace("_", " "))
+            if words is not None:
+                return words
+    return None
+
+
+def storable_text(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with any text SQLite cannot hold (a lone surrogate) repaired to U+FFFD, for a cached copy."""
+    for name, value in row.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                row[name] = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return row

@@ -106,6 +106,14 @@ class RunRepository:
         with self._sessions() as session:
             return [run_from(r) for r in session.execute(statement).mappings()]
 
+    def oldest(self, outcome: RunOutcome, after_id: int = 0, limit: int = 500) -> list[WorkflowRun]:
+        """Runs with `outcome`, oldest first, with ids above `after_id` (to page through all of them)."""
+        statement = (
+            select(RUNS).where(RUNS.c.outcome == outcome.value, RUNS.c.id > after_id).order_by(RUNS.c.id).limit(limit)
+        )
+        with self._sessions() as session:
+            return [run_from(r) for r in session.execute(statement).mappings()]
+
     def for_conversations(self, conversation_ids: list[int]) -> dict[int, WorkflowRun]:
         """The latest run of each of these stored closes, by close id."""
         if not conversation_ids:

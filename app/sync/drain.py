@@ -15,9 +15,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.domain.errors import AuthRejected, Offline, PlatformError, RateLimited
+from app.domain.errors import AuthRejected, Offline, PlatformError, RateLimited, StorageError
 from app.domain.history import SyncState
 from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
 from app.domain.people import Contact, ContactStatus
@@ -44,6 +44,7 @@ class _Settled:
     reason: str | None = None
     error: str | None = None
     contact: Contact | None = None
+    seen_at: float | None = None  # when `contact` was read; None: when the send ended
 
 
 def backoff(attempts: int, rng: random.Random) -> float:
@@ -74,6 +75,7 @@ class Drain:
         self._resume = asyncio.Event()
         self._offline = False
         self._depth_reported = 0.0
+        self._held: set[int] = set()
         self.sent = 0
 
     def wake(self) -> None:
@@ -100,10 +102,8 @@ class Drain:
             if len(in_flight) == BATCH:  # the loop is waiting for room
                 self._wakeup.set()
             in_flight.discard(task)
-            if not task.cancelled() and (error := task.exception()) is not None:
-                # The command stays in flight; the next start puts it back (see Outbox.recover_in_flight).
-                log.error("could not record the result of a command", exc_info=error)
 
+        keeper = asyncio.create_task(self.keep_leases(), name="closeout-drain-leases")
         try:
             while True:
                 if not self._connectivity.can_send:
@@ -127,16 +127,25 @@ class Drain:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
         finally:
+            keeper.cancel()
             for task in in_flight:
                 task.cancel()
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(keeper, *in_flight, return_exceptions=True)
+
+    async def keep_leases(self) -> None:
+        """Renew the leases on the commands in hand, a few times per lease, while the platform is slow to answer."""
+        outbox = self._store.outbox
+        while True:
+            await asyncio.sleep(outbox.lease_seconds / 3)
+            if self._held:
+                await self._store.db.write(outbox.renew, sorted(self._held))
 
     async def _send_in_turn(
         self, command: OutboxCommand, gate: asyncio.Semaphore, in_flight: set[asyncio.Task[None]]
     ) -> None:
         """Send within the gate; wake the loop if commands are left pending; report the outbox depth now and then."""
         async with gate:
-            depth = await self._send(command)
+            depth = await self._send_guarded(command)
         running = sum(not task.done() for task in in_flight)  # this one included
         if depth is None or depth > running - 1:
             # Put back for later, or others pending (perhaps one of this contact's, next in line now): the loop
@@ -153,11 +162,16 @@ class Drain:
 
     async def run_until_idle(self) -> None:
         """Send everything that is due now, then return (for `sync --once`)."""
-        while self._connectivity.can_send and not self._offline:
-            claim = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
-            if not claim.commands:
-                return
-            await self._send_batch(claim.commands)
+        keeper = asyncio.create_task(self.keep_leases(), name="closeout-drain-leases")
+        try:
+            while self._connectivity.can_send and not self._offline:
+                claim = await self._store.db.write(self._store.outbox.claim_due, time.time(), BATCH)
+                if not claim.commands:
+                    return
+                await self._send_batch(claim.commands)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     async def _probe(self) -> None:
         """While offline, ask the platform something cheap, backing off, until it answers."""
@@ -189,11 +203,30 @@ class Drain:
 
         async def one(command: OutboxCommand) -> None:
             async with gate:
-                await self._send(command)
+                await self._send_guarded(command)
 
         await asyncio.gather(*(one(command) for command in commands))
         depth = await self._store.db.read(self._store.outbox.depth)
         self._publish(ChangeSet(outbox_depth=depth))
+
+    async def _send_guarded(self, command: OutboxCommand) -> int | None:
+        """Send one command; when its result cannot be recorded, put it back for later rather than keep it.
+
+        If even that fails (the disk is full), the command is let go: its lease is no longer renewed, and the next
+        claim after it runs out takes it back, so one failed write never blocks the contact's later commands.
+        """
+        assert command.id is not None
+        self._held.add(command.id)
+        try:
+            return await self._send(command)
+        except StorageError as exc:
+            log.warning("could not record the result of command %s: %s", command.id, exc.message)
+            with contextlib.suppress(StorageError):
+                when = time.time() + backoff(command.attempts, self._rng)
+                await self._store.db.write(self._store.outbox.retry_at, command, when, exc.message)
+            return None
+        finally:
+            self._held.discard(command.id)
 
     async def _send(self, command: OutboxCommand) -> int | None:
         """Send one command and record what happened; never raises for a platform answer.
@@ -206,6 +239,7 @@ class Drain:
         client = self._client()
         try:
             settled = await self._execute(client, command)
+            seen_at = time.time()
         except AuthRejected as exc:
             # A refusal of a token that has since been replaced says nothing about the new one.
             if client is self._client():
@@ -233,6 +267,7 @@ class Drain:
                 _failure_reason(exc),
                 error=exc.message,
             )
+            seen_at = time.time()
         self._connectivity.reached()
         depth = await self._store.db.write(
             self._store.outbox.settle,
@@ -243,6 +278,7 @@ class Drain:
             run_outcome=settled.run,
             run_reason=settled.reason,
             contact=settled.contact,
+            seen_at=settled.seen_at or seen_at,
         )
         self.sent += 1
         self._publish(
@@ -264,12 +300,15 @@ class Drain:
         target = payload.get("assignee") if command.kind is CommandKind.ASSIGN else None
         expected = payload.get("expected_assignee")
         verify = bool(payload.get("verify", True))
+        contact: Contact | None = None
+        read_at: float | None = None
         if verify:
+            read_at = time.time()
             contact = await client.get_contact(command.contact_id)
             current = contact.assignee.id if contact.assignee else None
             if current == target:
                 log.info("contact %s already has the wanted assignee; nothing sent", command.contact_id)
-                return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, contact=contact)
+                return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, contact=contact, seen_at=read_at)
             if current != expected:
                 holder = contact.assignee.name if contact.assignee else "nobody"
                 reason = (
@@ -277,14 +316,21 @@ class Drain:
                     if command.kind is CommandKind.UNASSIGN
                     else f"skipped: contact is now with {holder}; left as it is"
                 )
-                return _Settled(OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact)
+                return _Settled(
+                    OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact, seen_at=read_at
+                )
             if command.kind is CommandKind.UNASSIGN and contact.status is ContactStatus.OPEN and contact.assignee:
                 reason = f"skipped: the conversation reopened and {contact.assignee.name} has it"
-                return _Settled(OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact)
+                return _Settled(
+                    OutboxState.SKIPPED, SyncState.SKIPPED, RunOutcome.SKIPPED, reason, contact=contact, seen_at=read_at
+                )
         # With verification, an answer that leaves it unsure whether the platform acted is not retried by the
         # client: the command comes back here, and the next attempt reads the contact before sending again.
         if command.kind is CommandKind.UNASSIGN:
             await client.unassign(command.contact_id, retry_if_unsure=not verify)
+            # What the platform has now: the contact as read, without its assignee.
+            after = replace(contact, assignee=None) if contact is not None else None
+            return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, contact=after)
         else:
             if not isinstance(target, int | str):
                 reason = "failed: the command names no user to assign"

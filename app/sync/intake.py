@@ -16,12 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from app.domain.conversations import AssigneeChanged, PlatformEvent
+from app.domain.errors import UnstorableEvent
 from app.domain.people import Contact
 from app.domain.plan import Plan
-from app.domain.workflows import RunOutcome, Workflow, WorkflowState
+from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
 from app.engine.planner import plan_assignee_changed, plan_event, plan_resume
 from app.events import ChangeSet
 from app.storage.plans import CommitResult
+from app.storage.rows import unstorable
 from app.storage.store import Store
 from app.sync.store_view import StoreView
 
@@ -77,16 +79,36 @@ class Intake:
             await self._commit(items)
 
     async def _commit(self, items: list[_Item]) -> None:
+        """Commit the batch; if it fails, each event alone, so one bad event fails only itself."""
+        storable: list[_Item] = []
+        for item in items:
+            words = unstorable(item.event)
+            if words is None:
+                storable.append(item)
+            else:
+                log.warning("refused an event: %s", words)
+                _fail(item, UnstorableEvent(f"The event cannot be stored: {words}."))
+        if not storable:
+            return
+        try:
+            await self._commit_together(storable)
+        except Exception as exc:
+            if len(storable) == 1:
+                log.warning("could not commit an event: %s", exc)
+                _fail(storable[0], exc)
+                return
+            log.warning("could not commit a batch of %d events (%s); committing them one by one", len(storable), exc)
+            for item in storable:
+                try:
+                    await self._commit_together([item])
+                except Exception as one:
+                    log.warning("could not commit an event: %s", one)
+                    _fail(item, one)
+
+    async def _commit_together(self, items: list[_Item]) -> None:
         workflows = list(self._workflows)
         events = [item.event for item in items]
-        try:
-            result = await self._store.db.write(self._plan_and_commit, events, workflows)
-        except Exception as exc:
-            log.exception("could not commit %d events", len(items))
-            for item in items:
-                if not item.done.done():
-                    item.done.set_exception(exc)
-            return
+        result = await self._store.db.write(self._plan_and_commit, events, workflows)
         for item in items:
             if not item.done.done():
                 item.done.set_result(result)
@@ -139,15 +161,31 @@ class Intake:
         return result
 
     def _resume_waiting(self) -> CommitResult:
+        """Every waiting run, oldest first, a chunk at a time, so no run waits behind newer ones for ever."""
+        total = CommitResult()
+        after = 0
+        while True:
+            waiting = self._store.runs.oldest(RunOutcome.WAITING, after_id=after, limit=MAX_BATCH)
+            if not waiting:
+                return total
+            after = waiting[-1].id or after
+            result = self._resume_chunk(waiting)
+            total = CommitResult(
+                runs=total.runs + result.runs,
+                changes=total.changes + result.changes,
+                commands=total.commands + result.commands,
+                contacts=total.contacts + result.contacts,
+            )
+            if len(waiting) < MAX_BATCH:
+                return total
+
+    def _resume_chunk(self, waiting: list[WorkflowRun]) -> CommitResult:
         now = time.time()
-        waiting = self._store.runs.page(outcome=RunOutcome.WAITING, limit=MAX_BATCH)
-        if not waiting:
-            return CommitResult()
         view = StoreView(self._store)
         workflows = {w.id: w for w in self._store.workflows.all()}
         contacts = self._store.cache.contacts(run.contact_id for run in waiting)
         plans = []
-        for run in reversed(waiting):
+        for run in waiting:
             workflow = workflows.get(run.workflow_id)
             contact = contacts.get(run.contact_id)
             if workflow is None or contact is None:
@@ -167,3 +205,8 @@ class Intake:
         if result.commands:
             self._on_commands()
         return result
+
+
+def _fail(item: _Item, error: BaseException) -> None:
+    if not item.done.done():
+        item.done.set_exception(error)

@@ -112,16 +112,21 @@ class Poller:
         agents = await client.list_users()
         self._connectivity.reached()
         await self._store.db.write(self._store.cache.upsert_agents, agents)
+        listed_at = time.time()  # the version of what the listing reads: older than anything written after it
         polled = [contact async for contact in client.list_contacts()]
         cached = await self._store.db.read(self._store.cache.contacts, [c.id for c in polled])
         now = int(time.time())
         missed = detect_missed_closes(polled, cached, now)
         missed_ids = {close.contact.id for close in missed}
-        await self._store.db.write(self._store.cache.upsert_contacts, [c for c in polled if c.id not in missed_ids])
+        fresh = [c for c in polled if c.id not in missed_ids]
+        await self._store.db.write(self._store.cache.upsert_contacts, fresh, listed_at)
         self._publish(ChangeSet(agents_changed=True, contacts=tuple(c.id for c in polled)))
         if missed:
             log.info("poll found %d closes that no webhook reported", len(missed))
-            await asyncio.gather(*(self._intake.submit(close) for close in missed))
+            outcomes = await asyncio.gather(*(self._intake.submit(close) for close in missed), return_exceptions=True)
+            for close, outcome in zip(missed, outcomes, strict=True):
+                if isinstance(outcome, Exception):  # refused alone (and logged by intake); the others are stored
+                    log.warning("contact %s: the detected close was not stored: %s", close.contact.id, outcome)
         await self._store.db.write(self._store.meta.set, LAST_POLL, str(time.time()))
         self.last = PollResult(len(agents), len(polled), len(missed))
         self.last_at = time.time()

@@ -1,23 +1,33 @@
 """The sync service: intake → engine → storage → drain on one asyncio loop, and every task it owns.
 
 It does not care which loop runs it (qasync in the GUI, plain asyncio in the CLI and tests). Each
-background task is owned here and cancelled by `stop`; a task that dies of a bug is logged, reported
-through `failure`, and ends `wait_failure` so the CLI can exit with an error instead of hanging.
+background task is owned here and cancelled by `stop`. A task that dies of an unexpected error is
+restarted with a growing delay; the failure is kept in words (`problem`, shown by `status`), and it ends
+`wait_failure` so the CLI can exit with an error instead of hanging.
+
+Several Closeout processes may open one database (the GUI, `closeout-cli sync --forever`, a second GUI).
+Each one takes in events (a webhook, the demo workspace), since intake deduplicates by the platform's ids
+inside its write transaction. Only one of them, the **runner**, sends and polls: it holds the runner lease
+(renewed every third of its length) and the others watch, taking over when it lapses or its process is gone.
+The platform's one rate budget is thus never split, and `runner` names the process that sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.domain.conversations import PlatformEvent
+from app.domain.errors import StorageError
 from app.events import ChangeSet, EventBus
 from app.platform.client import PlatformClient
 from app.platform.pacing import RateLimitBudget
+from app.storage.leases import RUNNER, Lease
 from app.storage.store import Store
 from app.sync.connectivity import Connectivity, ConnectivityState
 from app.sync.drain import Drain
@@ -30,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("closeout.sync")
 
 WAITING_RETRY_SECONDS = 30.0
+RUNNER_LEASE_SECONDS = 15.0
+RESTART_FIRST = 1.0
+RESTART_MAX = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,7 @@ class SyncOptions:
     webhook_host: str = "127.0.0.1"
     webhook_secret: str = ""
     demo: bool = False
+    lease_seconds: float = RUNNER_LEASE_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,8 @@ class SyncStatus:
     rate_limit: RateLimitBudget | None
     last_sync: float | None
     webhook_url: str | None
+    problem: str | None = None
+    other_runner: str | None = None
 
 
 class SyncService:
@@ -81,8 +97,13 @@ class SyncService:
         self._server: EmbeddedServer | None = None
         self._failed = asyncio.Event()
         self.failure: BaseException | None = None
+        self.problem: str | None = None
         self.recovered = 0
         self._retired: list[PlatformClient] = []
+        self._runner_tasks: list[asyncio.Task[Any]] = []
+        self._other: Lease | None = None
+        self.is_runner = False
+        self.store.outbox.lease_seconds = max(self.store.outbox.lease_seconds, options.lease_seconds)
 
     @property
     def client(self) -> PlatformClient:
@@ -103,14 +124,12 @@ class SyncService:
         await self.intake.load_workflows()
 
     async def start(self, *, poll: bool = True, drain: bool = True) -> None:
-        """Recover, then run intake, drain, poller and (if configured) the webhook receiver."""
+        """Recover, then run intake, the webhook receiver (if configured), and, as the runner, drain and poller."""
         await self.prepare()
-        self.spawn("intake", self.intake.run())
-        if drain:
-            self.spawn("drain", self.drain.run())
-        if poll:
-            self.spawn("poller", self.poller.run())
-        self.spawn("waiting", self._resume_waiting_runs())
+        self.supervise("intake", self.intake.run)
+        if drain or poll:
+            self.spawn("runner", self._hold_runner_lease(poll=poll, drain=drain))
+        self.supervise("waiting", self._resume_waiting_runs)
         if self.options.webhook_port is not None:
             # Imported here: uvicorn and Starlette are only needed when the receiver is switched on.
             from app.sync.embedded_server import EmbeddedServer
@@ -126,6 +145,82 @@ class SyncService:
         while True:
             await asyncio.sleep(WAITING_RETRY_SECONDS)
             await self.intake.resume_waiting()
+
+    async def _hold_runner_lease(self, *, poll: bool, drain: bool) -> None:
+        """Take the runner lease when it is free and keep it; run drain and poller only while holding it."""
+        try:
+            while True:
+                lease = await self.store.db.write(self.store.leases.acquire, RUNNER, self.options.lease_seconds)
+                ours = lease.holder.owner == self.store.holder.owner
+                if ours and not self.is_runner:
+                    log.info("this process now sends and polls (pid %d)", self.store.holder.pid)
+                    self.is_runner, self._other = True, None
+                    if drain:
+                        self._runner_tasks.append(self.supervise("drain", self.drain.run))
+                    if poll:
+                        self._runner_tasks.append(self.supervise("poller", self.poller.run))
+                    self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
+                elif not ours:
+                    if self.is_runner:
+                        log.warning("another process took the runner lease: %s", lease.holder.owner)
+                        await self._stop_runner_tasks()
+                    if self._other is None or self._other.holder != lease.holder:
+                        log.info("another Closeout sends and polls: pid %d on %s", lease.holder.pid, lease.holder.host)
+                        self._other = lease
+                        self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
+                await asyncio.sleep(self.options.lease_seconds / 3)
+        finally:
+            await self._stop_runner_tasks()
+            if self.is_runner:
+                self.is_runner = False
+                with contextlib.suppress(StorageError):
+                    await self.store.db.write(self.store.leases.release, RUNNER)
+
+    async def _stop_runner_tasks(self) -> None:
+        self.is_runner = False
+        tasks, self._runner_tasks = self._runner_tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def runner(self) -> str | None:
+        """Words for the status bar when another process sends (`Another Closeout ... pid 4242`), else None."""
+        other = self._other
+        if other is None or self.is_runner:
+            return None
+        where = "on this computer" if other.holder.host == self.store.holder.host else f"on {other.holder.host}"
+        return f"Another Closeout {where} is sending: pid {other.holder.pid}"
+
+    def supervise(self, name: str, factory: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Task[Any]:
+        """Run `factory()` as an owned task, restarting it with a growing delay after an unexpected error.
+
+        Each failure is logged, kept in words in `problem` (the status bar shows it) and ends `wait_failure`.
+        """
+
+        async def keep_running() -> None:
+            delay = RESTART_FIRST
+            while True:
+                started = time.monotonic()
+                try:
+                    await factory()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    words = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                    self.problem = f"The {name} stopped: {words} Retrying in {delay:.0f} s."
+                    log.error("background task %s failed; restarting in %.0f s", name, delay, exc_info=exc)
+                    self.failure = exc
+                    self._failed.set()
+                    self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
+                if time.monotonic() - started > RESTART_MAX:
+                    delay = RESTART_FIRST  # it ran well for a while: start the delays over
+                await asyncio.sleep(delay)
+                delay = min(RESTART_MAX, delay * 2)
+                self.problem = None
+
+        return self.spawn(name, keep_running())
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `coro` as a task this service owns and cancels on stop; a crash is recorded, never lost."""
@@ -198,6 +293,8 @@ class SyncService:
             rate_limit=self._client.rate_limit_budget,
             last_sync=last,
             webhook_url=self.webhook_url,
+            problem=self.problem,
+            other_runner=self.runner,
         )
 
     async def run_once(self) -> None:

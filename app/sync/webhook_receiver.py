@@ -31,10 +31,10 @@ def webhook_app(secret: str, intake: Intake) -> Starlette:
             if len(body) > MAX_BODY:
                 raise WebhookRejected("The webhook body is too large.", status=413)
             event = verify_and_parse(secret, body, request.headers.get(SIGNATURE_HEADER))
+            await intake.submit(event)  # an event the database cannot hold is refused alone (UnstorableEvent)
         except WebhookRejected as exc:
             log.warning("refused a webhook: %s", exc.message)
             return JSONResponse({"code": exc.status, "message": exc.message}, status_code=exc.status)
-        await intake.submit(event)
         return JSONResponse({"ok": True})
 
     async def health(_: Request) -> JSONResponse:

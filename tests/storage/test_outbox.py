@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -18,9 +18,9 @@ from app.domain.history import SyncState
 from app.domain.outbox import OutboxState
 from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome
-from app.storage.outbox import Claim
 from app.events import EventBus
 from app.platform.client import PlatformClient
+from app.storage.outbox import Claim
 from app.storage.store import Store
 from app.sync.service import SyncOptions, SyncService
 from tests.factories import close, unassign_plan
