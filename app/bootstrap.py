@@ -349,6 +349,19 @@ class Supervisor:
         """Publish a workflow (PublishBlocked lists what is missing); it runs on the next event."""
         return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id)))
 
+    async def overlap_warnings(self, workflow_id: int) -> tuple[str, ...]:
+        """Warnings naming each other published workflow whose trigger overlaps this one's (before or after publishing)."""
+        workflow = await self.workflow(workflow_id)
+        published = await self.store.db.read(self.store.workflows.all, WorkflowState.PUBLISHED)
+        return lifecycle.overlaps(workflow, published)
+
+    def sending_elsewhere(self) -> str | None:
+        """Words for the status bar when another Closeout process sends and polls for this database, else None.
+
+        For example "Another Closeout on this computer is sending: pid 4242".
+        """
+        return self.sync.runner
+
     @connected
     async def stop_workflow(self, workflow_id: int) -> Workflow:
         """Stop a workflow; its runs and history stay."""

@@ -164,6 +164,9 @@ async def cmd_use_template(supervisor: Supervisor, args: argparse.Namespace) -> 
     out(str(workflow.id))
     for warning in supervisor.warnings(workflow):
         sys.stderr.write(f"warning: {warning}\n")
+    if args.publish:
+        for warning in await supervisor.overlap_warnings(workflow.id):
+            sys.stderr.write(f"warning: {warning}\n")
     missing = supervisor.missing_fields(workflow)
     if missing and not args.publish:
         sys.stderr.write("needs input before publishing: " + "; ".join(missing) + "\n")
@@ -197,6 +200,8 @@ async def cmd_publish(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Publish a workflow."""
     workflow = await supervisor.publish(args.id)
     out(f"published {workflow.name!r} (version {workflow.version})")
+    for warning in await supervisor.overlap_warnings(args.id):
+        sys.stderr.write(f"warning: {warning}\n")
     return 0
 
 

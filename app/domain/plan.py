@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from app.domain.conversations import ClosedConversation
@@ -59,3 +60,12 @@ class Plan:
     def is_empty(self) -> bool:
         """True when there is nothing to commit."""
         return self == Plan()
+
+
+# A reason may name another run of the same batch before it has an id; storage puts the id in on commit.
+RUN_REF = re.compile(r"\[run:([^\]]+)\]")
+
+
+def run_ref(key: str) -> str:
+    """The placeholder for the id of the run with `key`, in a reason (see RUN_REF)."""
+    return f"[run:{key}]"

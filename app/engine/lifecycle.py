@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from app.domain.errors import PublishBlocked
-from app.domain.workflows import AssignAction, AssignToStep, TriggerKind, Workflow, WorkflowState
+from app.domain.workflows import (
+    AssignAction,
+    AssignToStep,
+    ConditionOperator,
+    TriggerKind,
+    Workflow,
+    WorkflowState,
+)
 from app.engine.conditions import CLOSE_FIELDS, FIELD_WORDS, OPEN_FIELDS
 
 ONCE_PER_CONTACT_WARNING = (
@@ -52,6 +60,38 @@ def warnings(workflow: Workflow) -> tuple[str, ...]:
     ):
         return (ONCE_PER_CONTACT_WARNING,)
     return ()
+
+
+def overlaps(workflow: Workflow, published: Sequence[Workflow]) -> tuple[str, ...]:
+    """Warnings naming each other published workflow on the same trigger whose conditions an event can meet too.
+
+    Two conditions on one field with "is" and no value in common cannot both hold; anything else may.
+    """
+    found: list[str] = []
+    for other in published:
+        if other.id == workflow.id or other.state is not WorkflowState.PUBLISHED:
+            continue
+        if other.trigger.kind is not workflow.trigger.kind or _exclusive(workflow, other):
+            continue
+        found.append(
+            f'"{other.name}" is published on the same trigger: an event that meets both runs both, and the later '
+            "one works on what the earlier one left (it may find nothing left to do)."
+        )
+    return tuple(found)
+
+
+def _exclusive(one: Workflow, other: Workflow) -> bool:
+    """Whether no event can meet both workflows' conditions (an "is" on one field with no value in common)."""
+    for mine in one.trigger.conditions:
+        for theirs in other.trigger.conditions:
+            if (
+                mine.field is theirs.field
+                and mine.operator is ConditionOperator.IS
+                and theirs.operator is ConditionOperator.IS
+                and not set(mine.values) & set(theirs.values)
+            ):
+                return True
+    return False
 
 
 def publish(workflow: Workflow) -> Workflow:

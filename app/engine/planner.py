@@ -14,7 +14,7 @@ from app.domain.conversations import AssigneeChanged, ClosedConversation, Conver
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.outbox import CommandKind, OutboxCommand
 from app.domain.people import Agent, Contact, ContactStatus, UserRef
-from app.domain.plan import AssigneeUpdate, Plan, PlannedAction, PlannedRun
+from app.domain.plan import AssigneeUpdate, Plan, PlannedAction, PlannedRun, run_ref
 from app.domain.workflows import (
     AddCommentStep,
     AssignAction,
@@ -48,13 +48,19 @@ def plan_event(event: TriggerEvent, workflows: Sequence[Workflow], view: CacheVi
     kind = TriggerKind.CONVERSATION_CLOSED if isinstance(event, ClosedConversation) else TriggerKind.CONVERSATION_OPENED
     runs: list[PlannedRun] = []
     updates: list[AssigneeUpdate] = []
-    for workflow in workflows:
+    update: AssigneeUpdate | None = None
+    left_by: tuple[Workflow, PlannedRun] | None = None  # the last run that changed the assignee in this event
+    for workflow in sorted(workflows, key=lambda w: w.id or 0):
         if workflow.state is not WorkflowState.PUBLISHED or workflow.trigger.kind is not kind:
             continue
-        planned, update = plan_run(event, workflow, view, now)
+        # Each workflow plans against the state the earlier ones leave: the assignee they set.
+        current = event if left_by is None or update is None else _with_assignee(event, update.assignee)
+        planned, next_update = plan_run(current, workflow, view, now, left_by)
         runs.append(planned)
-        if update is not None:
-            updates.append(update)
+        if next_update is not None:
+            update = next_update
+            updates.append(next_update)
+            left_by = (workflow, planned)
     if isinstance(event, ClosedConversation):
         snapshot = _as(event.contact, ContactStatus.CLOSED, event.assignee_at_close)
         return Plan(close=event, runs=tuple(runs), contacts=(snapshot,), cache_updates=tuple(updates))
@@ -68,10 +74,25 @@ def _as(contact: Contact, status: ContactStatus, assignee: UserRef | None) -> Co
     return Contact(c.id, c.first_name, c.last_name, c.phone, c.email, assignee, status, c.tags, c.created_at)
 
 
+def _with_assignee(event: TriggerEvent, assignee: UserRef | None) -> TriggerEvent:
+    """The event as a later workflow sees it: with the assignee an earlier workflow of the same event left."""
+    if isinstance(event, ClosedConversation):
+        return replace(event, assignee_at_close=assignee)
+    return replace(event, contact=replace(event.contact, assignee=assignee))
+
+
 def plan_run(
-    event: TriggerEvent, workflow: Workflow, view: CacheView, now: float
+    event: TriggerEvent,
+    workflow: Workflow,
+    view: CacheView,
+    now: float,
+    left_by: tuple[Workflow, PlannedRun] | None = None,
 ) -> tuple[PlannedRun, AssigneeUpdate | None]:
-    """One workflow's run on one event, and the cache update it implies (if any)."""
+    """One workflow's run on one event, and the cache update it implies (if any).
+
+    `left_by` is the earlier workflow (and its run) of the same event that set the assignee this one starts
+    from; a step that finds nothing left to do names it.
+    """
     assert workflow.id is not None, "only stored workflows run"
     contact = event.contact
 
@@ -95,7 +116,7 @@ def plan_run(
     update: AssigneeUpdate | None = None
     for index, step in enumerate(workflow.steps):
         if isinstance(step, AssignToStep):
-            result = _assign(step, event, workflow, view, assignee, now)
+            result = _assign(step, event, workflow, view, assignee, now, left_by)
         else:
             result = _comment(step, index, event, workflow, started_with, now)
         actions.extend(result.actions)
@@ -119,10 +140,14 @@ def _assign(
     view: CacheView,
     assignee: UserRef | None,
     now: float,
+    left_by: tuple[Workflow, PlannedRun] | None = None,
 ) -> _Step:
+    by = f' by "{left_by[0].name}" (run {_run_words(left_by[1])})' if left_by is not None else ""
     if step.action is AssignAction.UNASSIGN:
         if assignee is None:
-            return _Step(RunOutcome.SKIPPED, "skipped: contact already unassigned")
+            return _Step(
+                RunOutcome.SKIPPED, f"skipped: already unassigned{by}" if by else "skipped: contact already unassigned"
+            )
         reason = f"unassigned {assignee.name}"
         payload: dict[str, object] = {
             "expected_assignee": assignee.id,
@@ -135,7 +160,7 @@ def _assign(
     if chosen is None:
         return _Step(RunOutcome.WAITING, f"waiting: {why_not}")
     if assignee is not None and assignee.id == chosen.id:
-        return _Step(RunOutcome.SKIPPED, f"skipped: contact already assigned to {chosen.name}")
+        return _Step(RunOutcome.SKIPPED, f"skipped: contact already assigned to {chosen.name}{by}")
     payload = {"assignee": chosen.id, "expected_assignee": assignee.id if assignee else None, "verify": False}
     return _change(event, workflow, assignee, chosen.ref, f"assigned {chosen.name}", CommandKind.ASSIGN, payload, now)
 
@@ -184,6 +209,11 @@ def _comment(
         created_at=now,
     )
     return _Step(RunOutcome.DONE, "added a comment", (PlannedAction(None, command),))
+
+
+def _run_words(planned: PlannedRun) -> str:
+    """How a run of the same event is named before it has an id: its id once stored, else its key."""
+    return str(planned.run.id) if planned.run.id is not None else run_ref(planned.run.key)
 
 
 def render(text: str, contact: Contact, assignee: UserRef | None, category: str | None) -> str:

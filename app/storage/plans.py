@@ -19,7 +19,7 @@ from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
 from app.domain.people import ContactStatus
-from app.domain.plan import Plan, PlannedRun
+from app.domain.plan import RUN_REF, Plan, PlannedRun
 from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import (
@@ -91,6 +91,7 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
         run_row["conversation_id"] = conversation_id
         run_rows.append(run_row)
     run_ids = rows.insert(RUNS, run_rows)
+    _name_referenced_runs(session, run_rows, run_ids)
     for planned_run, _ in resumed:
         session.execute(
             update(RUNS)
@@ -142,6 +143,17 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     return CommitResult(
         tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates
     )
+
+
+def _name_referenced_runs(session: Session, run_rows: list[dict[str, Any]], run_ids: list[int]) -> None:
+    """Put the stored id in place of each run reference a reason holds (a later workflow naming an earlier one)."""
+    referring = [(row, run_id) for row, run_id in zip(run_rows, run_ids, strict=True) if "[run:" in row["reason"]]
+    if not referring:
+        return
+    id_of = {row["key"]: run_id for row, run_id in zip(run_rows, run_ids, strict=True)}
+    for row, run_id in referring:
+        reason = RUN_REF.sub(lambda m: str(id_of.get(m.group(1), m.group(1))), row["reason"])
+        sql.execute(session, f"UPDATE {RUNS.name} SET reason = ? WHERE id = ?", (reason, run_id))
 
 
 class _Inserter:
