@@ -350,7 +350,7 @@ class Supervisor:
         return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id)))
 
     async def overlap_warnings(self, workflow_id: int) -> tuple[str, ...]:
-        """Warnings naming each other published workflow whose trigger overlaps this one's (before or after publishing)."""
+        """Warnings naming each other published workflow whose trigger overlaps this one's."""
         workflow = await self.workflow(workflow_id)
         published = await self.store.db.read(self.store.workflows.all, WorkflowState.PUBLISHED)
         return lifecycle.overlaps(workflow, published)

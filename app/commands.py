@@ -159,13 +159,14 @@ async def cmd_use_template(supervisor: Supervisor, args: argparse.Namespace) -> 
     """Create a draft from a template (and publish it with --publish); prints the new workflow's id."""
     workflow = await supervisor.use_template(args.template, args.name, parse_sets(args.set))
     assert workflow.id is not None
+    workflow_id = workflow.id
     if args.publish:
-        workflow = await supervisor.publish(workflow.id)
+        workflow = await supervisor.publish(workflow_id)
     out(str(workflow.id))
     for warning in supervisor.warnings(workflow):
         sys.stderr.write(f"warning: {warning}\n")
     if args.publish:
-        for warning in await supervisor.overlap_warnings(workflow.id):
+        for warning in await supervisor.overlap_warnings(workflow_id):
             sys.stderr.write(f"warning: {warning}\n")
     missing = supervisor.missing_fields(workflow)
     if missing and not args.publish:
