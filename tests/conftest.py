@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -73,3 +74,34 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     keyring.set_keyring(MemoryKeyring())
     yield home
     keyring.set_keyring(previous)
+
+
+class LogFailHandler(logging.Handler):
+    """Collects every log record at ERROR or above, so a test that logged one unexpectedly fails.
+
+    A background task that dies, a write that fails, a bug caught by a catch-all: each logs at ERROR, and
+    none of them must pass unnoticed. A test that provokes such a record on purpose says so with
+    `@pytest.mark.log_errors_expected`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_logged_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test when anything logged at ERROR or above during it, unless it is marked as expecting that."""
+    handler = LogFailHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("log_errors_expected") is None:
+        lines = "\n".join(f"{r.name} {r.levelname}: {r.getMessage()}" for r in handler.records[:10])
+        pytest.fail(f"unexpected log records at ERROR or above:\n{lines}", pytrace=False)

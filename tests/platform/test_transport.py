@@ -36,6 +36,10 @@ async def serving(handler: Handler, ssl_context: ssl.SSLContext | None = None) -
             await handler(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # WORKAROUND: before Python 3.12.2 the streams callback logs a cancelled handler task as an error
+            # (https://github.com/python/cpython/issues/113538); the handler is being shut down, so end quietly.
+            pass
         finally:
             writer.transport.abort()
             handlers.discard(task)

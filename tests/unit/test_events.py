@@ -56,6 +56,7 @@ def test_unsubscribe() -> None:
     assert listener.seen == []
 
 
+@pytest.mark.log_errors_expected
 def test_a_failing_handler_is_logged_and_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:
     bus = EventBus()
     seen: list[ChangeSet] = []
