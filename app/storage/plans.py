@@ -207,7 +207,7 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
     """
     closes = [p.close for p in plans if p.close is not None]
     known_events: set[str] = set()
-    known_pairs: set[tuple[int, int]] = set()
+    known_pairs: dict[tuple[int, int], tuple[int, str, float]] = {}  # (contact, time) -> as in `latest`
     latest: dict[int, tuple[int, str, float]] = {}  # contact -> (close id, source, recorded at) of its newest close
     closed_in_cache: set[int] = set()
     for start in range(0, len(closes), LOOKUP_CHUNK):
@@ -223,7 +223,7 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
         )
         for event_id, contact_id, closed_time, close_id, source, recorded_at in found:
             known_events.add(event_id)
-            known_pairs.add((contact_id, closed_time))
+            known_pairs[(contact_id, closed_time)] = (close_id, source, recorded_at)
             latest[contact_id] = (close_id, source, recorded_at)
         polled = list({c.contact.id for c in chunk if c.closed_by_source is ClosedBySource.DETECTED_BY_POLL})
         if polled:
@@ -242,22 +242,26 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
         if close is not None:
             contact_id = close.contact.id
             pair = (contact_id, close.closed_time)
-            if close.event_id in known_events or pair in known_pairs:
+            if close.event_id in known_events:
                 continue
             if close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
-                if contact_id in closed_in_cache:
-                    log.info("contact %s: the poll's close was already recorded from a webhook", contact_id)
+                if pair in known_pairs or contact_id in closed_in_cache:
+                    log.info("contact %s: the poll's close was already recorded", contact_id)
                     continue
-            elif (newest := latest.get(contact_id)) is not None:
+            elif (newest := known_pairs.get(pair) or latest.get(contact_id)) is not None:
                 close_id, source, recorded_at = newest
                 if source == ClosedBySource.DETECTED_BY_POLL.value and recorded_at >= close.closed_time:
-                    _fill_in_detected_close(session, close_id, close)
+                    if close_id:
+                        _fill_in_detected_close(session, close_id, close)
                     known_events.add(close.event_id)
                     continue
+                if pair in known_pairs:
+                    continue
             known_events.add(close.event_id)
-            known_pairs.add(pair)
+            entry = (0, close.closed_by_source.value, time.time())
+            known_pairs[pair] = entry
             closed_in_cache.add(contact_id)
-            latest[contact_id] = (0, close.closed_by_source.value, time.time())
+            latest[contact_id] = entry
         kept.append(plan)
     return kept
 
