@@ -39,6 +39,7 @@ from app.events import ChangeSet, EventBus
 from app.settings import (
     API_URL,
     DB_URL,
+    LEASE_SECONDS,
     POLL_SECONDS,
     RATE_LIMIT_PER_S,
     REQUEST_TIMEOUT_S,
@@ -253,6 +254,7 @@ class Supervisor:
             webhook_port=plan.webhook_port,
             webhook_secret=plan.webhook_secret,
             demo=plan.demo,
+            lease_seconds=float(settings.get(LEASE_SECONDS)),
         )
         self._store, self._sync = store, SyncService(store, client, self.bus, options)
         self._connected.set()

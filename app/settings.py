@@ -144,6 +144,17 @@ DEMO_CLOSES_PER_MINUTE = Setting(
     minimum=0,
     maximum=60_000,
 )
+LEASE_SECONDS = Setting(
+    "lease_seconds",
+    float,
+    15.0,
+    "Runner lease (s)",
+    "When several Closeout windows or tools share one database, one sends and polls; if it stops answering "
+    "for this long, another takes over.",
+    env="CLOSEOUT_LEASE_SECONDS",
+    minimum=1,
+    maximum=600,
+)
 
 ALL_SETTINGS: tuple[Setting[Any], ...] = (
     API_URL,
@@ -154,6 +165,7 @@ ALL_SETTINGS: tuple[Setting[Any], ...] = (
     RATE_LIMIT_PER_S,
     REQUEST_TIMEOUT_S,
     DEMO_CLOSES_PER_MINUTE,
+    LEASE_SECONDS,
 )
 _BY_KEY = {s.key: s for s in ALL_SETTINGS}
 

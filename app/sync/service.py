@@ -103,7 +103,8 @@ class SyncService:
         self._runner_tasks: list[asyncio.Task[Any]] = []
         self._other: Lease | None = None
         self.is_runner = False
-        self.store.outbox.lease_seconds = max(self.store.outbox.lease_seconds, options.lease_seconds)
+        # A claim outlives a runner lease: a runner that lost its lease still holds what it is sending.
+        self.store.outbox.lease_seconds = 2 * options.lease_seconds
 
     @property
     def client(self) -> PlatformClient:

@@ -1,0 +1,111 @@
+"""Two Closeout processes on one database file: every command goes out once, and a killed runner is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+
+LEASE = 3.0
+
+
+def _runner_pid(db: Path) -> int | None:
+    """The pid holding the runner lease, read from the file as any SQLite tool would."""
+    if not db.exists():
+        return None
+    with sqlite3.connect(db, timeout=5) as connection:
+        try:
+            row = connection.execute("SELECT pid, until FROM leases WHERE name = 'runner'").fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            return None
+    return None if row is None or row[1] < time.time() else int(row[0])
+
+
+def _wait(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return process.returncode, err
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_file_send_each_of_2000_commands_once(
+    launch: Callable[..., LoopbackFake], tmp_path: Path
+) -> None:
+    total = 2000
+    port = free_port()
+    fake = launch(seed=41, contacts=6300, users=20, webhook_urls=[f"http://127.0.0.1:{port}/webhook"])
+    env = cli_env(tmp_path / "home", fake) | {"CLOSEOUT_LEASE_SECONDS": str(LEASE), "CLOSEOUT_RATE_LIMIT": "1000"}
+    assert run_cli(env, "use-template", "unassign-after-close", "--publish").returncode == 0
+    targets = fake.assigned_open(total)
+    sync = ("sync", "--forever", "--poll-seconds", "3600")
+    receiving = start_cli(env, *sync, "--webhook-port", str(port), "--webhook-secret", SECRET)
+    other = start_cli(env, *sync)
+    processes = [receiving, other]
+    try:
+        assert receiving.stderr is not None and "receiving webhooks" in receiving.stderr.readline()
+        for contact_id in targets:
+            fake.close(contact_id)
+        _wait(lambda: not any(fake.assignees(targets)), 60, "every contact to be unassigned", every=2)
+    finally:
+        results = [_stop(p) for p in processes]
+    assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, err in results]
+    posts = fake.unassign_posts()
+    assert {c: n for c, n in posts.items() if n != 1} == {}
+    assert all(posts[c] == 1 for c in targets)
+
+
+@pytest.mark.slow
+def test_a_runner_killed_mid_drain_is_replaced_after_its_lease_and_nothing_goes_out_twice(
+    launch: Callable[..., LoopbackFake], tmp_path: Path
+) -> None:
+    closes = 150
+    port = free_port()
+    fake = launch(seed=43, contacts=400, rate_limit=20, webhook_urls=[f"http://127.0.0.1:{port}/webhook"])
+    home = tmp_path / "home"
+    env = cli_env(home, fake) | {"CLOSEOUT_LEASE_SECONDS": str(LEASE), "CLOSEOUT_RATE_LIMIT": "20"}
+    assert run_cli(env, "use-template", "unassign-after-close", "--publish").returncode == 0
+    db = home / "data" / "closeout.sqlite3"
+    targets = fake.assigned_open(closes)
+
+    runner = start_cli(env, "sync", "--forever", "--poll-seconds", "3600")
+    _wait(lambda: _runner_pid(db) == runner.pid, 30, "the first process to take the runner lease")
+    watcher = start_cli(env, "sync", "--forever", "--poll-seconds", "3600", "--webhook-port", str(port))
+    try:
+        assert watcher.stderr is not None and "receiving webhooks" in watcher.stderr.readline()
+        for contact_id in targets:
+            fake.close(contact_id)
+        _wait(lambda: sum(fake.unassign_posts().values()) >= 20, 60, "the runner to be mid-drain")
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait()
+        killed_at = time.monotonic()
+        _wait(lambda: _runner_pid(db) == watcher.pid, 2 * LEASE, "the other process to take over")
+        takeover = time.monotonic() - killed_at
+        _wait(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned")
+    finally:
+        _stop(runner)
+        code, err = _stop(watcher)
+    assert code == 0, err[-2000:]
+    assert takeover < 2 * LEASE
+    posts = fake.unassign_posts()
+    assert {c: n for c, n in posts.items() if n != 1} == {}
+    assert all(posts[c] == 1 for c in targets)
