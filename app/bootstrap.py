@@ -19,7 +19,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
@@ -513,6 +513,18 @@ class Supervisor:
         if not self.is_demo:
             await self.sync.set_client(self._client(self.settings, token))
         return where
+
+    @connected
+    async def reload_token(self) -> bool:
+        """Switch to the stored token if it is not the one in use (another `login` stored it); True if switched."""
+        if self.is_demo:
+            return False
+        stored = await asyncio.to_thread(secrets.load_token)
+        if stored is None or stored == self._plan.token:
+            return False
+        self._plan = replace(self._plan, token=stored)
+        await self.sync.set_client(self._client(self.settings, stored, self._plan.api_url))
+        return True
 
     def on_change(self, handler: Callable[[ChangeSet], None]) -> None:
         """Subscribe to change-sets."""

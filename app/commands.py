@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import secrets
 from app.bootstrap import QueueRow, Supervisor
@@ -29,8 +30,13 @@ from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
 from app.sync.connectivity import Connectivity
 
+if TYPE_CHECKING:
+    from app.sync.service import OnceReport
+
 EXIT_TOKEN_REJECTED = 3
 EXIT_OFFLINE = 4
+EXIT_WORK_LEFT = 5
+TOKEN_CHECK_SECONDS = 5.0
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
 
@@ -233,10 +239,47 @@ async def cmd_import(supervisor: Supervisor, args: argparse.Namespace) -> int:
 # -- sync ------------------------------------------------------------------------------------------------
 
 
+def _once_left(report: OnceReport) -> str:
+    """The line `sync --once` prints for commands still waiting, or "" when none are."""
+    if not report.left:
+        return ""
+    noun = "command waits" if report.left == 1 else "commands wait"
+    if report.next_due_at is None:
+        return f"{report.left} {noun} to be sent"
+    return f"{report.left} {noun} for a retry at {time.strftime('%H:%M', time.localtime(report.next_due_at))}"
+
+
+async def _say_and_wait_for_a_new_token(supervisor: Supervisor) -> None:
+    """For `sync --forever`: say in one line when the token is rejected, and switch to a new one once stored."""
+    said = False
+    while True:
+        status = await supervisor.status()
+        if status.connectivity is Connectivity.AUTH_FAILED:
+            if not said:
+                sys.stderr.write(
+                    f"the platform rejected the token: {status.detail}; waiting for a new one "
+                    "(run `closeout-cli login`)\n"
+                )
+                sys.stderr.flush()
+                said = True
+            if await supervisor.reload_token():
+                sys.stderr.write("a new token was stored; sending again\n")
+                sys.stderr.flush()
+                said = False
+        await asyncio.sleep(TOKEN_CHECK_SECONDS)
+
+
 async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Sync with the platform: once, until idle, or until stopped."""
     if args.once:
-        await supervisor.sync.run_once()
+        report = await supervisor.sync.run_once()
+        if report.other_runner:
+            sys.stderr.write(f"{report.other_runner}; nothing was sent from here\n")
+            return EXIT_WORK_LEFT
+        left = _once_left(report)
+        if left:
+            sys.stderr.write(left + "\n")
+            return EXIT_WORK_LEFT
     else:
         await supervisor.start()
         if supervisor.sync.webhook_url:
@@ -249,6 +292,9 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(supervisor.sync.wait_failure())]
         if args.until_idle:
             waiters.append(asyncio.ensure_future(supervisor.sync.wait_idle(args.idle_seconds)))
+            waiters.append(asyncio.ensure_future(supervisor.sync.wait_stuck(args.idle_seconds)))
+        else:
+            waiters.append(asyncio.ensure_future(_say_and_wait_for_a_new_token(supervisor)))
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -256,6 +302,9 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
             loop.remove_signal_handler(sig)
         if supervisor.sync.failure is not None:
             raise supervisor.sync.failure
+        for task in waiters:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     status = await supervisor.status()
     if status.connectivity is Connectivity.AUTH_FAILED:
         sys.stderr.write(f"the platform rejected the token: {status.detail}\n")
@@ -452,6 +501,8 @@ async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
         "published": sum(1 for w in workflows if w.state.value == "published"),
         "closes": await supervisor.store.db.read(supervisor.store.closes.count),
         "token": "set" if secrets.load_token() else "not set",
+        "sending": status.other_runner,
+        "sending_state": status.runner_state,
     }
     if args.json:
         emit_json(data)

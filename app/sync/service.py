@@ -43,6 +43,8 @@ WAITING_RETRY_SECONDS = 30.0
 RUNNER_LEASE_SECONDS = 15.0
 RESTART_FIRST = 1.0
 RESTART_MAX = 60.0
+ONCE_WAIT_SECONDS = 30.0
+RUNNER_STATE = "runner_state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,15 @@ class SyncOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class OnceReport:
+    """What `run_once` left: commands not yet settled, when the next falls due, and who sends if not this process."""
+
+    left: int
+    next_due_at: float | None
+    other_runner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SyncStatus:
     """What the status bar shows."""
 
@@ -70,6 +81,7 @@ class SyncStatus:
     webhook_url: str | None
     problem: str | None = None
     other_runner: str | None = None
+    runner_state: str | None = None
 
 
 class SyncService:
@@ -113,6 +125,9 @@ class SyncService:
 
     def _connectivity_changed(self, state: Connectivity) -> None:
         self.bus.publish(ChangeSet(connectivity=state.value))
+        if self.is_runner:  # for `status` in another process: what the runner is stuck on, in words
+            words = f"{state.label}: {self.connectivity.detail}" if self.connectivity.detail else state.label
+            self._record_state = asyncio.ensure_future(self.store.db.write(self.store.meta.set, RUNNER_STATE, words))
 
     def _commands_enqueued(self) -> None:
         self.drain.wake()
@@ -282,6 +297,9 @@ class SyncService:
     async def status(self) -> SyncStatus:
         """The figures for the status bar."""
         depth = await self.store.db.read(self.store.outbox.depth)
+        if not self.is_runner:
+            lease = await self.store.db.read(self.store.leases.get, RUNNER)
+            self._other = lease if lease is not None and lease.holder.owner != self.store.holder.owner else None
         last = self.poller.last_at
         if last is None:
             stored = await self.store.db.read(self.store.meta.get, LAST_POLL)
@@ -296,18 +314,60 @@ class SyncService:
             webhook_url=self.webhook_url,
             problem=self.problem,
             other_runner=self.runner,
+            runner_state=await self.store.db.read(self.store.meta.get, RUNNER_STATE) if self.runner else None,
         )
 
-    async def run_once(self) -> None:
-        """One poll, then send everything due, without background tasks (for `sync --once`)."""
+    async def run_once(self, wait_seconds: float = ONCE_WAIT_SECONDS) -> OnceReport:
+        """One poll, then send everything due, without background tasks (for `sync --once`).
+
+        A command that falls due for a retry within `wait_seconds` is waited for and sent; what is left after
+        that (a retry further off) is in the report, with when it is due. Another process holding the runner
+        lease sends instead of this one: then nothing is polled or sent here, and the report names it.
+        """
         await self.prepare()
+        lease = await self.store.db.write(self.store.leases.acquire, RUNNER, self.options.lease_seconds)
+        if lease.holder.owner != self.store.holder.owner:
+            self._other = lease
+            depth = await self.store.db.read(self.store.outbox.depth)
+            return OnceReport(depth, None, self.runner)
         consumer = self.spawn("intake", self.intake.run())
+        deadline = time.monotonic() + wait_seconds
         try:
             await self.poller.poll_guarded()
-            await self.drain.run_until_idle()
+            while True:
+                await self.drain.run_until_idle()
+                due = await self.store.db.read(self.store.outbox.next_due_at)
+                if due is None or not self.connectivity.can_send or self.connectivity.state is Connectivity.OFFLINE:
+                    break
+                wait = due - time.time()
+                if wait > deadline - time.monotonic():
+                    break
+                await asyncio.sleep(max(0.0, wait))
+            depth = await self.store.db.read(self.store.outbox.depth)
+            return OnceReport(depth, await self.store.db.read(self.store.outbox.next_due_at))
         finally:
             consumer.cancel()
             await asyncio.gather(consumer, return_exceptions=True)
+            with contextlib.suppress(StorageError):
+                await self.store.db.write(self.store.leases.release, RUNNER)
+
+    async def wait_stuck(self, grace_seconds: float, poll_every: float = 0.2) -> Connectivity:
+        """Return once sending cannot go on by itself: the token was rejected, or offline with commands queued.
+
+        Offline counts only after `grace_seconds` in a row, so a short outage that the drain rides out does not.
+        """
+        offline_since: float | None = None
+        while True:
+            state = self.connectivity.state
+            if state is Connectivity.AUTH_FAILED:
+                return state
+            if state is Connectivity.OFFLINE and (await self.store.db.read(self.store.outbox.depth)) > 0:
+                offline_since = offline_since or time.monotonic()
+                if time.monotonic() - offline_since >= grace_seconds:
+                    return state
+            else:
+                offline_since = None
+            await asyncio.sleep(poll_every)
 
     async def wait_idle(self, quiet_seconds: float, poll_every: float = 0.1) -> None:
         """Return after `quiet_seconds` with no new event, an empty intake queue and an empty outbox."""

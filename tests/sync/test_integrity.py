@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 
+from app.commands import _once_left
 from app.domain.conversations import ClosedBySource
 from app.domain.errors import DiskFull, UnstorableEvent
 from app.domain.history import AssignmentChange, HistoryFilter, SyncState
@@ -23,7 +26,11 @@ from app.engine.undo import plan_undo
 from app.platform.client import PlatformClient
 from app.platform.fake.platform import IN_PROCESS_URL
 from app.platform.webhooks import parse_event
+from app.storage.leases import RUNNER
 from app.storage.outbox import Claim
+from app.storage.store import Store
+from app.sync.connectivity import Connectivity
+from app.sync.service import OnceReport
 from tests.factories import close
 from tests.helpers import wait_until
 from tests.sync.conftest import Rig
@@ -282,3 +289,56 @@ async def test_the_oldest_waiting_runs_are_resumed_too(rig: Rig) -> None:
     await rig.service.intake.resume_waiting()
 
     assert rig.store.runs.page(outcome=RunOutcome.WAITING, limit=1000) == []
+
+
+async def test_sync_once_waits_a_bounded_time_for_a_retry_and_says_what_is_left(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)  # intake only, to record the closes
+    first, second = rig.assigned_contacts()[:2]
+    await rig.close_and_record(first)
+    # The poll (users, one page of contacts) and the check pass; the unassign gets a 500, retried in about 1 s.
+    rig.fake.faults.script(["ok", "ok", "ok", "500"])
+
+    waited = await rig.service.run_once(wait_seconds=10)
+    assert (waited.left, first.assignee_id, rig.fake.faults.injected["500"]) == (0, None, 1)
+
+    await rig.close_and_record(second)
+    rig.fake.faults.script(["ok", "ok", "ok", "500"])
+    left = await rig.service.run_once(wait_seconds=0)
+    assert rig.fake.faults.injected["500"] == 2
+    assert left.left == 1 and left.next_due_at is not None and left.next_due_at > time.time()
+    assert left.other_runner is None
+    assert second.assignee_id is not None
+
+
+async def test_sync_once_sends_nothing_while_another_process_is_the_runner(rig: Rig, tmp_path: Path) -> None:
+    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+    try:
+        other.leases.acquire(RUNNER, 30)
+        await rig.publish_unassign()
+        await rig.service.start(poll=False, drain=False)
+        contact = rig.assigned_contacts()[0]
+        await rig.close_and_record(contact)
+        report = await rig.service.run_once()
+    finally:
+        other.close()
+    assert report.other_runner == f"Another Closeout on this computer is sending: pid {os.getpid()}"
+    assert report.left == 1 and contact.assignee_id is not None
+
+
+async def test_until_idle_ends_when_the_token_is_rejected(rig: Rig) -> None:
+    await rig.publish_unassign()
+    rig.feed_events()
+    await rig.service.start(poll=False)
+    await rig.service.set_client(
+        PlatformClient(IN_PROCESS_URL, Secret("wrong"), rate_limit=0, transport=rig.fake.transport())
+    )
+    rig.close(rig.assigned_contacts()[0])
+    assert await asyncio.wait_for(rig.service.wait_stuck(0.1), 5) is Connectivity.AUTH_FAILED
+
+
+def test_the_once_line_says_how_many_commands_wait_and_until_when() -> None:
+    at = time.mktime(time.strptime("2026-12-01 14:03", "%Y-%m-%d %H:%M"))
+    assert _once_left(OnceReport(1, at)) == "1 command waits for a retry at 14:03"
+    assert _once_left(OnceReport(3, at)) == "3 commands wait for a retry at 14:03"
+    assert _once_left(OnceReport(0, None)) == ""
