@@ -6,7 +6,7 @@ Unix seconds. Enum values are stored as their string values, so the file stays r
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Float, Index, Integer, MetaData, String, Table, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -59,7 +59,7 @@ class ContactRow(Base):
     updated_at: Mapped[float] = mapped_column(Float, default=0.0)
     # The row's version: when the platform state it holds was read (a poll's listing start, an answer to a POST,
     # a plan's commit). An older snapshot never overwrites a newer row.
-    seen_at: Mapped[float] = mapped_column(Float, default=0.0)
+    seen_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class CloseRow(Base):
@@ -195,6 +195,8 @@ class CommandRow(Base):
     # Who holds an in-flight command and until when; a claimer takes back only expired leases.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[float | None] = mapped_column(Float)
+    # Sent, and the platform's `contact.assignee.updated` about it has not come back yet.
+    awaiting_echo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LeaseRow(Base):

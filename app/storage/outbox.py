@@ -13,6 +13,7 @@ state is a no-op that says so in the log. On PostgreSQL, claims also use FOR UPD
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
-from app.domain.outbox import OutboxCommand, OutboxState
+from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
 from app.domain.people import Contact
 from app.domain.workflows import RunOutcome
 from app.storage import sql
@@ -119,13 +120,15 @@ class Outbox:
         run_reason: str | None = None,
         contact: Contact | None = None,
         seen_at: float | None = None,
+        sent: bool = False,
     ) -> int:
         """Record a command's final state, and with it its history row's and its run's, in one transaction.
 
         Only a command still leased to us moves, only a pending history row takes the sync state (an undone one
         stays undone), and only a run not undone takes the outcome. `contact` is the platform's state of the
         contact as read (or left) by the send at `seen_at`; it refreshes the cache unless the cache holds a
-        newer read. Returns the outbox depth after it (see `depth`).
+        newer read. `sent` says a POST changed the platform, whose webhook about it is then awaited (see
+        `awaiting_echoes`). Returns the outbox depth after it (see `depth`).
         """
         assert command.id is not None
         now = time.time()
@@ -135,9 +138,9 @@ class Outbox:
                 sql.upsert(session, CONTACTS.name, [values], only_if=NEWER_SNAPSHOT)
             moved = sql.execute(
                 session,
-                f"UPDATE {OUTBOX.name} SET {_RELEASE}, last_error = ?, updated_at = ? "
+                f"UPDATE {OUTBOX.name} SET {_RELEASE}, last_error = ?, updated_at = ?, awaiting_echo = ? "
                 "WHERE id = ? AND state = ? AND lease_owner = ? RETURNING id",
-                (state.value, error, now, command.id, OutboxState.IN_FLIGHT.value, self.holder.owner),
+                (state.value, error, now, sent, command.id, OutboxState.IN_FLIGHT.value, self.holder.owner),
             ).first()
             if moved is None:
                 log.warning("command %s is no longer leased to this process; its result is not recorded", command.id)
@@ -184,6 +187,33 @@ class Outbox:
         """Return to pending the in-flight commands whose lease ran out or whose holder is gone; returns how many."""
         with self._sessions.begin() as session:
             return _take_back(session, time.time() if now is None else now)
+
+    def awaiting_echoes(self, contact_ids: Sequence[int], since: float) -> dict[int, list[tuple[int, object]]]:
+        """Per contact, the commands sent after `since` whose webhook has not come back: (id, assignee it set)."""
+        found: dict[int, list[tuple[int, object]]] = {}
+        if not contact_ids:
+            return found
+        with self._sessions() as session:
+            rows = sql.execute(
+                session,
+                f"SELECT id, contact_id, kind, payload FROM {OUTBOX.name} WHERE awaiting_echo = ? AND updated_at >= ? "
+                f"AND contact_id IN ({sql.marks(len(contact_ids))}) ORDER BY id",
+                (True, since, *contact_ids),
+            )
+            for command_id, contact_id, kind, payload in (tuple(row) for row in rows):
+                target = json.loads(payload or "{}").get("assignee") if kind == CommandKind.ASSIGN.value else None
+                found.setdefault(contact_id, []).append((command_id, target))
+        return found
+
+    def echoes_seen(self, command_ids: Sequence[int]) -> None:
+        """The platform's webhooks about these sent commands came back."""
+        if command_ids:
+            with self._sessions.begin() as session:
+                sql.execute(
+                    session,
+                    f"UPDATE {OUTBOX.name} SET awaiting_echo = ? WHERE id IN ({sql.marks(len(command_ids))})",
+                    (False, *command_ids),
+                )
 
     def depth(self) -> int:
         """Commands not yet settled (pending or in flight)."""

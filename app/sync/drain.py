@@ -45,6 +45,7 @@ class _Settled:
     error: str | None = None
     contact: Contact | None = None
     seen_at: float | None = None  # when `contact` was read; None: when the send ended
+    sent: bool = False  # a POST changed the platform
 
 
 def backoff(attempts: int, rng: random.Random) -> float:
@@ -279,6 +280,7 @@ class Drain:
             run_reason=settled.reason,
             contact=settled.contact,
             seen_at=settled.seen_at or seen_at,
+            sent=settled.sent,
         )
         self.sent += 1
         self._publish(
@@ -330,13 +332,13 @@ class Drain:
             await client.unassign(command.contact_id, retry_if_unsure=not verify)
             # What the platform has now: the contact as read, without its assignee.
             after = replace(contact, assignee=None) if contact is not None else None
-            return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, contact=after)
+            return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, contact=after, sent=True)
         else:
             if not isinstance(target, int | str):
                 reason = "failed: the command names no user to assign"
                 return _Settled(OutboxState.FAILED, SyncState.FAILED, RunOutcome.FAILED, reason, "no user")
             await client.assign(command.contact_id, target, retry_if_unsure=not verify)
-        return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE)
+        return _Settled(OutboxState.DONE, SyncState.SYNCED, RunOutcome.DONE, sent=True)
 
 
 def _failure_reason(error: PlatformError) -> str:

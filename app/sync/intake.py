@@ -30,6 +30,8 @@ from app.sync.store_view import StoreView
 log = logging.getLogger("closeout.intake")
 
 MAX_BATCH = 500
+# How long a sent command waits for the platform's webhook about it; after that, a webhook is news again.
+ECHO_WAIT_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +133,25 @@ class Intake:
         planned_contacts: dict[int, Contact] = {}
         changed = [event.contact.id for event in events if isinstance(event, AssigneeChanged)]
         cached_contacts = self._store.cache.contacts(changed) if changed else {}
+        awaited = self._store.outbox.awaiting_echoes(sorted(set(changed)), now - ECHO_WAIT_SECONDS) if changed else {}
+        echoed: list[int] = []
         plans: list[Plan] = []
         for event in events:
             if isinstance(event, AssigneeChanged):
                 contact_id = event.contact.id
+                new = event.contact.assignee.id if event.contact.assignee else None
+                waiting = awaited.get(contact_id)
+                if waiting:
+                    command_id, target = waiting[0]
+                    if new == target:  # the platform's word about our own POST: already recorded, already cached
+                        echoed.append(command_id)
+                        waiting.pop(0)
+                        continue
+                    # Sent before our POST took effect (webhooks come in order): history, but not the cache.
+                    cached = cached_contacts.get(contact_id)
+                    plan = replace(plan_assignee_changed(event, cached, now), contacts=())
+                    plans.append(plan)
+                    continue
                 cached = planned_contacts.get(contact_id) or cached_contacts.get(contact_id)
                 plan = plan_assignee_changed(event, cached, now)
                 if not plan.observed and cached == event.contact:
@@ -150,7 +167,9 @@ class Intake:
                         planned_contacts[update.contact_id], assignee=update.assignee
                     )
             plans.append(plan)
-        return self._store.plans.commit_many(plans)
+        result = self._store.plans.commit_many(plans)
+        self._store.outbox.echoes_seen(echoed)
+        return result
 
     async def resume_waiting(self) -> CommitResult:
         """Try again every run waiting for someone to assign; assign, end at the timeout, or keep waiting."""

@@ -1,4 +1,4 @@
-"""Schema 2: leases on outbox commands, a runner lease, and a version on cached contacts.
+"""Schema 2: leases on outbox commands, a runner lease, a version on cached contacts, awaited echoes.
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +17,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("lease_owner", sa.String(200), nullable=True))
         batch.add_column(sa.Column("lease_until", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("awaiting_echo", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("contacts") as batch:
         batch.add_column(sa.Column("seen_at", sa.Float(), nullable=False, server_default="0"))
     op.create_table(
@@ -36,5 +37,6 @@ def downgrade() -> None:
     with op.batch_alter_table("contacts") as batch:
         batch.drop_column("seen_at")
     with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("awaiting_echo")
         batch.drop_column("lease_until")
         batch.drop_column("lease_owner")
