@@ -16,6 +16,15 @@ each close request to the unassign POST the fake receives: `e2e_p50_ms`, `e2e_p9
 measured process spent per close, `e2e_cpu_ms_per_close`. The fake and the
 driver that closes conversations and reads the fake's log each run in a process of their own, so only the
 sync service (webhook receiver, intake, planner, storage, drain) runs in the measured one.
+
+`--processes 2` runs two `closeout-cli sync --forever` processes on one SQLite file against the fake on
+loopback at `--rate-limit` (20) requests per second per endpoint. `--closes` conversations are closed on the
+fake first (the seed workspace holds more closed-but-assigned contacts); the runner's start-up poll finds them and the runner sends the unassigns. A third of the way
+through, the runner is killed with SIGKILL. It prints `sent` (unassign POSTs the fake carried out), `doubled`
+(contacts unassigned more than once), `lost` (contacts still assigned at the end), `ratio_to_limit` (the
+unassign POSTs per second over the limit, over the whole run, the takeover included, and over the stretches
+where a runner was sending), and `lease_takeover_s` (from the kill until the other process holds the runner
+lease), next to `lease_s`, the lease time used.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -313,6 +323,137 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
     }
 
 
+def two_processes(closes: int, rate_limit: float, lease_s: float) -> dict[str, float]:
+    """Two runners on one file: see the module's docstring."""
+    import httpx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        fake = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "fake-platform",
+                "--port",
+                "0",
+                "--rate-limit",
+                str(rate_limit),
+                "--contacts",
+                str(closes * 4),
+                "--seed",
+                "7",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert fake.stdout is not None
+        match = re.search(r"on (\S+) token=(\S+)", fake.stdout.readline())
+        assert match
+        api, token = match.group(1), match.group(2)
+        base = api.removesuffix("/v2")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")} | {
+            "CLOSEOUT_HOME": str(home),
+            "CLOSEOUT_API_URL": api,
+            "CLOSEOUT_API_TOKEN": token,
+            "CLOSEOUT_RATE_LIMIT": str(rate_limit),
+            "CLOSEOUT_LEASE_SECONDS": str(lease_s),
+        }
+        cli = [sys.executable, "-m", "app.cli"]
+        subprocess.run([*cli, "use-template", "unassign-after-close", "--publish"], cwd=ROOT, env=env, check=True)
+        db = home / "data" / "closeout.sqlite3"
+        runners: list[subprocess.Popen[bytes]] = []
+        try:
+            with httpx.Client(base_url=base, timeout=60) as http:
+                state = http.get("/_fake/state").json()
+                targets = [c["id"] for c in state["contacts"] if c.get("assignee") and c["status"] == "open"]
+                targets = targets[:closes]
+                already = {c["id"] for c in state["contacts"] if c.get("assignee") and c["status"] == "closed"}
+                for contact_id in targets:
+                    http.post(f"/_fake/contacts/{contact_id}/close", json={"source": "user"}).raise_for_status()
+                sync = [*cli, "sync", "--forever", "--poll-seconds", "3600"]
+                for _ in range(2):
+                    runners.append(subprocess.Popen(sync, cwd=ROOT, env=env, stderr=subprocess.DEVNULL))
+                posts: list[tuple[float, int]] = []
+                seen = 0
+
+                def read_posts() -> None:
+                    nonlocal seen
+                    page = http.get("/_fake/log", params={"since": seen, "limit": 100_000}).json()
+                    for entry in page["items"]:
+                        path = entry["path"]
+                        body = entry["body"]
+                        if (
+                            entry["method"] == "POST"
+                            and path.endswith("/conversation/assignee")
+                            and entry["status"] == 200
+                            and isinstance(body, dict)
+                            and body.get("assignee", "x") is None
+                        ):
+                            posts.append((entry["time"], int(path.split("id:")[1].split("/")[0])))
+                    seen = page["next"]
+
+                wanted = set(targets) | already
+                while len({c for _, c in posts} & set(targets)) < len(targets) // 3:
+                    time.sleep(0.2)
+                    read_posts()
+                victim = _runner_pid(db)
+                os.kill(victim, signal.SIGKILL)
+                killed_at = time.time()
+                next(r for r in runners if r.pid == victim).wait()
+                while (holder := _runner_pid(db)) in (None, victim):
+                    time.sleep(0.05)
+                takeover = time.time() - killed_at
+                deadline = time.time() + closes / rate_limit * 3 + 60
+                while len({c for _, c in posts} & wanted) < len(wanted) and time.time() < deadline:
+                    time.sleep(0.5)
+                    read_posts()
+                time.sleep(2)  # anything sent twice would show up now
+                read_posts()
+                final = {c["id"]: c.get("assignee") for c in http.get("/_fake/state").json()["contacts"]}
+        finally:
+            for runner in runners:
+                if runner.poll() is None:
+                    runner.send_signal(signal.SIGTERM)
+                    runner.wait(30)
+            fake.terminate()
+            fake.wait(10)
+    counts: dict[int, int] = {}
+    for _, contact_id in posts:
+        counts[contact_id] = counts.get(contact_id, 0) + 1
+    times = sorted(t for t, _ in posts)
+    span = times[-1] - times[0]
+    before = [t for t in times if t <= killed_at]
+    after = [t for t in times if t > killed_at + takeover]
+    sending = (before[-1] - before[0] if len(before) > 1 else 0) + (after[-1] - after[0] if len(after) > 1 else 0)
+    return {
+        "processes": 2,
+        "rate_limit": rate_limit,
+        "closes": len(wanted),
+        "sent": len(posts),
+        "doubled": sum(1 for n in counts.values() if n > 1),
+        "lost": sum(1 for c in wanted if final.get(c) is not None),
+        "ratio_to_limit": round((len(posts) - 1) / span / rate_limit, 3) if span else 0.0,
+        "ratio_to_limit_while_sending": round((len(before) + len(after) - 2) / sending / rate_limit, 3)
+        if sending
+        else 0.0,
+        "lease_s": lease_s,
+        "lease_takeover_s": round(takeover, 2),
+        "new_runner_pid_differs": holder != victim,
+    }
+
+
+def _runner_pid(db: Path) -> int | None:
+    """The pid holding a live runner lease in the database file, if any."""
+    try:
+        with sqlite3.connect(db, timeout=5) as connection:
+            row = connection.execute("SELECT pid, until FROM leases WHERE name = 'runner'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return None if row is None or row[1] < time.time() else int(row[0])
+
+
 def process_cpu_s() -> float:
     """CPU seconds this process (all its threads) has used: the sync service's cost, whatever the machine's speed."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -355,6 +496,10 @@ def main() -> None:
     parser.add_argument("--e2e", action="store_true", help="measure webhook → unassign latency instead")
     parser.add_argument("--rate", type=float, default=50.0, help="closes per second in --e2e mode")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to close conversations in --e2e mode")
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1, help="2: two runners on one file")
+    parser.add_argument("--rate-limit", type=float, default=20.0, help="the fake's limit in --processes 2 mode")
+    parser.add_argument("--closes", type=int, default=600, help="conversations closed in --processes 2 mode")
+    parser.add_argument("--lease-seconds", type=float, default=15.0, help="the runner lease in --processes 2 mode")
     parser.add_argument("--e2e-driver", nargs=3, metavar=("BASE", "RATE", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.e2e_driver:  # the child process --e2e starts
@@ -362,7 +507,10 @@ def main() -> None:
         print(json.dumps(asyncio.run(drive(base, float(rate), float(seconds)))))
         return
     os.environ.setdefault("CLOSEOUT_HOME", tempfile.mkdtemp(prefix="closeout-bench-"))
-    result = asyncio.run(e2e(args.rate, args.seconds)) if args.e2e else throughput(args.events)
+    if args.processes == 2:
+        result: dict[str, float] = two_processes(args.closes, args.rate_limit, args.lease_seconds)
+    else:
+        result = asyncio.run(e2e(args.rate, args.seconds)) if args.e2e else throughput(args.events)
     print(json.dumps(result))
 
 
