@@ -19,12 +19,12 @@ sync service (webhook receiver, intake, planner, storage, drain) runs in the mea
 
 `--processes 2` runs two `closeout-cli sync --forever` processes on one SQLite file against the fake on
 loopback at `--rate-limit` (20) requests per second per endpoint. `--closes` conversations are closed on the
-fake first (the seed workspace holds more closed-but-assigned contacts); the runner's start-up poll finds them and the runner sends the unassigns. A third of the way
-through, the runner is killed with SIGKILL. It prints `sent` (unassign POSTs the fake carried out), `doubled`
-(contacts unassigned more than once), `lost` (contacts still assigned at the end), `ratio_to_limit` (the
-unassign POSTs per second over the limit, over the whole run, the takeover included, and over the stretches
-where a runner was sending), and `lease_takeover_s` (from the kill until the other process holds the runner
-lease), next to `lease_s`, the lease time used.
+fake first (the seed workspace holds more closed-but-assigned contacts); the runner's start-up poll finds
+them and the runner sends the unassigns. A third of the way through, the runner is killed with SIGKILL. It
+prints `sent` (unassign POSTs the fake carried out), `doubled` (contacts unassigned more than once), `lost`
+(contacts still assigned at the end), `ratio_to_limit` (unassign POSTs per second over the limit, over the
+whole run, takeover included; `ratio_to_limit_while_sending` leaves the takeover out) and `lease_takeover_s`
+(from the kill until the other process holds the runner lease), next to `lease_s`, the lease time used.
 """
 
 from __future__ import annotations
