@@ -259,32 +259,9 @@ async def e2e(rate: float, seconds: float) -> dict[str, float]:
         await probe.stop()
         await probe.client.aclose()
         port = int(str(receiver).rsplit(":", 1)[1].split("/")[0])
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "fake-platform",
-                "--port",
-                "0",
-                "--rate-limit",
-                "0",
-                "--contacts",
-                "3000",
-                "--webhook-url",
-                str(receiver),
-                "--webhook-secret",
-                secret,
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
+        fake, api, token = start_fake(
+            "--rate-limit", "0", "--contacts", "3000", "--webhook-url", str(receiver), "--webhook-secret", secret
         )
-        assert fake.stdout is not None
-        line = fake.stdout.readline()
-        match = re.search(r"on (\S+) token=(\S+)", line)
-        assert match, line
-        api, token = match.group(1), match.group(2)
         client = PlatformClient(api, Secret(token), rate_limit=0)
         service = SyncService(
             store, client, bus, SyncOptions(poll_seconds=3600, webhook_port=port, webhook_secret=secret)
@@ -329,29 +306,7 @@ def two_processes(closes: int, rate_limit: float, lease_s: float) -> dict[str, f
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "fake-platform",
-                "--port",
-                "0",
-                "--rate-limit",
-                str(rate_limit),
-                "--contacts",
-                str(closes * 4),
-                "--seed",
-                "7",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert fake.stdout is not None
-        match = re.search(r"on (\S+) token=(\S+)", fake.stdout.readline())
-        assert match
-        api, token = match.group(1), match.group(2)
+        fake, api, token = start_fake("--rate-limit", str(rate_limit), "--contacts", str(closes * 4), "--seed", "7")
         base = api.removesuffix("/v2")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEOUT_")} | {
             "CLOSEOUT_HOME": str(home),
@@ -452,6 +407,21 @@ def _runner_pid(db: Path) -> int | None:
     except sqlite3.OperationalError:
         return None
     return None if row is None or row[1] < time.time() else int(row[0])
+
+
+def start_fake(*options: str) -> tuple[subprocess.Popen[str], str, str]:
+    """`closeout-cli fake-platform --port 0 OPTIONS` in a process of its own; returns it, its API URL and token."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "fake-platform", "--port", "0", *options],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert fake.stdout is not None
+    line = fake.stdout.readline()
+    match = re.search(r"on (\S+) token=(\S+)", line)
+    assert match, line
+    return fake, match.group(1), match.group(2)
 
 
 def process_cpu_s() -> float:

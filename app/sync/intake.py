@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from app.domain.conversations import AssigneeChanged, PlatformEvent
-from app.domain.errors import UnstorableEvent
+from app.domain.errors import StorageError, UnstorableEvent
 from app.domain.people import Contact
 from app.domain.plan import Plan
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
@@ -30,6 +30,9 @@ from app.sync.store_view import StoreView
 log = logging.getLogger("closeout.intake")
 
 MAX_BATCH = 500
+# An event whose commit meets a database problem (locked, disk full) is tried again this many times, backing off.
+STORAGE_RETRIES = 5
+RETRY_FIRST_SECONDS = 0.5
 # How long a sent command waits for the platform's webhook about it; after that, a webhook is news again.
 ECHO_WAIT_SECONDS = 600.0
 
@@ -38,6 +41,7 @@ ECHO_WAIT_SECONDS = 600.0
 class _Item:
     event: PlatformEvent
     done: asyncio.Future[CommitResult]
+    attempt: int = 0
 
 
 class Intake:
@@ -96,16 +100,25 @@ class Intake:
             await self._commit_together(storable)
         except Exception as exc:
             if len(storable) == 1:
-                log.warning("could not commit an event: %s", exc)
-                _fail(storable[0], exc)
+                self._retry_or_fail(storable[0], exc)
                 return
             log.warning("could not commit a batch of %d events (%s); committing them one by one", len(storable), exc)
             for item in storable:
                 try:
                     await self._commit_together([item])
                 except Exception as one:
-                    log.warning("could not commit an event: %s", one)
-                    _fail(item, one)
+                    self._retry_or_fail(item, one)
+
+    def _retry_or_fail(self, item: _Item, error: Exception) -> None:
+        """Queue the event again later when the database was the problem; otherwise fail its submitter."""
+        if isinstance(error, StorageError) and item.attempt < STORAGE_RETRIES and not item.done.done():
+            delay = RETRY_FIRST_SECONDS * 2**item.attempt
+            log.warning("could not commit an event (%s); trying again in %.1f s", error.message, delay)
+            again = replace(item, attempt=item.attempt + 1)
+            asyncio.get_running_loop().call_later(delay, self._queue.put_nowait, again)
+            return
+        log.warning("could not commit an event: %s", error)
+        _fail(item, error)
 
     async def _commit_together(self, items: list[_Item]) -> None:
         workflows = list(self._workflows)

@@ -144,7 +144,7 @@ class SyncService:
         await self.prepare()
         self.supervise("intake", self.intake.run)
         if drain or poll:
-            self.spawn("runner", self._hold_runner_lease(poll=poll, drain=drain))
+            self.supervise("runner", lambda: self._hold_runner_lease(poll=poll, drain=drain))
         self.supervise("waiting", self._resume_waiting_runs)
         if self.options.webhook_port is not None:
             # Imported here: uvicorn and Starlette are only needed when the receiver is switched on.

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,3 +69,12 @@ def test_kill_9_during_a_drain_of_200_closes(launch: Callable[..., LoopbackFake]
     assert doubled == {}
     assert all(posts[c] == 1 for c in targets)
     assert _pending(env) == 0
+    # Each close is one queue row and one history row, though the poller ran through the burst and the kills.
+    queue = run_cli(env, "queue", "--json", "--limit", "5000")
+    assert queue.returncode == 0, queue.stderr
+    rows = Counter(row["contact_id"] for row in json.loads(queue.stdout))
+    assert {c: n for c, n in rows.items() if c in set(targets) and n != 1} == {}
+    history = run_cli(env, "history", "--json", "--limit", "5000")
+    assert history.returncode == 0, history.stderr
+    changes = Counter(row["contact_id"] for row in json.loads(history.stdout))
+    assert {c: n for c, n in changes.items() if c in set(targets) and n != 1} == {}

@@ -342,3 +342,20 @@ def test_the_once_line_says_how_many_commands_wait_and_until_when() -> None:
     assert _once_left(OnceReport(1, at)) == "1 command waits for a retry at 14:03"
     assert _once_left(OnceReport(3, at)) == "3 commands wait for a retry at 14:03"
     assert _once_left(OnceReport(0, None)) == ""
+
+
+async def test_an_event_from_the_demo_or_the_poll_is_retried_after_a_database_problem(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)
+    commit_many = rig.store.plans.commit_many
+    failures = [DiskFull("The disk holding the database is full.")]
+
+    def failing_commit(plans: object) -> object:
+        if failures:
+            raise failures.pop()
+        return commit_many(plans)  # type: ignore[arg-type]
+
+    rig.store.plans.commit_many = failing_commit  # type: ignore[method-assign]
+    done = rig.service.intake.submit_nowait(close(9))  # nobody waits on it: it must not be dropped
+    await asyncio.wait_for(done, 5)
+    assert [c.contact.id for c in rig.store.closes.newest()] == [9]
