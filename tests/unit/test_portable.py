@@ -384,3 +384,32 @@ def test_peak_rss_is_this_process_size() -> None:
 @pytest.mark.skipif(sys.platform != "win32", reason="Windows' GetProcessMemoryInfo")
 def test_peak_working_set_on_windows() -> None:
     assert 10 < portable.peak_rss_mb() < 4096
+
+
+def test_the_readme_says_where_files_live_as_platformdirs_puts_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's "Where Closeout keeps its files" table, checked against platformdirs' own logic for each OS."""
+    import platformdirs.windows
+    from platformdirs.macos import MacOS
+    from platformdirs.unix import Unix
+
+    from app.paths import APP_NAME
+
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", "/home-of-you")
+    monkeypatch.setattr(platformdirs.windows, "get_win_folder", {"CSIDL_LOCAL_APPDATA": "%LOCALAPPDATA%"}.__getitem__)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Where Closeout keeps its files") :].split("\n\n")[2]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]] for line in table.splitlines()}
+    for column, kind in enumerate((platformdirs.windows.Windows, MacOS, Unix)):
+        dirs = kind(APP_NAME, appauthor=False)
+        sep = "\\" if kind is platformdirs.windows.Windows else "/"
+        expected = {
+            "settings (`settings.json`)": dirs.user_config_dir,
+            "database (`closeout.sqlite3`)": dirs.user_data_dir,
+            "logs": dirs.user_log_dir,
+            "cache": dirs.user_cache_dir,
+        }
+        for row, folder in expected.items():
+            written = folder.replace("/home-of-you", "~").replace("/", sep)
+            assert rows[row][column] == f"`{written}`", (kind.__name__, row)
