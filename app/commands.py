@@ -15,14 +15,13 @@ import datetime as dt
 import getpass
 import json
 import re
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app import secrets
+from app import portable, secrets
 from app.bootstrap import QueueRow, Supervisor
 from app.domain.errors import ConfigError
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
@@ -286,9 +285,7 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
             sys.stderr.write(f"receiving webhooks at {supervisor.sync.webhook_url}\n")
             sys.stderr.flush()
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        remove_handlers = portable.on_stop_signal(asyncio.get_running_loop(), stop.set)
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(supervisor.sync.wait_failure())]
         if args.until_idle:
             waiters.append(asyncio.ensure_future(supervisor.sync.wait_idle(args.idle_seconds)))
@@ -298,8 +295,7 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        remove_handlers()
         if supervisor.sync.failure is not None:
             raise supervisor.sync.failure
         for task in waiters:

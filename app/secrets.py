@@ -1,4 +1,4 @@
-"""The API token: in the OS keyring, or in a 0600 file where no keyring works (headless Linux).
+"""The API token: in the OS keyring, or in a private file where no keyring works (headless Linux).
 
 `CLOSEOUT_API_TOKEN` overrides both. The token is only ever handled as a `Secret`, so it cannot reach
 a log line, an exception message or the database by accident. `keyring` is imported on first use: finding
@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from app import paths
+from app import paths, portable
 from app.domain.secret import Secret
 
 log = logging.getLogger("closeout.secrets")
@@ -75,13 +75,9 @@ def store_token(token: Secret) -> str:
             return "keyring"
     path = _file()
     paths.ensure_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"token": token.reveal()}, handle)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    log.warning("no OS keyring is available; the token is stored in %s, readable only by you", path)
+    portable.write_private_file(path, json.dumps({"token": token.reveal()}))
+    where = portable.keyring_name()
+    log.warning("%s did not take the token; it is stored in %s, %s", where, path, portable.private_file_protection())
     return str(path)
 
 

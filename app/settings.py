@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
-from app import paths
+from app import paths, portable
 from app.domain.errors import ConfigError
 
 log = logging.getLogger("closeout.settings")
@@ -235,11 +235,5 @@ class Settings:
         """Write the file values atomically (a crash never leaves half a file), private to the user."""
         path = self.path or paths.settings_path()
         paths.ensure_dir(path.parent)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self._values, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        portable.write_private_file(path, json.dumps(self._values, indent=2, sort_keys=True))
         self.path = path

@@ -68,6 +68,6 @@ def test_domain_imports_only_the_standard_library() -> None:
 
 
 def test_import_contracts_hold() -> None:
-    lint = Path(sys.executable).with_name("lint-imports")
+    lint = Path(sys.executable).with_name("lint-imports.exe" if os.name == "nt" else "lint-imports")
     result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
+from app import portable
 from app.bootstrap import Supervisor
 from app.domain.history import ChangeSource, Cursor, HistoryFilter, SyncState
 
@@ -61,24 +62,13 @@ def process_age_ms(started: float) -> tuple[float, str]:
     (Qt's included) are done, so it leaves out the interpreter's start ("after_entry_imports").
     """
     fallback = (time.monotonic() - started) * 1000
-    try:
-        stat = Path("/proc/self/stat").read_text()
-        start_ticks = int(stat[stat.rindex(")") + 2 :].split()[19])  # field 22, starttime
-        age = (time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")) * 1000
-    except (OSError, ValueError, IndexError, AttributeError):
+    age_s = portable.process_age_s()
+    if age_s is None:
         return fallback, "after_entry_imports"
+    age = age_s * 1000
     if fallback - 20 <= age <= fallback + 60_000:  # it began earlier, by a tick of rounding; a minute more is wrong
         return age, "proc_starttime"
     return fallback, "after_entry_imports"
-
-
-def peak_rss_mb() -> float:
-    """The process's peak resident set, in MiB (0 where the platform does not say)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return 0.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def app_version() -> str | None:
@@ -303,7 +293,7 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
         "startup_clock": clock,
         "startup_parts": {name: round(ms) for name, ms in parts.items()},
         "unassigned": before.unassigned,
-        "rss_mb": round(peak_rss_mb(), 1),
+        "rss_mb": round(portable.peak_rss_mb(), 1),
         "history": before.history,
         "closes": before.closes,
         "workflows": before.workflows,

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import paths
+from app import paths, portable
 from app.domain.errors import (
     DatabaseCorrupt,
     DatabaseLocked,
@@ -147,7 +147,7 @@ class Database:
 
 def move_aside(path: Path) -> Path:
     """Rename an unreadable database (and its WAL files) out of the way, keeping it for recovery."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = portable.file_time_stamp()
     target = path.with_name(f"{path.name}.unreadable-{stamp}")
     for suffix in ("", "-wal", "-shm"):
         source = Path(str(path) + suffix)

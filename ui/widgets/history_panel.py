@@ -19,6 +19,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
+from app import portable
 from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
 from app.domain.history import ChangeSource, Cursor, HistoryFilter, SyncState
@@ -340,7 +341,7 @@ class HistoryPanel(HistoryView):
 
     @asyncSlot()
     async def _export_clicked(self) -> None:
-        suggested = Path.home() / f"closeout-history-{dt.date.today():%Y-%m-%d}.csv"
+        suggested = portable.documents_dir() / f"closeout-history-{dt.date.today():%Y-%m-%d}.csv"
         path = await ExportPathDialog.ask(self, suggested)
         if path is not None:
             await self.export_to(path)
