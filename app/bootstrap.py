@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
 from app import secrets
+from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours, zone_named
 from app.domain.conversations import ClosedConversation
 from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
+from app.domain.signing_keys import SigningKey, signing_key
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
@@ -43,6 +45,7 @@ from app.settings import (
     POLL_SECONDS,
     RATE_LIMIT_PER_S,
     REQUEST_TIMEOUT_S,
+    TIME_ZONE,
     WEBHOOK_PORT,
     WEBHOOK_SECRET,
     Settings,
@@ -94,6 +97,16 @@ def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str,
 
 
 @dataclass(frozen=True, slots=True)
+class TeamMember:
+    """An agent from the cache with the availability the lead keeps for them, and what it means right now."""
+
+    agent: Agent
+    availability: Availability
+    set_by_lead: bool
+    available_now: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RunDetail:
     """A run with the close it ran on and the changes it made."""
 
@@ -133,6 +146,7 @@ class OpenOptions(TypedDict, total=False):
     token: Secret | None
     webhook_port: int | None
     webhook_secret: str | None
+    webhook_keys: Sequence[SigningKey] | None
     poll_seconds: float | None
 
 
@@ -146,6 +160,7 @@ class _Plan:
     api_url: str | None
     webhook_port: int | None
     webhook_secret: str
+    webhook_keys: tuple[SigningKey, ...]
     poll_seconds: float
 
 
@@ -163,6 +178,7 @@ class Supervisor:
         self._connected = asyncio.Event()
         self._agents: dict[int, Agent] = {}
         self._closed = False
+        self._started = False
         self.bus.subscribe(self._on_change)
 
     @property
@@ -195,11 +211,13 @@ class Supervisor:
         token: Secret | None = None,
         webhook_port: int | None = None,
         webhook_secret: str | None = None,
+        webhook_keys: Sequence[SigningKey] | None = None,
         poll_seconds: float | None = None,
     ) -> Supervisor:
         """Decide the workspace from the options, the settings and the stored token; nothing is opened yet.
 
-        With no token (and `demo` not False), Closeout runs on the built-in demo workspace.
+        With no token (and `demo` not False), Closeout runs on the built-in demo workspace. `webhook_keys`
+        are accepted besides the stored signing keys (the CLI's `--webhook-secret`).
         """
         settings = settings or Settings.load()
         if token is None and demo is not True:
@@ -217,6 +235,7 @@ class Supervisor:
             api_url=api_url,
             webhook_port=webhook_port if webhook_port is not None else (settings.get(WEBHOOK_PORT) or None),
             webhook_secret=webhook_secret if webhook_secret is not None else settings.get(WEBHOOK_SECRET),
+            webhook_keys=tuple(webhook_keys or ()),
             poll_seconds=poll_seconds if poll_seconds is not None else float(settings.get(POLL_SECONDS)),
         )
         return cls(settings, plan)
@@ -253,10 +272,18 @@ class Supervisor:
             poll_seconds=plan.poll_seconds,
             webhook_port=plan.webhook_port,
             webhook_secret=plan.webhook_secret,
+            webhook_keys=plan.webhook_keys,
             demo=plan.demo,
             lease_seconds=float(settings.get(LEASE_SECONDS)),
         )
+        try:
+            store.availability.zone = zone_named(settings.get(TIME_ZONE))
+        except ConfigError as exc:
+            log.warning("working hours use this computer's time zone: %s", exc.message)
         self._store, self._sync = store, SyncService(store, client, self.bus, options)
+        if plan.webhook_port is not None:
+            # Read only when the receiver runs: a keyring lookup costs start-up time the other modes never need.
+            await self._sync.use_stored_keys(secrets.load_webhook_keys)
         self._connected.set()
 
     async def wait_connected(self) -> None:
@@ -284,6 +311,7 @@ class Supervisor:
         if self.demo is not None:
             await self.demo.start(self)
         await self.sync.start(poll=poll, drain=drain)
+        self._started = True
 
     async def close(self) -> None:
         """Stop every task and release the database and the connections."""
@@ -388,7 +416,8 @@ class Supervisor:
         closes = await self.store.db.read(self.store.closes.between, int(since), int(until) + 1)
         agents = await self.agents()
         loads = await self.store.db.read(self.store.cache.open_load)
-        return dry_run(workflow, closes, list(agents.values()), dict(loads))
+        book = await self.store.db.read(self.store.availability.book)
+        return dry_run(workflow, closes, list(agents.values()), dict(loads), book)
 
     # -- queue, runs, undo ----------------------------------------------------------------------------------
 
@@ -497,6 +526,71 @@ class Supervisor:
         return {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
 
     @connected
+    async def team(self) -> list[TeamMember]:
+        """Every cached agent with their availability, by name (the Team page and `closeout-cli agents`)."""
+        agents = await self.agents()
+        book = await self.store.db.read(self.store.availability.book)
+        now = time.time()
+        members = [
+            TeamMember(a, book.of(a.id), a.id in book.entries, book.is_available(a.id, now)) for a in agents.values()
+        ]
+        return sorted(members, key=lambda m: (m.agent.name.lower(), m.agent.id))
+
+    @connected
+    async def availability_book(self) -> AvailabilityBook:
+        """The availability the lead keeps, as the engine reads it."""
+        return await self.store.db.read(self.store.availability.book)
+
+    @connected
+    async def find_agent(self, text: str) -> Agent:
+        """The cached agent `text` names: an id, an email, or a full or first name that only one agent has."""
+        agents = await self.agents()
+        wanted = text.strip()
+        if wanted.isdigit() and int(wanted) in agents:
+            return agents[int(wanted)]
+        lowered = wanted.lower()
+        for matches in (
+            [a for a in agents.values() if a.email.lower() == lowered],
+            [a for a in agents.values() if a.name.lower() == lowered],
+            [a for a in agents.values() if a.first_name.lower() == lowered],
+        ):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                names = ", ".join(f"{a.name} ({a.id})" for a in matches[:5])
+                raise ConfigError(f"{wanted[:60]!r} names more than one agent: {names}.", "Use the agent's id.")
+        what = f"with id {wanted[:20]}" if wanted.isdigit() else f"called {wanted[:60]!r}"
+        raise ConfigError(
+            f"No agent {what} is in the cache." if wanted else "No agent was named.",
+            "Use an id, email or name from `closeout-cli agents` (run `sync --once` first to fetch them).",
+        )
+
+    @connected
+    async def set_presence(self, agent_id: int, presence: Presence) -> Availability:
+        """Mark an agent available or away (their working hours stay)."""
+        book = await self.availability_book()
+        return await self._set_availability(replace(book.of(agent_id), presence=presence))
+
+    @connected
+    async def set_hours(self, agent_id: int, hours: WorkingHours | None) -> Availability:
+        """Give an agent working hours (None: any time they are marked available)."""
+        book = await self.availability_book()
+        current = book.of(agent_id)
+        if agent_id not in book.entries:
+            current = replace(current, presence=Presence.AVAILABLE)  # hours alone mean "available in them"
+        return await self._set_availability(replace(current, hours=hours))
+
+    async def _set_availability(self, entry: Availability) -> Availability:
+        if entry.agent_id not in await self.agents():
+            raise NotFoundLocally(f"Agent {entry.agent_id} is not in the cache.")
+        saved = await self.store.db.write(self.store.availability.set, entry)
+        self.bus.publish(ChangeSet(agents_changed=True))
+        if self._started:
+            # Runs waiting for someone available get their chance now, not at the next retry.
+            await self.sync.intake.resume_waiting()
+        return saved
+
+    @connected
     async def status(self) -> SyncStatus:
         """What the status bar shows."""
         return await self.sync.status()
@@ -525,6 +619,32 @@ class Supervisor:
         self._plan = replace(self._plan, token=stored)
         await self.sync.set_client(self._client(self.settings, stored, self._plan.api_url))
         return True
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where the receiver listens now, or None when it is off (or not started yet)."""
+        return self._sync.webhook_url if self._sync is not None else None
+
+    async def webhook_keys(self) -> list[SigningKey]:
+        """The stored webhook signing keys (the keyring is read on a worker thread)."""
+        return await asyncio.to_thread(secrets.load_webhook_keys)
+
+    async def add_webhook_key(self, label: str, key: str) -> str:
+        """Keep a signing key (replacing the one with its label) and accept it at once; returns where it went."""
+        checked = signing_key(label, key)
+        where = await asyncio.to_thread(secrets.add_webhook_key, checked)
+        await self._refresh_webhook_keys()
+        return where
+
+    async def remove_webhook_key(self, label: str) -> bool:
+        """Forget the signing key with this label and stop accepting it; False when there was none."""
+        removed = await asyncio.to_thread(secrets.remove_webhook_key, label)
+        await self._refresh_webhook_keys()
+        return removed
+
+    async def _refresh_webhook_keys(self) -> None:
+        if self._sync is not None:
+            self._sync.set_webhook_keys(tuple(await self.webhook_keys()))
 
     def on_change(self, handler: Callable[[ChangeSet], None]) -> None:
         """Subscribe to change-sets."""
@@ -571,6 +691,7 @@ __all__ = [
     "QueueRow",
     "RunDetail",
     "Supervisor",
+    "TeamMember",
     "Template",
     "chip",
     "connected",

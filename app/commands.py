@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import getpass
 import json
 import re
@@ -19,14 +20,17 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import portable, secrets
-from app.bootstrap import QueueRow, Supervisor
+from app.bootstrap import QueueRow, Supervisor, TeamMember
+from app.domain.availability import WHERE_SET, Presence, WorkingHours
 from app.domain.errors import ConfigError
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
+from app.domain.signing_keys import EVENT_LABELS, SigningKey, parse_key_option, signing_key
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
+from app.settings import WEBHOOK_PORT, Settings
 from app.sync.connectivity import Connectivity
 
 if TYPE_CHECKING:
@@ -38,6 +42,7 @@ EXIT_WORK_LEFT = 5
 TOKEN_CHECK_SECONDS = 5.0
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
+T = TypeVar("T")
 
 
 class CommandUsageError(Exception):
@@ -64,9 +69,11 @@ def with_supervisor(command: Command, *, needs_token: bool = False, **open_optio
                 options["demo"] = True
             elif needs_token:
                 options["demo"] = False
-            for name in ("webhook_port", "webhook_secret", "poll_seconds"):
+            for name in ("webhook_port", "poll_seconds"):
                 if getattr(args, name, None) is not None:
                     options[name] = getattr(args, name)
+            if getattr(args, "webhook_secret", None):
+                options["webhook_keys"] = key_options(args.webhook_secret)
             supervisor = await Supervisor.open(**options)
             try:
                 return await command(supervisor, args)
@@ -112,6 +119,22 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
             raise CommandUsageError(f"--set expects key=value, not {pair!r}")
         values[key.strip()] = value.strip()
     return values
+
+
+def checked(parse: Callable[[str], T], raw: str, option: str = "") -> T:
+    """`parse(raw)`, with a ConfigError turned into a usage mistake (exit 2) in the same words."""
+    try:
+        return parse(raw)
+    except ConfigError as exc:
+        raise CommandUsageError(f"{option}: {exc}" if option else str(exc)) from None
+
+
+def key_options(values: list[str]) -> list[SigningKey]:
+    """The `--webhook-secret` values as signing keys (`closed=KEY` or a bare key), or a usage error in words."""
+    return [
+        checked(functools.partial(parse_key_option, position=position), raw, "--webhook-secret")
+        for position, raw in enumerate(values, start=1)
+    ]
 
 
 def _iso(at: float | None) -> str:
@@ -499,6 +522,7 @@ async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
         "token": "set" if secrets.load_token() else "not set",
         "sending": status.other_runner,
         "sending_state": status.runner_state,
+        "webhook_keys": [key.label for key in secrets.load_webhook_keys()],
     }
     if args.json:
         emit_json(data)
@@ -509,9 +533,22 @@ async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
     return 0
 
 
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    """A secret typed at a hidden prompt, or the first line of stdin (`--stdin`, or stdin is not a terminal).
+
+    getpass on a pipe warns that the secret may be echoed and fails on an empty one, so a pipe is read as is.
+    """
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline()
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        return ""
+
+
 def cmd_login(args: argparse.Namespace) -> int:
     """Store the API token in the keyring (or a private file where there is none), after checking it."""
-    raw = sys.stdin.readline() if args.stdin else getpass.getpass("respond.io API token: ")
+    raw = read_secret("respond.io API token: ", args.stdin)
     token = Secret(raw)
     if not token:
         raise ConfigError("No token was given.")
@@ -534,6 +571,121 @@ def cmd_logout(args: argparse.Namespace) -> int:
     """Forget the stored token."""
     secrets.clear_token()
     out("token forgotten")
+    return 0
+
+
+# -- agents and availability ---------------------------------------------------------------------------
+
+
+def member_json(member: TeamMember) -> dict[str, Any]:
+    """An agent and their availability for `--json`."""
+    agent, availability = member.agent, member.availability
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "email": agent.email,
+        "role": agent.role.value,
+        "team_id": agent.team.id if agent.team else None,
+        "team": agent.team.name if agent.team else None,
+        "presence": availability.presence.value if member.set_by_lead else None,
+        "hours": availability.hours.describe() if availability.hours else None,
+        "available_now": member.available_now,
+    }
+
+
+def _presence_words(member: TeamMember) -> str:
+    if not member.set_by_lead:
+        return "not set"
+    return member.availability.presence.value
+
+
+async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """The agents in the cache with the availability "only online users" reads."""
+    members = await supervisor.team()
+    if args.json:
+        emit_json([member_json(m) for m in members])
+        return 0
+    for m in members:
+        team = m.agent.team.name if m.agent.team else "-"
+        hours = m.availability.hours.describe() if m.availability.hours else "any time"
+        now = "available now" if m.available_now else "not available now"
+        out(f"{m.agent.id:>6}  {m.agent.name:<24.24} {team:<14.14} {_presence_words(m):<9} {hours:<24} {now}")
+    if not members:
+        out("no agents in the cache yet: run `closeout-cli sync --once` to fetch them")
+    else:
+        out(f"{sum(m.available_now for m in members)} of {len(members)} available now ({WHERE_SET} or here)")
+    return 0
+
+
+async def cmd_availability_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Mark an agent available or away."""
+    presence = checked(Presence.parse, args.presence)
+    agent = await supervisor.find_agent(args.agent)
+    await supervisor.set_presence(agent.id, presence)
+    out(f"{agent.name} ({agent.id}) is {presence.value}")
+    return 0
+
+
+async def cmd_hours_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Give an agent working hours, in the lead's time zone."""
+    hours = checked(WorkingHours.parse, args.hours)
+    agent = await supervisor.find_agent(args.agent)
+    entry = await supervisor.set_hours(agent.id, hours)
+    out(f"{agent.name} ({agent.id}) works {hours.describe()} and is {entry.presence.value}")
+    return 0
+
+
+async def cmd_hours_clear(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Drop an agent's working hours: available means available at any time."""
+    agent = await supervisor.find_agent(args.agent)
+    entry = await supervisor.set_hours(agent.id, None)
+    out(f"{agent.name} ({agent.id}) has no working hours and is {entry.presence.value}")
+    return 0
+
+
+# -- webhook signing keys -------------------------------------------------------------------------------
+
+
+def cmd_keys_add(args: argparse.Namespace) -> int:
+    """Keep a webhook's signing key under a label (replacing the key that label had)."""
+    raw = args.key
+    if raw is None:
+        raw = read_secret(f"signing key for {args.label}: ", args.stdin)
+    key = signing_key(args.label, raw)
+    where = secrets.add_webhook_key(key)
+    out(f"signing key {key.key.hint} for {key.event} stored in {where} as {key.label!r}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    """The stored signing keys: label, event and the key's last four characters, never the key."""
+    keys = secrets.load_webhook_keys()
+    port = Settings.load().get(WEBHOOK_PORT)
+    if args.json:
+        emit_json(
+            {
+                "keys": [{"label": k.label, "event": k.event, "hint": k.key.hint} for k in keys],
+                "webhook_port": port or None,
+            }
+        )
+        return 0
+    for k in keys:
+        out(f"{k.label:<12} {k.event:<26} {k.key.hint}")
+    missing = [label for label in EVENT_LABELS if label not in {k.label for k in keys}]
+    if missing:
+        out(f"no key yet for: {', '.join(EVENT_LABELS[label] for label in missing)}")
+    if port:
+        out(f"the receiver listens at http://127.0.0.1:{port}/webhook: register that URL (through your tunnel)")
+    else:
+        out("the receiver is off: set a webhook port in Settings or run `sync --webhook-port PORT`")
+    return 0
+
+
+def cmd_keys_remove(args: argparse.Namespace) -> int:
+    """Forget the signing key with this label."""
+    if not secrets.remove_webhook_key(args.label.strip()):
+        raise ConfigError(f"There is no signing key labelled {args.label.strip()[:60]!r}.", "See `webhook-keys list`.")
+    out(f"signing key {args.label.strip()!r} forgotten")
     return 0
 
 
@@ -582,7 +734,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode.add_argument("--forever", action="store_true", help="run until SIGINT or SIGTERM")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="quiet time that ends --until-idle")
     parser.add_argument("--webhook-port", type=int, help="receive webhooks on this port (0 picks one)")
-    parser.add_argument("--webhook-secret", help="the webhook's signing key")
+    parser.add_argument(
+        "--webhook-secret",
+        action="append",
+        metavar="[LABEL=]KEY",
+        help="a webhook's signing key, besides the stored ones (repeatable: closed=K1 opened=K2 assignee=K3)",
+    )
     parser.add_argument("--poll-seconds", type=float, help="how often to poll")
 
     parser = add("queue", "closed conversations with their outcome", with_supervisor(cmd_queue))
@@ -610,3 +767,53 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--stdin", action="store_true", help="read the token from standard input")
     parser.add_argument("--no-check", action="store_true", help="store it without asking the platform")
     add("logout", "forget the stored API token", cmd_logout)
+
+    parser = add("agents", "the agents with the availability the lead keeps", with_supervisor(cmd_agents))
+    parser.add_argument("--json", action="store_true")
+    agent_help = "the agent's id, email or name (see `agents`)"
+
+    def group(name: str, help_text: str, description: str) -> Callable[[str, str, Callable[..., int]], Any]:
+        """A command with actions (`hours set`, `hours clear`); returns a function that adds one action."""
+        parent = subparsers.add_parser(name, help=help_text, description=description)
+        actions = parent.add_subparsers(dest=f"{name}_action", metavar="ACTION", required=True)
+
+        def action(action_name: str, action_help: str, run: Callable[..., int]) -> argparse.ArgumentParser:
+            parser: argparse.ArgumentParser = actions.add_parser(action_name, help=action_help, description=action_help)
+            parser.set_defaults(run=run)
+            return parser
+
+        return action
+
+    availability = group(
+        "availability",
+        "mark an agent available or away",
+        '"Only online users" assigns to agents marked available (respond.io reports no presence).',
+    )
+    parser = availability("set", "set an agent available or away", with_supervisor(cmd_availability_set))
+    parser.add_argument("agent", help=agent_help)
+    parser.add_argument("presence", help="available or away")
+    hours = group(
+        "hours",
+        "an agent's working hours",
+        "Working hours narrow 'available' to weekdays and times, in the time zone Settings name.",
+    )
+    parser = hours("set", 'set working hours, e.g. "Mon-Fri 09:00-17:00"', with_supervisor(cmd_hours_set))
+    parser.add_argument("agent", help=agent_help)
+    parser.add_argument("hours", help='weekdays and times, e.g. "Mon-Fri 09:00-17:00" or "Sat 22:00-06:00"')
+    parser = hours("clear", "drop the working hours (available at any time)", with_supervisor(cmd_hours_clear))
+    parser.add_argument("agent", help=agent_help)
+
+    keys = group(
+        "webhook-keys",
+        "the signing keys of respond.io's webhooks",
+        "Each respond.io webhook (one event, one URL) shows its own signing key; Closeout holds them all.",
+    )
+    parser = keys("add", "store a signing key under a label", cmd_keys_add)
+    parser.add_argument("--label", required=True, help="the event it belongs to: closed, opened or assignee")
+    parser.add_argument(
+        "key", nargs="?", help="the key (default: asked for, or read from stdin); as an argument it shows in `ps`"
+    )
+    parser.add_argument("--stdin", action="store_true", help="read the key from standard input")
+    parser = keys("list", "the stored keys (never the keys themselves)", cmd_keys_list)
+    parser.add_argument("--json", action="store_true")
+    keys("remove", "forget the key with this label", cmd_keys_remove).add_argument("label")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from app import paths, portable
+from app.domain.availability import zone_named
 from app.domain.errors import ConfigError
 
 log = logging.getLogger("closeout.settings")
@@ -37,6 +39,8 @@ class Setting(Generic[T]):
     minimum: float | None = None
     maximum: float | None = None
     secret: bool = False
+    check: Callable[[Any], object] | None = None
+    """Raises ConfigError, in words, for a value of the right type that still cannot be used."""
 
     def parse(self, raw: object) -> T:
         """Turn a value from the file, the environment or a form into this setting's type, or say why not."""
@@ -66,6 +70,8 @@ class Setting(Generic[T]):
                 raise ConfigError(f"{self.label} must be at least {self.minimum:g}.")
             if self.maximum is not None and value > self.maximum:
                 raise ConfigError(f"{self.label} must be at most {self.maximum:g}.")
+        if self.check is not None:
+            self.check(value)
         return cast(T, value)
 
 
@@ -109,10 +115,21 @@ WEBHOOK_SECRET = Setting(
     "webhook_secret",
     str,
     "",
-    "Webhook signing key",
-    "The signing key respond.io shows for the webhook; Closeout refuses webhooks signed with another key.",
+    "Extra webhook signing key",
+    "One more signing key, accepted besides those in the signing-keys list (respond.io shows one key per "
+    "webhook; keep those in the list, which the keyring holds). Closeout refuses webhooks no key signed.",
     env="CLOSEOUT_WEBHOOK_SECRET",
     secret=True,
+)
+TIME_ZONE = Setting(
+    "time_zone",
+    str,
+    "",
+    "Time zone of working hours",
+    "The zone the agents' working hours on the Team page are in, as an IANA name such as Europe/Berlin. "
+    "Empty means this computer's zone.",
+    env="CLOSEOUT_TIME_ZONE",
+    check=zone_named,
 )
 RATE_LIMIT_PER_S = Setting(
     "rate_limit_per_s",
@@ -162,6 +179,7 @@ ALL_SETTINGS: tuple[Setting[Any], ...] = (
     POLL_SECONDS,
     WEBHOOK_PORT,
     WEBHOOK_SECRET,
+    TIME_ZONE,
     RATE_LIMIT_PER_S,
     REQUEST_TIMEOUT_S,
     DEMO_CLOSES_PER_MINUTE,

@@ -212,6 +212,17 @@ class LeaseRow(Base):
     since: Mapped[float] = mapped_column(Float)
 
 
+class AvailabilityRow(Base):
+    """The lead's word on an agent: available or away, and working hours as the lead wrote them (or null)."""
+
+    __tablename__ = "availability"
+
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    presence: Mapped[str] = mapped_column(String(20), default="away")
+    hours: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class MetaRow(Base):
     """Small named values Closeout keeps between runs (last poll time, round-robin positions)."""
 
@@ -231,3 +242,4 @@ CHANGES: Table = Base.metadata.tables["changes"]
 OUTBOX: Table = Base.metadata.tables["outbox"]
 META: Table = Base.metadata.tables["meta"]
 LEASES: Table = Base.metadata.tables["leases"]
+AVAILABILITY: Table = Base.metadata.tables["availability"]

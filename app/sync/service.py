@@ -18,12 +18,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.domain.conversations import PlatformEvent
 from app.domain.errors import StorageError
+from app.domain.secret import Secret
+from app.domain.signing_keys import SigningKey, merged
 from app.events import ChangeSet, EventBus
 from app.platform.client import PlatformClient
 from app.platform.pacing import RateLimitBudget
@@ -36,6 +38,7 @@ from app.sync.poller import LAST_POLL, Poller
 
 if TYPE_CHECKING:
     from app.sync.embedded_server import EmbeddedServer
+    from app.sync.webhook_receiver import ReceiverCounters
 
 log = logging.getLogger("closeout.sync")
 
@@ -45,16 +48,25 @@ RESTART_FIRST = 1.0
 RESTART_MAX = 60.0
 ONCE_WAIT_SECONDS = 30.0
 RUNNER_STATE = "runner_state"
+# Keys added or removed by another process (`closeout-cli webhook-keys`, a second window) reach a running
+# receiver this way: a key removed there stops being accepted within KEYS_FRESH_SECONDS, and a body no key
+# signed has the store read again (at most every KEYS_RETRY_SECONDS, so forged bodies cannot hammer the keyring).
+KEYS_FRESH_SECONDS = 30.0
+KEYS_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
-    """How the service runs. `webhook_port` None turns the receiver off; 0 picks a free port."""
+    """How the service runs. `webhook_port` None turns the receiver off; 0 picks a free port.
+
+    `webhook_keys` are the signing keys the receiver accepts; `webhook_secret` is one more, labelled `key`.
+    """
 
     poll_seconds: float = 60.0
     webhook_port: int | None = None
     webhook_host: str = "127.0.0.1"
     webhook_secret: str = ""
+    webhook_keys: tuple[SigningKey, ...] = ()
     demo: bool = False
     lease_seconds: float = RUNNER_LEASE_SECONDS
 
@@ -117,6 +129,12 @@ class SyncService:
         self.is_runner = False
         # A claim outlives a runner lease: a runner that lost its lease still holds what it is sending.
         self.store.outbox.lease_seconds = 2 * options.lease_seconds
+        single = (SigningKey("key", Secret(options.webhook_secret)),) if options.webhook_secret.strip() else ()
+        self._given_keys = merged(options.webhook_keys, single)
+        self._webhook_keys = self._given_keys
+        self._key_loader: Callable[[], Sequence[SigningKey]] | None = None
+        self._keys_read_at = -float("inf")
+        self.webhook_counters: ReceiverCounters | None = None
 
     @property
     def client(self) -> PlatformClient:
@@ -149,9 +167,10 @@ class SyncService:
         if self.options.webhook_port is not None:
             # Imported here: uvicorn and Starlette are only needed when the receiver is switched on.
             from app.sync.embedded_server import EmbeddedServer
-            from app.sync.webhook_receiver import webhook_app
+            from app.sync.webhook_receiver import ReceiverCounters, webhook_app
 
-            app = webhook_app(self.options.webhook_secret, self.intake)
+            self.webhook_counters = ReceiverCounters()
+            app = webhook_app(self.keys_in_force, self.intake, self.webhook_counters)
             self._server = EmbeddedServer(app, self.options.webhook_host, self.options.webhook_port)
             await self._server.start()
             log.info("receiving webhooks at %s", self.webhook_url)
@@ -282,6 +301,37 @@ class SyncService:
         self.connectivity.new_token()
         self.drain.resume()
         self.poller.poll_soon()
+
+    @property
+    def webhook_keys(self) -> tuple[SigningKey, ...]:
+        """The signing keys the receiver accepts now."""
+        return self._webhook_keys
+
+    def set_webhook_keys(self, stored: tuple[SigningKey, ...]) -> None:
+        """Accept the stored signing keys (Settings or the CLI changed them) besides those given at start."""
+        keys = merged(self._given_keys, stored)
+        changed = keys != self._webhook_keys
+        self._webhook_keys = keys
+        if changed:
+            labels = ", ".join(k.label for k in keys) or "none"
+            log.info("the receiver holds %d signing keys: %s", len(keys), labels)
+
+    async def use_stored_keys(self, loader: Callable[[], Sequence[SigningKey]]) -> None:
+        """Accept the keys `loader` reads (the keyring or the key file) now, and keep following them."""
+        self._key_loader = loader
+        await self._read_stored_keys()
+
+    async def keys_in_force(self, missed: bool = False) -> tuple[SigningKey, ...]:
+        """The keys the receiver checks a body against; `missed`: the last ones matched nothing, look again."""
+        age = time.monotonic() - self._keys_read_at
+        if self._key_loader is not None and (age >= KEYS_FRESH_SECONDS or (missed and age >= KEYS_RETRY_SECONDS)):
+            await self._read_stored_keys()
+        return self._webhook_keys
+
+    async def _read_stored_keys(self) -> None:
+        assert self._key_loader is not None
+        self._keys_read_at = time.monotonic()
+        self.set_webhook_keys(tuple(await asyncio.to_thread(self._key_loader)))
 
     def submit_nowait(self, event: PlatformEvent) -> None:
         """Queue an event from the demo workspace or a test, without waiting for the commit."""

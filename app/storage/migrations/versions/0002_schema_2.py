@@ -1,4 +1,5 @@
-"""Schema 2: leases on outbox commands, a runner lease, a version on cached contacts, awaited echoes.
+"""Schema 2: leases on outbox commands, a runner lease, a version on cached contacts, awaited echoes, and the
+availability the lead keeps per agent (respond.io reports no presence).
 
 Revision ID: 0002
 Revises: 0001
@@ -30,9 +31,18 @@ def upgrade() -> None:
         sa.Column("since", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_leases"),
     )
+    op.create_table(
+        "availability",
+        sa.Column("agent_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("presence", sa.String(20), nullable=False),
+        sa.Column("hours", sa.String(100), nullable=True),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("agent_id", name="pk_availability"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("availability")
     op.drop_table("leases")
     with op.batch_alter_table("contacts") as batch:
         batch.drop_column("seen_at")
