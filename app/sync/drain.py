@@ -34,6 +34,9 @@ CONCURRENCY = 4
 MAX_BACKOFF = 300.0
 PROBE_MAX = 10.0
 DEPTH_EVERY = 0.5
+# Another process on the database (a second window, a CLI sync) commits commands without waking this loop:
+# with nothing due, the drain still looks again this often.
+LOOK_AGAIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,7 @@ class Drain:
                     continue  # more may be due
                 # With no room, a finished command wakes the loop; so does one that leaves others pending.
                 due = claim.next_due_at if claim else None
-                timeout = None if due is None else max(0.0, due - time.time())
+                timeout = LOOK_AGAIN_SECONDS if due is None else min(LOOK_AGAIN_SECONDS, max(0.0, due - time.time()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
         finally:

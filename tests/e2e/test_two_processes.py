@@ -75,6 +75,37 @@ def test_two_processes_on_one_file_send_each_of_2000_commands_once(
 
 
 @pytest.mark.slow
+def test_commands_queued_by_a_process_that_is_not_the_runner_are_sent_by_the_runner(
+    launch: Callable[..., LoopbackFake], tmp_path: Path
+) -> None:
+    closes = 60
+    port = free_port()
+    fake = launch(seed=44, contacts=300, webhook_urls=[f"http://127.0.0.1:{port}/webhook"])
+    home = tmp_path / "home"
+    env = cli_env(home, fake) | {"CLOSEOUT_LEASE_SECONDS": str(LEASE), "CLOSEOUT_RATE_LIMIT": "1000"}
+    assert run_cli(env, "use-template", "unassign-after-close", "--publish").returncode == 0
+    db = home / "data" / "closeout.sqlite3"
+    targets = fake.assigned_open(closes)
+    runner = start_cli(env, "sync", "--forever", "--poll-seconds", "3600")
+    _wait(lambda: _runner_pid(db) == runner.pid, 30, "the first process to take the runner lease")
+    receiver = start_cli(
+        env, "sync", "--forever", "--poll-seconds", "3600", "--webhook-port", str(port), "--webhook-secret", SECRET
+    )
+    try:
+        assert receiver.stderr is not None and "receiving webhooks" in receiver.stderr.readline()
+        # The runner has nothing to send yet: what wakes it is only what the receiver commits to the file.
+        for contact_id in targets:
+            fake.close(contact_id)
+        _wait(lambda: not any(fake.assignees(targets)), 30, "every contact to be unassigned")
+    finally:
+        results = [_stop(runner), _stop(receiver)]
+    assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, err in results]
+    assert _runner_pid(db) is None  # released on a clean stop
+    posts = fake.unassign_posts()
+    assert all(posts[c] == 1 for c in targets)
+
+
+@pytest.mark.slow
 def test_a_runner_killed_mid_drain_is_replaced_after_its_lease_and_nothing_goes_out_twice(
     launch: Callable[..., LoopbackFake], tmp_path: Path
 ) -> None:
