@@ -205,9 +205,9 @@ class SyncService:
                         self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
                 await asyncio.sleep(self.options.lease_seconds / 3)
         finally:
+            was_runner = self.is_runner
             await self._stop_runner_tasks()
-            if self.is_runner:
-                self.is_runner = False
+            if was_runner:
                 with contextlib.suppress(StorageError):
                     await self.store.db.write(self.store.leases.release, RUNNER)
 
