@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -359,3 +360,48 @@ async def test_an_event_from_the_demo_or_the_poll_is_retried_after_a_database_pr
     done = rig.service.intake.submit_nowait(close(9))  # nobody waits on it: it must not be dropped
     await asyncio.wait_for(done, 5)
     assert [c.contact.id for c in rig.store.closes.newest()] == [9]
+
+
+class _SlowPosts(httpx.AsyncBaseTransport):
+    """The fake's transport, answering every POST only after `delay` seconds (a slow platform)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/conversation/assignee"):
+            await asyncio.sleep(self._delay)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_command_waiting_on_a_slow_platform_keeps_its_lease(rig: Rig, tmp_path: Path) -> None:
+    await rig.publish_unassign()
+    transport = _SlowPosts(rig.fake.transport(), delay=1.5)
+    await rig.service.set_client(
+        PlatformClient(IN_PROCESS_URL, Secret(rig.fake.token), rate_limit=0, transport=transport)
+    )
+    await rig.service.start(poll=False, drain=False)
+    rig.store.outbox.lease_seconds = 0.5  # renewed every sixth of a second while the POST hangs
+    contact = rig.assigned_contacts()[0]
+    await rig.close_and_record(contact)
+    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+    try:
+        sending = asyncio.ensure_future(rig.service.drain.run_until_idle())
+        await wait_until(lambda: _lease_until(tmp_path) is not None)
+        first = _lease_until(tmp_path)
+        assert first is not None
+        # Past its first lease, and renewed since: only renewal keeps the command from another claimer.
+        await wait_until(lambda: time.time() > first + 0.2 and (_lease_until(tmp_path) or 0) > first)
+        assert (await asyncio.to_thread(other.outbox.claim_due, time.time())).commands == []
+        await sending
+    finally:
+        other.close()
+    assert len(rig.assignee_posts(contact.id)) == 1 and rig.store.outbox.depth() == 0
+
+
+def _lease_until(folder: Path) -> float | None:
+    """The lease expiry of the command in flight, read from the file as any SQLite tool would."""
+    with sqlite3.connect(folder / "sync.sqlite3", timeout=5) as connection:
+        row = connection.execute("SELECT lease_until FROM outbox WHERE state = 'in_flight'").fetchone()
+    return None if row is None else float(row[0])
