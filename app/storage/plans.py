@@ -20,6 +20,7 @@ from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
 from app.domain.people import ContactStatus
 from app.domain.plan import RUN_REF, Plan, PlannedRun
+from app.domain.workflows import RunOutcome
 from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import (
@@ -92,14 +93,21 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
         run_rows.append(run_row)
     run_ids = rows.insert(RUNS, run_rows)
     _name_referenced_runs(session, run_rows, run_ids)
-    for planned_run, _ in resumed:
-        session.execute(
-            update(RUNS)
-            .where(RUNS.c.id == planned_run.run.id)
-            .values(outcome=planned_run.run.outcome.value, reason=planned_run.run.reason)
-        )
-    planned += resumed
-    run_ids += [planned_run.run.id for planned_run, _ in resumed if planned_run.run.id is not None]
+    # A resumed run moves only from waiting: one another process (or an earlier batch) resumed is left alone,
+    # with its actions, so the same wait never assigns twice.
+    moved: list[tuple[PlannedRun, int | None]] = []
+    for planned_run, conversation_id in resumed:
+        row = sql.execute(
+            session,
+            f"UPDATE {RUNS.name} SET outcome = ?, reason = ? WHERE id = ? AND outcome = ? RETURNING id",
+            (planned_run.run.outcome.value, planned_run.run.reason, planned_run.run.id, RunOutcome.WAITING.value),
+        ).first()
+        if row is None:
+            log.info("run %s was no longer waiting; not resumed again", planned_run.run.id)
+        else:
+            moved.append((planned_run, conversation_id))
+    planned += moved
+    run_ids += [planned_run.run.id for planned_run, _ in moved if planned_run.run.id is not None]
 
     changes: list[dict[str, Any]] = []
     commands: list[tuple[OutboxCommand, int, int | None]] = []
@@ -136,9 +144,18 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
                 f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? WHERE run_id = ? AND state = ?",
                 (OutboxState.SKIPPED.value, "undone before it was sent", now, plan.undo_of, OutboxState.PENDING.value),
             )
-            session.execute(update(RUNS).where(RUNS.c.id == plan.undo_of).values(undone=True))
-            session.execute(
-                update(CHANGES).where(CHANGES.c.run_id == plan.undo_of).values(sync_state=SyncState.UNDONE.value)
+            undone = sql.execute(
+                session,
+                f"UPDATE {RUNS.name} SET undone = ? WHERE id = ? AND undone = ? RETURNING id",
+                (True, plan.undo_of, False),
+            ).first()
+            if undone is None:
+                log.warning("run %s was already undone; its history is left as it is", plan.undo_of)
+                continue
+            sql.execute(
+                session,
+                f"UPDATE {CHANGES.name} SET sync_state = ? WHERE run_id = ? AND sync_state IN (?, ?)",
+                (SyncState.UNDONE.value, plan.undo_of, SyncState.PENDING.value, SyncState.SYNCED.value),
             )
     return CommitResult(
         tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates
