@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
-from app.domain.people import ContactStatus
+from app.domain.people import Contact, ContactStatus
 from app.domain.plan import RUN_REF, Plan, PlannedRun
 from app.domain.workflows import RunOutcome
 from app.storage import sql
@@ -49,6 +49,8 @@ class CommitResult:
     commands: tuple[int, ...] = ()
     contacts: tuple[int, ...] = ()
     duplicates: int = 0
+    # Closes the poll detected first, filled in now from a late webhook: (close id, the webhook's close).
+    filled_in: tuple[tuple[int, ClosedConversation], ...] = ()
 
 
 class PlanWriter:
@@ -62,6 +64,34 @@ class PlanWriter:
         """Commit one plan in one transaction."""
         return self.commit_many([plan])
 
+    def cancel_unsent(self, run_id: int, reason: str, contact: Contact) -> bool:
+        """Skip a run whose commands were not claimed yet, with its pending history; False if too late.
+
+        `contact` is the platform's state as it stays without those commands; it goes back into the cache.
+        """
+        now = time.time()
+        with self._sessions.begin() as session:
+            cancelled = sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? "
+                "WHERE run_id = ? AND state = ? RETURNING id",
+                (OutboxState.SKIPPED.value, reason, now, run_id, OutboxState.PENDING.value),
+            ).all()
+            if not cancelled:
+                return False
+            sql.execute(
+                session,
+                f"UPDATE {CHANGES.name} SET sync_state = ? WHERE run_id = ? AND sync_state = ?",
+                (SyncState.SKIPPED.value, run_id, SyncState.PENDING.value),
+            )
+            sql.execute(
+                session,
+                f"UPDATE {RUNS.name} SET outcome = ?, reason = ? WHERE id = ? AND undone = ?",
+                (RunOutcome.SKIPPED.value, reason, run_id, False),
+            )
+            sql.upsert(session, CONTACTS.name, [contact_values(contact, now)], only_if=NEWER_SNAPSHOT)
+        return True
+
     def commit_many(self, plans: Sequence[Plan]) -> CommitResult:
         """Commit several plans in one transaction: all of them, or (on any error) none."""
         if not plans:  # e.g. a batch of echoes of the drain's own changes: no transaction at all
@@ -72,7 +102,8 @@ class PlanWriter:
 
 def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     rows = _Inserter(session)
-    fresh = _drop_recorded_closes(session, plans)
+    filled: list[tuple[int, ClosedConversation]] = []
+    fresh = _drop_recorded_closes(session, plans, filled)
     duplicates = len(plans) - len(fresh)
 
     with_close = [p for p in fresh if p.close is not None]
@@ -158,7 +189,7 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
                 (SyncState.UNDONE.value, plan.undo_of, SyncState.PENDING.value, SyncState.SYNCED.value),
             )
     return CommitResult(
-        tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates
+        tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates, tuple(filled)
     )
 
 
@@ -213,7 +244,9 @@ class _Inserter:
         return ids
 
 
-def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]:
+def _drop_recorded_closes(
+    session: Session, plans: Sequence[Plan], filled: list[tuple[int, ClosedConversation]]
+) -> list[Plan]:
     """Plans whose close is new, judged inside the commit's transaction so no interleaving can double one.
 
     A close is known when its event id or (contact, closed time) is recorded, or it came earlier in this batch.
@@ -270,6 +303,7 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
                 if source == ClosedBySource.DETECTED_BY_POLL.value and recorded_at >= close.closed_time:
                     if close_id:
                         _fill_in_detected_close(session, close_id, close)
+                        filled.append((close_id, close))
                     known_events.add(close.event_id)
                     continue
                 if pair in known_pairs:

@@ -20,12 +20,22 @@ from app.domain.history import AssignmentChange, HistoryFilter, SyncState
 from app.domain.people import Agent, ContactStatus, UserRef
 from app.domain.plan import Plan, PlannedRun
 from app.domain.secret import Secret
-from app.domain.workflows import AssignAction, AssignToStep, RunOutcome, WorkflowRun
+from app.domain.workflows import (
+    AssignAction,
+    AssignToStep,
+    Condition,
+    ConditionField,
+    ConditionOperator,
+    RunOutcome,
+    Workflow,
+    WorkflowRun,
+)
 from app.engine.catalog import use_template
 from app.engine.lifecycle import overlaps, publish
 from app.engine.undo import plan_undo
 from app.platform.client import PlatformClient
 from app.platform.fake.platform import IN_PROCESS_URL
+from app.platform.fake.state import FakeContact
 from app.platform.webhooks import parse_event
 from app.storage.leases import RUNNER
 from app.storage.outbox import Claim
@@ -405,3 +415,59 @@ def _lease_until(folder: Path) -> float | None:
     with sqlite3.connect(folder / "sync.sqlite3", timeout=5) as connection:
         row = connection.execute("SELECT lease_until FROM outbox WHERE state = 'in_flight'").fetchone()
     return None if row is None else float(row[0])
+
+
+async def _unassign_when(rig: Rig, condition: Condition) -> Workflow:
+    workflow = publish(use_template("unassign-after-close"))
+    workflow = replace(workflow, trigger=replace(workflow.trigger, conditions=(condition,)))
+    saved = await rig.store.db.write(rig.store.workflows.save, workflow)
+    await rig.service.intake.load_workflows()
+    return saved
+
+
+async def _poll_then_webhook(rig: Rig, category: str) -> tuple[FakeContact, bytes]:
+    await rig.service.start(poll=False, drain=False)
+    await rig.service.poller.poll_once()  # the closes the seed workspace already holds
+    await rig.service.drain.run_until_idle()
+    contact = rig.assigned_contacts()[0]
+    bodies: list[bytes] = []
+    rig.fake.add_listener(bodies.append)
+    rig.close(contact, category=category)
+    rig.fake.remove_listener(bodies.append)
+    assert (await rig.service.poller.poll_once()).detected == 1
+    return contact, next(b for b in bodies if b"conversation.closed" in b)
+
+
+async def test_a_late_webhook_whose_facts_meet_a_condition_runs_the_workflow_on_the_detected_close(rig: Rig) -> None:
+    await _unassign_when(rig, Condition(ConditionField.CATEGORY, ConditionOperator.IS, ("Spam",)))
+    contact, webhook = await _poll_then_webhook(rig, "Spam")
+    (skipped,) = [r for r in rig.store.runs.page() if r.contact_id == contact.id]
+    assert skipped.outcome is RunOutcome.SKIPPED  # the poll knows no category
+
+    await rig.service.intake.submit(parse_event(webhook))
+    await rig.service.drain.run_until_idle()
+
+    assert contact.assignee_id is None
+    (recorded,) = [c for c in rig.store.closes.newest() if c.contact.id == contact.id]
+    latest = rig.store.runs.page()[0]
+    assert (latest.contact_id, latest.conversation_id, latest.outcome) == (contact.id, recorded.id, RunOutcome.DONE)
+    assert [c.sync_state for c in _history(rig) if c.contact_id == contact.id] == [SyncState.SYNCED]
+
+
+async def test_a_late_webhook_whose_facts_fail_a_condition_stops_the_unsent_unassign(rig: Rig) -> None:
+    await _unassign_when(rig, Condition(ConditionField.CATEGORY, ConditionOperator.IS_NOT, ("Spam",)))
+    contact, webhook = await _poll_then_webhook(rig, "Spam")
+    agent_id = contact.assignee_id
+
+    await rig.service.intake.submit(parse_event(webhook))
+    await rig.service.drain.run_until_idle()
+
+    assert contact.assignee_id == agent_id and rig.assignee_posts(contact.id) == []
+    (run,) = [r for r in rig.store.runs.page() if r.contact_id == contact.id]
+    assert (run.outcome, run.reason) == (
+        RunOutcome.SKIPPED,
+        'skipped: condition "category is not Spam" not met (the webhook came after the poll)',
+    )
+    assert [c.sync_state for c in _history(rig) if c.contact_id == contact.id] == [SyncState.SKIPPED]
+    cached = rig.store.cache.contact(contact.id)
+    assert cached is not None and cached.assignee is not None and cached.assignee.id == agent_id
