@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import functools
 import getpass
+import itertools
 import json
 import re
 import sys
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 EXIT_TOKEN_REJECTED = 3
 EXIT_OFFLINE = 4
 EXIT_WORK_LEFT = 5
-TOKEN_CHECK_SECONDS = 5.0
+TOKEN_CHECK_TICKS = 5  # look for a newly stored token every fifth second while the token is rejected
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
 T = TypeVar("T")
@@ -274,21 +275,21 @@ def _once_left(report: OnceReport) -> str:
 async def _say_and_wait_for_a_new_token(supervisor: Supervisor) -> None:
     """For `sync --forever`: say in one line when the token is rejected, and switch to a new one once stored."""
     said = False
-    while True:
+    for tick in itertools.count():
         status = await supervisor.status()
         if status.connectivity is Connectivity.AUTH_FAILED:
             if not said:
                 sys.stderr.write(
-                    f"the platform rejected the token: {status.detail}; waiting for a new one "
+                    f"the platform rejected the token ({status.detail.rstrip('.')}); waiting for a new one "
                     "(run `closeout-cli login`)\n"
                 )
                 sys.stderr.flush()
                 said = True
-            if await supervisor.reload_token():
+            if tick % TOKEN_CHECK_TICKS == 0 and await supervisor.reload_token():
                 sys.stderr.write("a new token was stored; sending again\n")
                 sys.stderr.flush()
                 said = False
-        await asyncio.sleep(TOKEN_CHECK_SECONDS)
+        await asyncio.sleep(1.0)
 
 
 async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:

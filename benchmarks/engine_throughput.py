@@ -179,18 +179,21 @@ def raw_rows(db: Path, template: Path, events: list[ClosedConversation], batch: 
                     now,
                     i,
                     i,
+                    None,
+                    None,
+                    0,
                 )
             )
             contacts.append(
-                (c.id, c.first_name, c.last_name, c.phone, c.email, None, "", "", "", "closed", "[]", 0, now)
+                (c.id, c.first_name, c.last_name, c.phone, c.email, None, "", "", "", "closed", "[]", 0, now, now)
             )
         con.execute("BEGIN")
         con.executemany(f"INSERT INTO closes VALUES ({','.join('?' * 23)})", closes)
         con.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 10)})", runs)
         con.executemany(f"INSERT INTO changes VALUES ({','.join('?' * 12)})", changes)
-        con.executemany(f"INSERT INTO outbox VALUES ({','.join('?' * 13)})", outbox)
+        con.executemany(f"INSERT INTO outbox VALUES ({','.join('?' * 16)})", outbox)
         upsert = "ON CONFLICT (id) DO UPDATE SET status = excluded.status"
-        con.executemany(f"INSERT INTO contacts VALUES ({','.join('?' * 13)}) {upsert}", contacts)
+        con.executemany(f"INSERT INTO contacts VALUES ({','.join('?' * 14)}) {upsert}", contacts)
         con.execute("COMMIT")
         rows += len(closes) * 5
     elapsed = time.perf_counter() - started

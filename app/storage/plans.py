@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxCommand, OutboxState
-from app.domain.people import ContactStatus
+from app.domain.people import Contact, ContactStatus
 from app.domain.plan import RUN_REF, Plan, PlannedRun
+from app.domain.workflows import RunOutcome
 from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import (
@@ -48,6 +49,8 @@ class CommitResult:
     commands: tuple[int, ...] = ()
     contacts: tuple[int, ...] = ()
     duplicates: int = 0
+    # Closes the poll detected first, filled in now from a late webhook: (close id, the webhook's close).
+    filled_in: tuple[tuple[int, ClosedConversation], ...] = ()
 
 
 class PlanWriter:
@@ -61,6 +64,34 @@ class PlanWriter:
         """Commit one plan in one transaction."""
         return self.commit_many([plan])
 
+    def cancel_unsent(self, run_id: int, reason: str, contact: Contact) -> bool:
+        """Skip a run whose commands were not claimed yet, with its pending history; False if too late.
+
+        `contact` is the platform's state as it stays without those commands; it goes back into the cache.
+        """
+        now = time.time()
+        with self._sessions.begin() as session:
+            cancelled = sql.execute(
+                session,
+                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? "
+                "WHERE run_id = ? AND state = ? RETURNING id",
+                (OutboxState.SKIPPED.value, reason, now, run_id, OutboxState.PENDING.value),
+            ).all()
+            if not cancelled:
+                return False
+            sql.execute(
+                session,
+                f"UPDATE {CHANGES.name} SET sync_state = ? WHERE run_id = ? AND sync_state = ?",
+                (SyncState.SKIPPED.value, run_id, SyncState.PENDING.value),
+            )
+            sql.execute(
+                session,
+                f"UPDATE {RUNS.name} SET outcome = ?, reason = ? WHERE id = ? AND undone = ?",
+                (RunOutcome.SKIPPED.value, reason, run_id, False),
+            )
+            sql.upsert(session, CONTACTS.name, [contact_values(contact, now)], only_if=NEWER_SNAPSHOT)
+        return True
+
     def commit_many(self, plans: Sequence[Plan]) -> CommitResult:
         """Commit several plans in one transaction: all of them, or (on any error) none."""
         if not plans:  # e.g. a batch of echoes of the drain's own changes: no transaction at all
@@ -71,7 +102,8 @@ class PlanWriter:
 
 def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     rows = _Inserter(session)
-    fresh = _drop_recorded_closes(session, plans)
+    filled: list[tuple[int, ClosedConversation]] = []
+    fresh = _drop_recorded_closes(session, plans, filled)
     duplicates = len(plans) - len(fresh)
 
     with_close = [p for p in fresh if p.close is not None]
@@ -92,14 +124,21 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
         run_rows.append(run_row)
     run_ids = rows.insert(RUNS, run_rows)
     _name_referenced_runs(session, run_rows, run_ids)
-    for planned_run, _ in resumed:
-        session.execute(
-            update(RUNS)
-            .where(RUNS.c.id == planned_run.run.id)
-            .values(outcome=planned_run.run.outcome.value, reason=planned_run.run.reason)
-        )
-    planned += resumed
-    run_ids += [planned_run.run.id for planned_run, _ in resumed if planned_run.run.id is not None]
+    # A resumed run moves only from waiting: one another process (or an earlier batch) resumed is left alone,
+    # with its actions, so the same wait never assigns twice.
+    moved: list[tuple[PlannedRun, int | None]] = []
+    for planned_run, conversation_id in resumed:
+        row = sql.execute(
+            session,
+            f"UPDATE {RUNS.name} SET outcome = ?, reason = ? WHERE id = ? AND outcome = ? RETURNING id",
+            (planned_run.run.outcome.value, planned_run.run.reason, planned_run.run.id, RunOutcome.WAITING.value),
+        ).first()
+        if row is None:
+            log.info("run %s was no longer waiting; not resumed again", planned_run.run.id)
+        else:
+            moved.append((planned_run, conversation_id))
+    planned += moved
+    run_ids += [planned_run.run.id for planned_run, _ in moved if planned_run.run.id is not None]
 
     changes: list[dict[str, Any]] = []
     commands: list[tuple[OutboxCommand, int, int | None]] = []
@@ -136,12 +175,21 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
                 f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? WHERE run_id = ? AND state = ?",
                 (OutboxState.SKIPPED.value, "undone before it was sent", now, plan.undo_of, OutboxState.PENDING.value),
             )
-            session.execute(update(RUNS).where(RUNS.c.id == plan.undo_of).values(undone=True))
-            session.execute(
-                update(CHANGES).where(CHANGES.c.run_id == plan.undo_of).values(sync_state=SyncState.UNDONE.value)
+            undone = sql.execute(
+                session,
+                f"UPDATE {RUNS.name} SET undone = ? WHERE id = ? AND undone = ? RETURNING id",
+                (True, plan.undo_of, False),
+            ).first()
+            if undone is None:
+                log.warning("run %s was already undone; its history is left as it is", plan.undo_of)
+                continue
+            sql.execute(
+                session,
+                f"UPDATE {CHANGES.name} SET sync_state = ? WHERE run_id = ? AND sync_state IN (?, ?)",
+                (SyncState.UNDONE.value, plan.undo_of, SyncState.PENDING.value, SyncState.SYNCED.value),
             )
     return CommitResult(
-        tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates
+        tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates, tuple(filled)
     )
 
 
@@ -196,7 +244,9 @@ class _Inserter:
         return ids
 
 
-def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]:
+def _drop_recorded_closes(
+    session: Session, plans: Sequence[Plan], filled: list[tuple[int, ClosedConversation]]
+) -> list[Plan]:
     """Plans whose close is new, judged inside the commit's transaction so no interleaving can double one.
 
     A close is known when its event id or (contact, closed time) is recorded, or it came earlier in this batch.
@@ -253,6 +303,7 @@ def _drop_recorded_closes(session: Session, plans: Sequence[Plan]) -> list[Plan]
                 if source == ClosedBySource.DETECTED_BY_POLL.value and recorded_at >= close.closed_time:
                     if close_id:
                         _fill_in_detected_close(session, close_id, close)
+                        filled.append((close_id, close))
                     known_events.add(close.event_id)
                     continue
                 if pair in known_pairs:

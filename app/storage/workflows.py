@@ -106,6 +106,12 @@ class RunRepository:
         with self._sessions() as session:
             return [run_from(r) for r in session.execute(statement).mappings()]
 
+    def of_conversation(self, conversation_id: int) -> list[WorkflowRun]:
+        """Every run on one stored close, oldest first."""
+        statement = select(RUNS).where(RUNS.c.conversation_id == conversation_id).order_by(RUNS.c.id)
+        with self._sessions() as session:
+            return [run_from(r) for r in session.execute(statement).mappings()]
+
     def oldest(self, outcome: RunOutcome, after_id: int = 0, limit: int = 500) -> list[WorkflowRun]:
         """Runs with `outcome`, oldest first, with ids above `after_id` (to page through all of them)."""
         statement = (

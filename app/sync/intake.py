@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from app.domain.conversations import AssigneeChanged, PlatformEvent
+from app.domain.conversations import AssigneeChanged, ClosedConversation, PlatformEvent
 from app.domain.errors import StorageError, UnstorableEvent
-from app.domain.people import Contact
-from app.domain.plan import Plan
-from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
-from app.engine.planner import plan_assignee_changed, plan_event, plan_resume
+from app.domain.people import Contact, ContactStatus
+from app.domain.plan import Plan, PlannedRun
+from app.domain.workflows import RunOutcome, TriggerKind, Workflow, WorkflowRun, WorkflowState
+from app.engine.conditions import describe, first_unmet
+from app.engine.planner import plan_assignee_changed, plan_event, plan_resume, plan_run
 from app.events import ChangeSet
 from app.storage.plans import CommitResult
 from app.storage.rows import unstorable
@@ -30,6 +31,7 @@ from app.sync.store_view import StoreView
 log = logging.getLogger("closeout.intake")
 
 MAX_BATCH = 500
+CONDITION_SKIP = "skipped: condition"  # how the planner's reason for an unmet condition begins
 # An event whose commit meets a database problem (locked, disk full) is tried again this many times, backing off.
 STORAGE_RETRIES = 5
 RETRY_FIRST_SECONDS = 0.5
@@ -182,7 +184,50 @@ class Intake:
             plans.append(plan)
         result = self._store.plans.commit_many(plans)
         self._store.outbox.echoes_seen(echoed)
+        if result.filled_in:
+            more = self._reconsider(result.filled_in, workflows, now)
+            result = replace(
+                result,
+                runs=result.runs + more.runs,
+                changes=result.changes + more.changes,
+                commands=result.commands + more.commands,
+                contacts=result.contacts + more.contacts,
+            )
         return result
+
+    def _reconsider(
+        self, filled: Sequence[tuple[int, ClosedConversation]], workflows: Sequence[Workflow], now: float
+    ) -> CommitResult:
+        """Evaluate the conditions again on the facts a late webhook gave a close the poll detected first.
+
+        A run the webhook's facts no longer allow is skipped if its commands were not sent yet; a run the poll's
+        facts had skipped on a condition runs now, on the same close.
+        """
+        view = StoreView(self._store)
+        plans: list[Plan] = []
+        for close_id, close in filled:
+            runs = {run.workflow_id: run for run in self._store.runs.of_conversation(close_id)}
+            for workflow in sorted(workflows, key=lambda w: w.id or 0):
+                run = runs.get(workflow.id or 0)
+                if run is None or run.undone or workflow.state is not WorkflowState.PUBLISHED:
+                    continue
+                if workflow.trigger.kind is not TriggerKind.CONVERSATION_CLOSED:
+                    continue
+                unmet = first_unmet(workflow.trigger, close)
+                if unmet is not None and run.outcome is not RunOutcome.SKIPPED and run.id is not None:
+                    reason = f'skipped: condition "{describe(unmet)}" not met (the webhook came after the poll)'
+                    kept = replace(close.contact, status=ContactStatus.CLOSED, assignee=close.assignee_at_close)
+                    if not self._store.plans.cancel_unsent(run.id, reason, kept):
+                        log.warning(
+                            "close %s: the webhook's facts skip run %s, but it was already sent", close_id, run.id
+                        )
+                elif unmet is None and run.outcome is RunOutcome.SKIPPED and run.reason.startswith(CONDITION_SKIP):
+                    planned, update = plan_run(close, workflow, view, now)
+                    planned = PlannedRun(replace(planned.run, conversation_id=close_id), planned.actions)
+                    plan = Plan(runs=(planned,), cache_updates=(update,) if update else ())
+                    view.absorb(plan)
+                    plans.append(plan)
+        return self._store.plans.commit_many(plans)
 
     async def resume_waiting(self) -> CommitResult:
         """Try again every run waiting for someone to assign; assign, end at the timeout, or keep waiting."""

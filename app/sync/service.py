@@ -7,8 +7,9 @@ restarted with a growing delay; the failure is kept in words (`problem`, shown b
 
 Several Closeout processes may open one database (the GUI, `closeout-cli sync --forever`, a second GUI).
 Each one takes in events (a webhook, the demo workspace), since intake deduplicates by the platform's ids
-inside its write transaction. Only one of them, the **runner**, sends and polls: it holds the runner lease
-(renewed every third of its length) and the others watch, taking over when it lapses or its process is gone.
+inside its write transaction. Only one of them, the **runner**, sends, polls and resumes waiting runs: it
+holds the runner lease (renewed every third of its length) and the others watch, taking over when it lapses
+or its process is gone.
 The platform's one rate budget is thus never split, and `runner` names the process that sends.
 """
 
@@ -163,7 +164,6 @@ class SyncService:
         self.supervise("intake", self.intake.run)
         if drain or poll:
             self.supervise("runner", lambda: self._hold_runner_lease(poll=poll, drain=drain))
-        self.supervise("waiting", self._resume_waiting_runs)
         if self.options.webhook_port is not None:
             # Imported here: uvicorn and Starlette are only needed when the receiver is switched on.
             from app.sync.embedded_server import EmbeddedServer
@@ -192,6 +192,7 @@ class SyncService:
                     self.is_runner, self._other = True, None
                     if drain:
                         self._runner_tasks.append(self.supervise("drain", self.drain.run))
+                        self._runner_tasks.append(self.supervise("waiting", self._resume_waiting_runs))
                     if poll:
                         self._runner_tasks.append(self.supervise("poller", self.poller.run))
                     self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxState
 from app.domain.plan import Plan, PlannedAction, PlannedRun
+from app.domain.workflows import RunOutcome
 from app.storage.history import HistoryFilter
 from app.storage.store import Store
 from tests.factories import MAYA, close, unassign_plan
@@ -140,3 +141,19 @@ def test_kill_9_during_commits_leaves_only_whole_plans(db_path: Path) -> None:
         assert store.history.count(HistoryFilter()) == counts["changes"]
     finally:
         store.close()
+
+
+def test_a_waiting_run_resumed_twice_assigns_and_records_once(store: Store) -> None:
+    waiting = unassign_plan(close(7))  # its run is stored as waiting
+    result = store.plans.commit(dataclasses.replace(waiting, runs=(dataclasses.replace(waiting.runs[0], actions=()),)))
+    (run_id,) = result.runs
+    resumed_run = dataclasses.replace(store.runs.get(run_id), outcome=RunOutcome.DONE, reason="assigned Maya Lee")
+    action = waiting.runs[0].actions[0]
+    again = dataclasses.replace(action, command=dataclasses.replace(action.command, idempotency_key="assign:1:w7"))
+    resume = Plan(runs=(PlannedRun(resumed_run, (again,)),))
+
+    store.plans.commit(resume)
+    store.plans.commit(resume)  # another process resumed the same wait from its own read
+
+    assert [c.run_id for c in store.history.page(HistoryFilter()).rows] == [run_id]
+    assert store.outbox.depth() == 1

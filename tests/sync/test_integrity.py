@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -19,12 +20,22 @@ from app.domain.history import AssignmentChange, HistoryFilter, SyncState
 from app.domain.people import Agent, ContactStatus, UserRef
 from app.domain.plan import Plan, PlannedRun
 from app.domain.secret import Secret
-from app.domain.workflows import AssignAction, AssignToStep, RunOutcome, WorkflowRun
+from app.domain.workflows import (
+    AssignAction,
+    AssignToStep,
+    Condition,
+    ConditionField,
+    ConditionOperator,
+    RunOutcome,
+    Workflow,
+    WorkflowRun,
+)
 from app.engine.catalog import use_template
 from app.engine.lifecycle import overlaps, publish
 from app.engine.undo import plan_undo
 from app.platform.client import PlatformClient
 from app.platform.fake.platform import IN_PROCESS_URL
+from app.platform.fake.state import FakeContact
 from app.platform.webhooks import parse_event
 from app.storage.leases import RUNNER
 from app.storage.outbox import Claim
@@ -359,3 +370,104 @@ async def test_an_event_from_the_demo_or_the_poll_is_retried_after_a_database_pr
     done = rig.service.intake.submit_nowait(close(9))  # nobody waits on it: it must not be dropped
     await asyncio.wait_for(done, 5)
     assert [c.contact.id for c in rig.store.closes.newest()] == [9]
+
+
+class _SlowPosts(httpx.AsyncBaseTransport):
+    """The fake's transport, answering every POST only after `delay` seconds (a slow platform)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/conversation/assignee"):
+            await asyncio.sleep(self._delay)
+        return await self._inner.handle_async_request(request)
+
+
+async def test_a_command_waiting_on_a_slow_platform_keeps_its_lease(rig: Rig, tmp_path: Path) -> None:
+    await rig.publish_unassign()
+    transport = _SlowPosts(rig.fake.transport(), delay=1.5)
+    await rig.service.set_client(
+        PlatformClient(IN_PROCESS_URL, Secret(rig.fake.token), rate_limit=0, transport=transport)
+    )
+    await rig.service.start(poll=False, drain=False)
+    rig.store.outbox.lease_seconds = 0.5  # renewed every sixth of a second while the POST hangs
+    contact = rig.assigned_contacts()[0]
+    await rig.close_and_record(contact)
+    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+    try:
+        sending = asyncio.ensure_future(rig.service.drain.run_until_idle())
+        await wait_until(lambda: _lease_until(tmp_path) is not None)
+        first = _lease_until(tmp_path)
+        assert first is not None
+        # Past its first lease, and renewed since: only renewal keeps the command from another claimer.
+        await wait_until(lambda: time.time() > first + 0.2 and (_lease_until(tmp_path) or 0) > first)
+        assert (await asyncio.to_thread(other.outbox.claim_due, time.time())).commands == []
+        await sending
+    finally:
+        other.close()
+    assert len(rig.assignee_posts(contact.id)) == 1 and rig.store.outbox.depth() == 0
+
+
+def _lease_until(folder: Path) -> float | None:
+    """The lease expiry of the command in flight, read from the file as any SQLite tool would."""
+    with sqlite3.connect(folder / "sync.sqlite3", timeout=5) as connection:
+        row = connection.execute("SELECT lease_until FROM outbox WHERE state = 'in_flight'").fetchone()
+    return None if row is None else float(row[0])
+
+
+async def _unassign_when(rig: Rig, condition: Condition) -> Workflow:
+    workflow = publish(use_template("unassign-after-close"))
+    workflow = replace(workflow, trigger=replace(workflow.trigger, conditions=(condition,)))
+    saved = await rig.store.db.write(rig.store.workflows.save, workflow)
+    await rig.service.intake.load_workflows()
+    return saved
+
+
+async def _poll_then_webhook(rig: Rig, category: str) -> tuple[FakeContact, bytes]:
+    await rig.service.start(poll=False, drain=False)
+    await rig.service.poller.poll_once()  # the closes the seed workspace already holds
+    await rig.service.drain.run_until_idle()
+    contact = rig.assigned_contacts()[0]
+    bodies: list[bytes] = []
+    rig.fake.add_listener(bodies.append)
+    rig.close(contact, category=category)
+    rig.fake.remove_listener(bodies.append)
+    assert (await rig.service.poller.poll_once()).detected == 1
+    return contact, next(b for b in bodies if b"conversation.closed" in b)
+
+
+async def test_a_late_webhook_whose_facts_meet_a_condition_runs_the_workflow_on_the_detected_close(rig: Rig) -> None:
+    await _unassign_when(rig, Condition(ConditionField.CATEGORY, ConditionOperator.IS, ("Spam",)))
+    contact, webhook = await _poll_then_webhook(rig, "Spam")
+    (skipped,) = [r for r in rig.store.runs.page() if r.contact_id == contact.id]
+    assert skipped.outcome is RunOutcome.SKIPPED  # the poll knows no category
+
+    await rig.service.intake.submit(parse_event(webhook))
+    await rig.service.drain.run_until_idle()
+
+    assert contact.assignee_id is None
+    (recorded,) = [c for c in rig.store.closes.newest() if c.contact.id == contact.id]
+    latest = rig.store.runs.page()[0]
+    assert (latest.contact_id, latest.conversation_id, latest.outcome) == (contact.id, recorded.id, RunOutcome.DONE)
+    assert [c.sync_state for c in _history(rig) if c.contact_id == contact.id] == [SyncState.SYNCED]
+
+
+async def test_a_late_webhook_whose_facts_fail_a_condition_stops_the_unsent_unassign(rig: Rig) -> None:
+    await _unassign_when(rig, Condition(ConditionField.CATEGORY, ConditionOperator.IS_NOT, ("Spam",)))
+    contact, webhook = await _poll_then_webhook(rig, "Spam")
+    agent_id = contact.assignee_id
+
+    await rig.service.intake.submit(parse_event(webhook))
+    await rig.service.drain.run_until_idle()
+
+    assert contact.assignee_id == agent_id and rig.assignee_posts(contact.id) == []
+    (run,) = [r for r in rig.store.runs.page() if r.contact_id == contact.id]
+    assert (run.outcome, run.reason) == (
+        RunOutcome.SKIPPED,
+        'skipped: condition "category is not Spam" not met (the webhook came after the poll)',
+    )
+    assert [c.sync_state for c in _history(rig) if c.contact_id == contact.id] == [SyncState.SKIPPED]
+    cached = rig.store.cache.contact(contact.id)
+    assert cached is not None and cached.assignee is not None and cached.assignee.id == agent_id
