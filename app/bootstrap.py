@@ -29,6 +29,7 @@ from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
+from app.domain.signing_keys import SigningKey, signing_key
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
@@ -132,6 +133,7 @@ class OpenOptions(TypedDict, total=False):
     token: Secret | None
     webhook_port: int | None
     webhook_secret: str | None
+    webhook_keys: Sequence[SigningKey] | None
     poll_seconds: float | None
 
 
@@ -145,6 +147,7 @@ class _Plan:
     api_url: str | None
     webhook_port: int | None
     webhook_secret: str
+    webhook_keys: tuple[SigningKey, ...]
     poll_seconds: float
 
 
@@ -194,11 +197,13 @@ class Supervisor:
         token: Secret | None = None,
         webhook_port: int | None = None,
         webhook_secret: str | None = None,
+        webhook_keys: Sequence[SigningKey] | None = None,
         poll_seconds: float | None = None,
     ) -> Supervisor:
         """Decide the workspace from the options, the settings and the stored token; nothing is opened yet.
 
-        With no token (and `demo` not False), Closeout runs on the built-in demo workspace.
+        With no token (and `demo` not False), Closeout runs on the built-in demo workspace. `webhook_keys`
+        are accepted besides the stored signing keys (the CLI's `--webhook-secret`).
         """
         settings = settings or Settings.load()
         if token is None and demo is not True:
@@ -216,6 +221,7 @@ class Supervisor:
             api_url=api_url,
             webhook_port=webhook_port if webhook_port is not None else (settings.get(WEBHOOK_PORT) or None),
             webhook_secret=webhook_secret if webhook_secret is not None else settings.get(WEBHOOK_SECRET),
+            webhook_keys=tuple(webhook_keys or ()),
             poll_seconds=poll_seconds if poll_seconds is not None else float(settings.get(POLL_SECONDS)),
         )
         return cls(settings, plan)
@@ -252,9 +258,13 @@ class Supervisor:
             poll_seconds=plan.poll_seconds,
             webhook_port=plan.webhook_port,
             webhook_secret=plan.webhook_secret,
+            webhook_keys=plan.webhook_keys,
             demo=plan.demo,
         )
         self._store, self._sync = store, SyncService(store, client, self.bus, options)
+        if plan.webhook_port is not None:
+            # Read only when the receiver runs: a keyring lookup costs start-up time the other modes never need.
+            self._sync.set_webhook_keys(tuple(await asyncio.to_thread(secrets.load_webhook_keys)))
         self._connected.set()
 
     async def wait_connected(self) -> None:
@@ -498,6 +508,27 @@ class Supervisor:
         if not self.is_demo:
             await self.sync.set_client(self._client(self.settings, token))
         return where
+
+    async def webhook_keys(self) -> list[SigningKey]:
+        """The stored webhook signing keys (the keyring is read on a worker thread)."""
+        return await asyncio.to_thread(secrets.load_webhook_keys)
+
+    async def add_webhook_key(self, label: str, key: str) -> str:
+        """Keep a signing key (replacing the one with its label) and accept it at once; returns where it went."""
+        checked = signing_key(label, key)
+        where = await asyncio.to_thread(secrets.add_webhook_key, checked)
+        await self._refresh_webhook_keys()
+        return where
+
+    async def remove_webhook_key(self, label: str) -> bool:
+        """Forget the signing key with this label and stop accepting it; False when there was none."""
+        removed = await asyncio.to_thread(secrets.remove_webhook_key, label)
+        await self._refresh_webhook_keys()
+        return removed
+
+    async def _refresh_webhook_keys(self) -> None:
+        if self._sync is not None:
+            self._sync.set_webhook_keys(tuple(await self.webhook_keys()))
 
     def on_change(self, handler: Callable[[ChangeSet], None]) -> None:
         """Subscribe to change-sets."""

@@ -26,7 +26,9 @@ from app.bootstrap import QueueRow, Supervisor
 from app.domain.errors import ConfigError
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
+from app.domain.signing_keys import EVENT_LABELS, SigningKey, parse_key_option, signing_key
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
+from app.settings import WEBHOOK_PORT, Settings
 from app.sync.connectivity import Connectivity
 
 EXIT_TOKEN_REJECTED = 3
@@ -59,9 +61,11 @@ def with_supervisor(command: Command, *, needs_token: bool = False, **open_optio
                 options["demo"] = True
             elif needs_token:
                 options["demo"] = False
-            for name in ("webhook_port", "webhook_secret", "poll_seconds"):
+            for name in ("webhook_port", "poll_seconds"):
                 if getattr(args, name, None) is not None:
                     options[name] = getattr(args, name)
+            if getattr(args, "webhook_secret", None):
+                options["webhook_keys"] = key_options(args.webhook_secret)
             supervisor = await Supervisor.open(**options)
             try:
                 return await command(supervisor, args)
@@ -107,6 +111,14 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
             raise CommandUsageError(f"--set expects key=value, not {pair!r}")
         values[key.strip()] = value.strip()
     return values
+
+
+def key_options(values: list[str]) -> list[SigningKey]:
+    """The `--webhook-secret` values as signing keys (`closed=KEY` or a bare key), or a usage error in words."""
+    try:
+        return [parse_key_option(raw, position) for position, raw in enumerate(values, start=1)]
+    except ConfigError as exc:
+        raise CommandUsageError(f"--webhook-secret: {exc}") from None
 
 
 def _iso(at: float | None) -> str:
@@ -484,6 +496,52 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- webhook signing keys -------------------------------------------------------------------------------
+
+
+def cmd_keys_add(args: argparse.Namespace) -> int:
+    """Keep a webhook's signing key under a label (replacing the key that label had)."""
+    raw = args.key
+    if raw is None:
+        raw = sys.stdin.readline() if args.stdin else getpass.getpass(f"signing key for {args.label}: ")
+    key = signing_key(args.label, raw)
+    where = secrets.add_webhook_key(key)
+    out(f"signing key {key.key.hint} for {key.event} stored in {where} as {key.label!r}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    """The stored signing keys: label, event and the key's last four characters, never the key."""
+    keys = secrets.load_webhook_keys()
+    port = Settings.load().get(WEBHOOK_PORT)
+    if args.json:
+        emit_json(
+            {
+                "keys": [{"label": k.label, "event": k.event, "hint": k.key.hint} for k in keys],
+                "webhook_port": port or None,
+            }
+        )
+        return 0
+    for k in keys:
+        out(f"{k.label:<12} {k.event:<26} {k.key.hint}")
+    missing = [label for label in EVENT_LABELS if label not in {k.label for k in keys}]
+    if missing:
+        out(f"no key yet for: {', '.join(EVENT_LABELS[label] for label in missing)}")
+    if port:
+        out(f"the receiver listens at http://127.0.0.1:{port}/webhook: register that URL (through your tunnel)")
+    else:
+        out("the receiver is off: set a webhook port in Settings or run `sync --webhook-port PORT`")
+    return 0
+
+
+def cmd_keys_remove(args: argparse.Namespace) -> int:
+    """Forget the signing key with this label."""
+    if not secrets.remove_webhook_key(args.label.strip()):
+        raise ConfigError(f"There is no signing key labelled {args.label.strip()[:60]!r}.", "See `webhook-keys list`.")
+    out(f"signing key {args.label.strip()!r} forgotten")
+    return 0
+
+
 # -- registration ----------------------------------------------------------------------------------------
 
 
@@ -529,7 +587,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode.add_argument("--forever", action="store_true", help="run until SIGINT or SIGTERM")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="quiet time that ends --until-idle")
     parser.add_argument("--webhook-port", type=int, help="receive webhooks on this port (0 picks one)")
-    parser.add_argument("--webhook-secret", help="the webhook's signing key")
+    parser.add_argument(
+        "--webhook-secret",
+        action="append",
+        metavar="[LABEL=]KEY",
+        help="a webhook's signing key, besides the stored ones (repeatable: closed=K1 opened=K2 assignee=K3)",
+    )
     parser.add_argument("--poll-seconds", type=float, help="how often to poll")
 
     parser = add("queue", "closed conversations with their outcome", with_supervisor(cmd_queue))
@@ -557,3 +620,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--stdin", action="store_true", help="read the token from standard input")
     parser.add_argument("--no-check", action="store_true", help="store it without asking the platform")
     add("logout", "forget the stored API token", cmd_logout)
+
+    keys = subparsers.add_parser(
+        "webhook-keys",
+        help="the signing keys of respond.io's webhooks",
+        description="Each respond.io webhook (one event, one URL) shows its own signing key; Closeout holds them all.",
+    )
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    parser = actions.add_parser("add", help="store a signing key under a label", description=cmd_keys_add.__doc__)
+    parser.add_argument("--label", required=True, help="the event it belongs to: closed, opened or assignee")
+    parser.add_argument("key", nargs="?", help="the key (default: asked for, or read with --stdin)")
+    parser.add_argument("--stdin", action="store_true", help="read the key from standard input")
+    parser.set_defaults(run=cmd_keys_add)
+    parser = actions.add_parser("list", help="the stored keys (never the keys themselves)")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(run=cmd_keys_list)
+    parser = actions.add_parser("remove", help="forget the key with this label")
+    parser.add_argument("label")
+    parser.set_defaults(run=cmd_keys_remove)

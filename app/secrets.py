@@ -1,8 +1,10 @@
-"""The API token: in the OS keyring, or in a 0600 file where no keyring works (headless Linux).
+"""The API token and the webhook signing keys: in the OS keyring, or in 0600 files where no keyring works.
 
-`CLOSEOUT_API_TOKEN` overrides both. The token is only ever handled as a `Secret`, so it cannot reach
-a log line, an exception message or the database by accident. `keyring` is imported on first use: finding
-its backend takes a tenth of a second that a start with the token in the environment, or in demo mode, skips.
+`CLOSEOUT_API_TOKEN` overrides the stored token. Secrets are only ever handled as `Secret`s, so they cannot
+reach a log line, an exception message or the database by accident. `keyring` is imported on first use:
+finding its backend takes a tenth of a second that a start with the token in the environment, or in demo
+mode, skips. The signing keys are one JSON document under one keyring entry (or in one file), because a
+keyring cannot list its entries.
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ import os
 from pathlib import Path
 
 from app import paths
+from app.domain.errors import ConfigError
 from app.domain.secret import Secret
+from app.domain.signing_keys import SigningKey, signing_key
 
 log = logging.getLogger("closeout.secrets")
 
 TOKEN_ENV = "CLOSEOUT_API_TOKEN"
 SERVICE = "closeout"
 ACCOUNT = "respond.io API token"
+KEYS_ACCOUNT = "respond.io webhook signing keys"
 
 
 def _file() -> Path:
     return paths.config_dir() / "token.json"
+
+
+def _keys_file() -> Path:
+    return paths.config_dir() / "webhook_keys.json"
 
 
 def keyring_usable() -> bool:
@@ -74,15 +83,20 @@ def store_token(token: Secret) -> str:
             _remove_file()
             return "keyring"
     path = _file()
+    _write_private(path, {"token": token.reveal()})
+    log.warning("no OS keyring is available; the token is stored in %s, readable only by you", path)
+    return str(path)
+
+
+def _write_private(path: Path, document: object) -> None:
+    """Write JSON readable only by the user, atomically (a crash never leaves half a file)."""
     paths.ensure_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"token": token.reveal()}, handle)
+        json.dump(document, handle)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
-    log.warning("no OS keyring is available; the token is stored in %s, readable only by you", path)
-    return str(path)
 
 
 def clear_token() -> None:
@@ -98,3 +112,86 @@ def clear_token() -> None:
 def _remove_file() -> None:
     with contextlib.suppress(FileNotFoundError):
         _file().unlink()
+
+
+# -- webhook signing keys ------------------------------------------------------------------------------------
+
+
+def load_webhook_keys() -> list[SigningKey]:
+    """The stored signing keys, in the order they were added: the keyring's, else the private file's."""
+    document: object = None
+    if keyring_usable():
+        import keyring.errors
+
+        try:
+            stored = keyring.get_password(SERVICE, KEYS_ACCOUNT)
+        except keyring.errors.KeyringError as exc:
+            log.warning("the keyring could not be read (%s); trying the signing-key file", type(exc).__name__)
+        else:
+            if stored:
+                document = _json_or_none(stored, "the keyring's signing keys")
+    if document is None:
+        try:
+            text = _keys_file().read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except OSError:
+            log.warning("the signing-key file %s is unreadable; ignoring it", _keys_file())
+            return []
+        document = _json_or_none(text, str(_keys_file()))
+    return _keys_from(document)
+
+
+def _json_or_none(text: str, where: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        log.warning("%s are not readable JSON; ignoring them", where)
+        return None
+
+
+def _keys_from(document: object) -> list[SigningKey]:
+    entries = document.get("keys") if isinstance(document, dict) else None
+    keys: list[SigningKey] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            continue
+        try:
+            keys.append(signing_key(str(entry.get("label", "")), entry["key"]))
+        except ConfigError as exc:
+            log.warning("ignoring a stored signing key: %s", exc.message)
+    return keys
+
+
+def store_webhook_keys(keys: list[SigningKey]) -> str:
+    """Keep exactly these signing keys; returns where they went ("keyring" or the file's path)."""
+    document = {"keys": [{"label": k.label, "key": k.key.reveal()} for k in keys]}
+    if keyring_usable():
+        import keyring.errors
+
+        try:
+            keyring.set_password(SERVICE, KEYS_ACCOUNT, json.dumps(document))
+        except keyring.errors.KeyringError as exc:
+            log.warning("the keyring refused the signing keys (%s); using a private file instead", type(exc).__name__)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                _keys_file().unlink()
+            return "keyring"
+    _write_private(_keys_file(), document)
+    return str(_keys_file())
+
+
+def add_webhook_key(key: SigningKey) -> str:
+    """Add a signing key, replacing the one with the same label (a key respond.io regenerated)."""
+    keys = [k for k in load_webhook_keys() if k.label != key.label]
+    return store_webhook_keys([*keys, key])
+
+
+def remove_webhook_key(label: str) -> bool:
+    """Forget the key with this label; False when there was none."""
+    keys = load_webhook_keys()
+    kept = [k for k in keys if k.label != label]
+    if len(kept) == len(keys):
+        return False
+    store_webhook_keys(kept)
+    return True

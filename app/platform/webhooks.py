@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.domain.conversations import (
@@ -65,6 +65,19 @@ def verify(secret: bytes | str, body: bytes, signature_header: str | None) -> bo
     except UnicodeEncodeError:
         return False
     return hmac.compare_digest(sign(secret, body).encode("ascii"), given)
+
+
+def matching_label(keys: Iterable[tuple[str, bytes | str]], body: bytes, signature_header: str | None) -> str | None:
+    """The label of the signing key that signed `body`, or None when none did.
+
+    respond.io gives each webhook its own key, so a receiver for several events holds several. Every key is
+    compared in constant time, and all of them are tried, so the time taken does not tell which one matched.
+    """
+    found: str | None = None
+    for label, secret in keys:
+        if verify(secret, body, signature_header) and found is None:
+            found = label
+    return found
 
 
 def verify_and_parse(

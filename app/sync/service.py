@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from app.domain.conversations import PlatformEvent
+from app.domain.secret import Secret
+from app.domain.signing_keys import SigningKey, merged
 from app.events import ChangeSet, EventBus
 from app.platform.client import PlatformClient
 from app.platform.pacing import RateLimitBudget
@@ -26,6 +28,7 @@ from app.sync.poller import LAST_POLL, Poller
 
 if TYPE_CHECKING:
     from app.sync.embedded_server import EmbeddedServer
+    from app.sync.webhook_receiver import ReceiverCounters
 
 log = logging.getLogger("closeout.sync")
 
@@ -34,12 +37,16 @@ WAITING_RETRY_SECONDS = 30.0
 
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
-    """How the service runs. `webhook_port` None turns the receiver off; 0 picks a free port."""
+    """How the service runs. `webhook_port` None turns the receiver off; 0 picks a free port.
+
+    `webhook_keys` are the signing keys the receiver accepts; `webhook_secret` is one more, labelled `key`.
+    """
 
     poll_seconds: float = 60.0
     webhook_port: int | None = None
     webhook_host: str = "127.0.0.1"
     webhook_secret: str = ""
+    webhook_keys: tuple[SigningKey, ...] = ()
     demo: bool = False
 
 
@@ -83,6 +90,10 @@ class SyncService:
         self.failure: BaseException | None = None
         self.recovered = 0
         self._retired: list[PlatformClient] = []
+        single = (SigningKey("key", Secret(options.webhook_secret)),) if options.webhook_secret.strip() else ()
+        self._given_keys = merged(options.webhook_keys, single)
+        self._webhook_keys = self._given_keys
+        self.webhook_counters: ReceiverCounters | None = None
 
     @property
     def client(self) -> PlatformClient:
@@ -114,9 +125,10 @@ class SyncService:
         if self.options.webhook_port is not None:
             # Imported here: uvicorn and Starlette are only needed when the receiver is switched on.
             from app.sync.embedded_server import EmbeddedServer
-            from app.sync.webhook_receiver import webhook_app
+            from app.sync.webhook_receiver import ReceiverCounters, webhook_app
 
-            app = webhook_app(self.options.webhook_secret, self.intake)
+            self.webhook_counters = ReceiverCounters()
+            app = webhook_app(lambda: self._webhook_keys, self.intake, self.webhook_counters)
             self._server = EmbeddedServer(app, self.options.webhook_host, self.options.webhook_port)
             await self._server.start()
             log.info("receiving webhooks at %s", self.webhook_url)
@@ -171,6 +183,17 @@ class SyncService:
         self.connectivity.new_token()
         self.drain.resume()
         self.poller.poll_soon()
+
+    @property
+    def webhook_keys(self) -> tuple[SigningKey, ...]:
+        """The signing keys the receiver accepts now."""
+        return self._webhook_keys
+
+    def set_webhook_keys(self, stored: tuple[SigningKey, ...]) -> None:
+        """Accept the stored signing keys (Settings or the CLI changed them) besides those given at start."""
+        self._webhook_keys = merged(self._given_keys, stored)
+        labels = ", ".join(k.label for k in self._webhook_keys) or "none"
+        log.info("the receiver holds %d signing keys: %s", len(self._webhook_keys), labels)
 
     def submit_nowait(self, event: PlatformEvent) -> None:
         """Queue an event from the demo workspace or a test, without waiting for the commit."""

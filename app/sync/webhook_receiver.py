@@ -1,12 +1,20 @@
 """The webhook receiver: POST /webhook, signature checked, event committed before the 200.
 
 Answering only after the commit means an event the platform saw acknowledged is on disk; one that
-was refused (401 bad signature, 400 malformed) stored nothing and says why in the body.
+was refused (401 bad signature, 400 malformed, 413 too large) stored nothing and says why in the body.
+An authenticated event of a type Closeout does not act on gets 200 too: a lead may tick more events than
+Closeout needs, and the platform must not see failures for events it was told to send.
+
+The body is read as a stream and reading stops at `MAX_BODY`, so an oversized upload costs at most that
+much memory, however large it claims or turns out to be.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,30 +22,108 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.domain.errors import WebhookRejected
-from app.platform.webhooks import SIGNATURE_HEADER, verify_and_parse
+from app.domain.signing_keys import SigningKey
+from app.platform.webhooks import EVENT_TYPES, SIGNATURE_HEADER, matching_label, parse_event
 from app.sync.intake import Intake
 
 log = logging.getLogger("closeout.webhooks")
 
 MAX_BODY = 1_000_000
 
+KeySource = Callable[[], Sequence[SigningKey]]
 
-def webhook_app(secret: str, intake: Intake) -> Starlette:
-    """The receiver's ASGI app."""
+
+@dataclass
+class ReceiverCounters:
+    """What the receiver has read and decided, for the status and for tests that check memory stays flat."""
+
+    body_bytes_read: int = 0
+    accepted: int = 0
+    ignored: int = 0
+    refused: int = 0
+
+
+class _TooLarge(WebhookRejected):
+    def __init__(self) -> None:
+        super().__init__(f"The webhook body is larger than {MAX_BODY:,} bytes.", status=413)
+
+
+async def read_body(request: Request, counters: ReceiverCounters, limit: int = MAX_BODY) -> bytes:
+    """The request body, read chunk by chunk; WebhookRejected (413) as soon as it passes `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        counters.body_bytes_read += len(chunk)
+        if size > limit:
+            raise _TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def unhandled_type(body: bytes) -> str | None:
+    """The event type of a platform event Closeout does not act on, or None if the body is not one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    event_type = data.get("event_type") if isinstance(data, dict) else None
+    if isinstance(event_type, str) and event_type.strip() and event_type not in EVENT_TYPES:
+        return event_type[:80]
+    return None
+
+
+def authenticate(keys: Sequence[SigningKey], body: bytes, signature: str | None) -> str:
+    """The label of the key that signed `body`; WebhookRejected (401) when none did or none is held."""
+    if not keys:
+        raise WebhookRejected(
+            "Closeout holds no webhook signing key, so it trusts no webhook; add the keys respond.io shows "
+            "in Settings or with `closeout-cli webhook-keys add`.",
+            status=401,
+        )
+    label = matching_label(((k.label, k.key.reveal()) for k in keys), body, signature)
+    if label is None:
+        raise WebhookRejected("The webhook's signature is missing or matches none of the signing keys.", status=401)
+    return label
+
+
+def webhook_app(keys: KeySource, intake: Intake, counters: ReceiverCounters | None = None) -> Starlette:
+    """The receiver's ASGI app; `keys` is asked for the signing keys in force on every request."""
+    seen = counters if counters is not None else ReceiverCounters()
+
+    def refuse(exc: WebhookRejected) -> JSONResponse:
+        seen.refused += 1
+        log.warning("refused a webhook: %s", exc.message)
+        # Too large: close the connection rather than read (and throw away) the rest of the upload.
+        headers = {"connection": "close"} if exc.status == 413 else None
+        return JSONResponse({"code": exc.status, "message": exc.message}, status_code=exc.status, headers=headers)
 
     async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
         try:
-            if len(body) > MAX_BODY:
-                raise WebhookRejected("The webhook body is too large.", status=413)
-            event = verify_and_parse(secret, body, request.headers.get(SIGNATURE_HEADER))
+            body = await read_body(request, seen)
+            label = authenticate(keys(), body, request.headers.get(SIGNATURE_HEADER))
+            try:
+                event = parse_event(body)
+            except WebhookRejected as exc:
+                ignored = unhandled_type(body) if exc.status == 400 else None
+                if ignored is None:
+                    raise
+                seen.ignored += 1
+                log.info("ignored a %r webhook (signed with the %r key): Closeout does not act on it", ignored, label)
+                return JSONResponse({"ok": True, "ignored": f"Closeout does not act on {ignored!r} events."})
         except WebhookRejected as exc:
-            log.warning("refused a webhook: %s", exc.message)
-            return JSONResponse({"code": exc.status, "message": exc.message}, status_code=exc.status)
+            return refuse(exc)
+        log.info("webhook %s verified with the %r key", event.event_id[:100], label)
         await intake.submit(event)
+        seen.accepted += 1
         return JSONResponse({"ok": True})
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "service": "closeout webhook receiver"})
 
-    return Starlette(routes=[Route("/webhook", receive, methods=["POST"]), Route("/webhook", health, methods=["GET"])])
+    app = Starlette(routes=[Route("/webhook", receive, methods=["POST"]), Route("/webhook", health, methods=["GET"])])
+    app.state.counters = seen
+    return app

@@ -1,0 +1,88 @@
+"""`closeout-cli webhook-keys` and `sync --webhook-secret` as real processes against a fake on loopback."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, start_cli
+
+
+def _no_keyring(env: dict[str, str]) -> dict[str, str]:
+    """A machine without a keyring, so the keys go to the private file this test can inspect."""
+    return {**env, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+
+def test_keys_are_added_listed_without_their_value_and_removed(tmp_path: Path) -> None:
+    env = _no_keyring(cli_env(tmp_path / "home", None))
+    for label, key in (("closed", "closed-key-0001"), ("opened", "opened-key-0002")):
+        result = run_cli(env, "webhook-keys", "add", "--label", label, key)
+        assert result.returncode == 0, result.stderr
+        assert key not in result.stdout and key[-4:] in result.stdout
+    piped = run_cli(env, "webhook-keys", "add", "--label", "assignee", "--stdin", timeout=60)
+    assert piped.returncode != 0  # nothing on stdin: an empty key is refused in words
+    assert "empty" in piped.stderr and "Traceback" not in piped.stderr
+
+    file = tmp_path / "home" / "config" / "webhook_keys.json"
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    listed = run_cli(env, "webhook-keys", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert [(k["label"], k["event"], k["hint"]) for k in data["keys"]] == [
+        ("closed", "Conversation Closed", "…0001"),
+        ("opened", "Conversation Opened", "…0002"),
+    ]
+    assert "key-000" not in listed.stdout
+    text = run_cli(env, "webhook-keys", "list").stdout
+    assert "no key yet for: Contact Assignee Updated" in text
+
+    assert run_cli(env, "webhook-keys", "remove", "opened").returncode == 0
+    missing = run_cli(env, "webhook-keys", "remove", "opened")
+    assert missing.returncode == 1 and "no signing key labelled 'opened'" in missing.stderr
+    bad = run_cli(env, "webhook-keys", "add", "--label", "two words", "k")
+    assert bad.returncode == 1 and "not a key label" in bad.stderr
+
+
+def test_sync_accepts_webhooks_under_stored_keys_and_repeated_options(
+    fake_with_webhooks: tuple[LoopbackFake, int], tmp_path: Path
+) -> None:
+    fake, port = fake_with_webhooks
+    env = _no_keyring(cli_env(tmp_path / "home", fake))
+    assert run_cli(env, "use-template", "unassign-after-close", "--publish").returncode == 0
+    assert run_cli(env, "webhook-keys", "add", "--label", "closed", SECRET).returncode == 0
+    assert run_cli(env, "webhook-keys", "add", "--label", "opened", "some-other-key").returncode == 0
+
+    # First under the stored keys alone; then with the stored "closed" key gone and given on the command line.
+    for extra, count in (((), 2), (("--webhook-secret", "opened=x1", "--webhook-secret", f"closed={SECRET}"), 2)):
+        if extra:
+            assert run_cli(env, "webhook-keys", "remove", "closed").returncode == 0
+        sync = start_cli(
+            env,
+            "sync",
+            "--until-idle",
+            "--idle-seconds",
+            "3",
+            "--webhook-port",
+            str(port),
+            "--poll-seconds",
+            "3600",
+            *extra,
+        )
+        try:
+            assert sync.stderr is not None
+            assert "receiving webhooks at" in sync.stderr.readline()
+            targets = fake.assigned_open(count)
+            for contact_id in targets:
+                fake.close(contact_id, category="Billing")
+            _, err = sync.communicate(timeout=120)
+        finally:
+            if sync.poll() is None:
+                sync.kill()
+                sync.communicate()
+        assert sync.returncode == 0, err
+        assert fake.assignees(targets) == [None] * count
+        assert SECRET not in err
+
+    bad = run_cli(env, "sync", "--once", "--webhook-secret", "closed=")
+    assert bad.returncode == 2 and "--webhook-secret" in bad.stderr
