@@ -19,11 +19,12 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
 from app import secrets
+from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours, zone_named
 from app.domain.conversations import ClosedConversation
 from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
@@ -43,6 +44,7 @@ from app.settings import (
     POLL_SECONDS,
     RATE_LIMIT_PER_S,
     REQUEST_TIMEOUT_S,
+    TIME_ZONE,
     WEBHOOK_PORT,
     WEBHOOK_SECRET,
     Settings,
@@ -91,6 +93,16 @@ def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str,
         if change.sync_state is SyncState.SYNCED:
             return ("unassigned" if change.to_agent_id is None else "assigned"), run.reason
     return run.outcome.value, run.reason
+
+
+@dataclass(frozen=True, slots=True)
+class TeamMember:
+    """An agent from the cache with the availability the lead keeps for them, and what it means right now."""
+
+    agent: Agent
+    availability: Availability
+    set_by_lead: bool
+    available_now: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +177,7 @@ class Supervisor:
         self._connected = asyncio.Event()
         self._agents: dict[int, Agent] = {}
         self._closed = False
+        self._started = False
         self.bus.subscribe(self._on_change)
 
     @property
@@ -261,6 +274,10 @@ class Supervisor:
             webhook_keys=plan.webhook_keys,
             demo=plan.demo,
         )
+        try:
+            store.availability.zone = zone_named(settings.get(TIME_ZONE))
+        except ConfigError as exc:
+            log.warning("working hours use this computer's time zone: %s", exc.message)
         self._store, self._sync = store, SyncService(store, client, self.bus, options)
         if plan.webhook_port is not None:
             # Read only when the receiver runs: a keyring lookup costs start-up time the other modes never need.
@@ -292,6 +309,7 @@ class Supervisor:
         if self.demo is not None:
             await self.demo.start(self)
         await self.sync.start(poll=poll, drain=drain)
+        self._started = True
 
     async def close(self) -> None:
         """Stop every task and release the database and the connections."""
@@ -383,7 +401,8 @@ class Supervisor:
         closes = await self.store.db.read(self.store.closes.between, int(since), int(until) + 1)
         agents = await self.agents()
         loads = await self.store.db.read(self.store.cache.open_load)
-        return dry_run(workflow, closes, list(agents.values()), dict(loads))
+        book = await self.store.db.read(self.store.availability.book)
+        return dry_run(workflow, closes, list(agents.values()), dict(loads), book)
 
     # -- queue, runs, undo ----------------------------------------------------------------------------------
 
@@ -492,6 +511,70 @@ class Supervisor:
         return {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
 
     @connected
+    async def team(self) -> list[TeamMember]:
+        """Every cached agent with their availability, by name (the Team page and `closeout-cli agents`)."""
+        agents = await self.agents()
+        book = await self.store.db.read(self.store.availability.book)
+        now = time.time()
+        members = [
+            TeamMember(a, book.of(a.id), a.id in book.entries, book.is_available(a.id, now)) for a in agents.values()
+        ]
+        return sorted(members, key=lambda m: (m.agent.name.lower(), m.agent.id))
+
+    @connected
+    async def availability_book(self) -> AvailabilityBook:
+        """The availability the lead keeps, as the engine reads it."""
+        return await self.store.db.read(self.store.availability.book)
+
+    @connected
+    async def find_agent(self, text: str) -> Agent:
+        """The cached agent `text` names: an id, an email, or a full or first name that only one agent has."""
+        agents = await self.agents()
+        wanted = text.strip()
+        if wanted.isdigit() and int(wanted) in agents:
+            return agents[int(wanted)]
+        lowered = wanted.lower()
+        for matches in (
+            [a for a in agents.values() if a.email.lower() == lowered],
+            [a for a in agents.values() if a.name.lower() == lowered],
+            [a for a in agents.values() if a.first_name.lower() == lowered],
+        ):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                names = ", ".join(f"{a.name} ({a.id})" for a in matches[:5])
+                raise ConfigError(f"{wanted[:60]!r} names more than one agent: {names}.", "Use the agent's id.")
+        raise ConfigError(
+            f"No agent called {wanted[:60]!r} is in the cache.",
+            "Use an id, email or name from `closeout-cli agents` (run `sync --once` first to fetch them).",
+        )
+
+    @connected
+    async def set_presence(self, agent_id: int, presence: Presence) -> Availability:
+        """Mark an agent available or away (their working hours stay)."""
+        book = await self.availability_book()
+        return await self._set_availability(replace(book.of(agent_id), presence=presence))
+
+    @connected
+    async def set_hours(self, agent_id: int, hours: WorkingHours | None) -> Availability:
+        """Give an agent working hours (None: any time they are marked available)."""
+        book = await self.availability_book()
+        current = book.of(agent_id)
+        if agent_id not in book.entries:
+            current = replace(current, presence=Presence.AVAILABLE)  # hours alone mean "available in them"
+        return await self._set_availability(replace(current, hours=hours))
+
+    async def _set_availability(self, entry: Availability) -> Availability:
+        if entry.agent_id not in await self.agents():
+            raise NotFoundLocally(f"Agent {entry.agent_id} is not in the cache.")
+        saved = await self.store.db.write(self.store.availability.set, entry)
+        self.bus.publish(ChangeSet(agents_changed=True))
+        if self._started:
+            # Runs waiting for someone available get their chance now, not at the next retry.
+            await self.sync.intake.resume_waiting()
+        return saved
+
+    @connected
     async def status(self) -> SyncStatus:
         """What the status bar shows."""
         return await self.sync.status()
@@ -575,6 +658,7 @@ __all__ = [
     "QueueRow",
     "RunDetail",
     "Supervisor",
+    "TeamMember",
     "Template",
     "chip",
     "connected",

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from app import secrets
-from app.bootstrap import QueueRow, Supervisor
+from app.bootstrap import QueueRow, Supervisor, TeamMember
+from app.domain.availability import WHERE_SET, Presence, WorkingHours
 from app.domain.errors import ConfigError
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
@@ -496,6 +497,81 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- agents and availability ---------------------------------------------------------------------------
+
+
+def member_json(member: TeamMember) -> dict[str, Any]:
+    """An agent and their availability for `--json`."""
+    agent, availability = member.agent, member.availability
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "email": agent.email,
+        "role": agent.role.value,
+        "team_id": agent.team.id if agent.team else None,
+        "team": agent.team.name if agent.team else None,
+        "presence": availability.presence.value if member.set_by_lead else None,
+        "hours": availability.hours.describe() if availability.hours else None,
+        "available_now": member.available_now,
+    }
+
+
+def _presence_words(member: TeamMember) -> str:
+    if not member.set_by_lead:
+        return "not set"
+    return member.availability.presence.value
+
+
+async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """The agents in the cache with the availability "only online users" reads."""
+    members = await supervisor.team()
+    if args.json:
+        emit_json([member_json(m) for m in members])
+        return 0
+    for m in members:
+        team = m.agent.team.name if m.agent.team else "-"
+        hours = m.availability.hours.describe() if m.availability.hours else "any time"
+        now = "available now" if m.available_now else "not available now"
+        out(f"{m.agent.id:>6}  {m.agent.name:<24.24} {team:<14.14} {_presence_words(m):<9} {hours:<24} {now}")
+    if not members:
+        out("no agents in the cache yet: run `closeout-cli sync --once` to fetch them")
+    else:
+        out(f"{sum(m.available_now for m in members)} of {len(members)} available now ({WHERE_SET} or here)")
+    return 0
+
+
+async def cmd_availability_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Mark an agent available or away."""
+    try:
+        presence = Presence.parse(args.presence)
+    except ConfigError as exc:
+        raise CommandUsageError(str(exc)) from None
+    agent = await supervisor.find_agent(args.agent)
+    await supervisor.set_presence(agent.id, presence)
+    out(f"{agent.name} ({agent.id}) is {presence.value}")
+    return 0
+
+
+async def cmd_hours_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Give an agent working hours, in the lead's time zone."""
+    try:
+        hours = WorkingHours.parse(args.hours)
+    except ConfigError as exc:
+        raise CommandUsageError(str(exc)) from None
+    agent = await supervisor.find_agent(args.agent)
+    entry = await supervisor.set_hours(agent.id, hours)
+    out(f"{agent.name} ({agent.id}) works {hours.describe()} and is {entry.presence.value}")
+    return 0
+
+
+async def cmd_hours_clear(supervisor: Supervisor, args: argparse.Namespace) -> int:
+    """Drop an agent's working hours: available means available at any time."""
+    agent = await supervisor.find_agent(args.agent)
+    entry = await supervisor.set_hours(agent.id, None)
+    out(f"{agent.name} ({agent.id}) has no working hours and is {entry.presence.value}")
+    return 0
+
+
 # -- webhook signing keys -------------------------------------------------------------------------------
 
 
@@ -620,6 +696,32 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--stdin", action="store_true", help="read the token from standard input")
     parser.add_argument("--no-check", action="store_true", help="store it without asking the platform")
     add("logout", "forget the stored API token", cmd_logout)
+
+    parser = add("agents", "the agents with the availability the lead keeps", with_supervisor(cmd_agents))
+    parser.add_argument("--json", action="store_true")
+    group = subparsers.add_parser(
+        "availability",
+        help="mark an agent available or away",
+        description='"Only online users" assigns to agents marked available (respond.io reports no presence).',
+    )
+    group_actions = group.add_subparsers(dest="availability_command", metavar="ACTION", required=True)
+    parser = group_actions.add_parser("set", help="set an agent available or away")
+    parser.add_argument("agent", help="the agent's id, email or name (see `agents`)")
+    parser.add_argument("presence", help="available or away")
+    parser.set_defaults(run=with_supervisor(cmd_availability_set))
+    group = subparsers.add_parser(
+        "hours",
+        help="an agent's working hours",
+        description="Working hours narrow 'available' to weekdays and times, in the time zone Settings name.",
+    )
+    group_actions = group.add_subparsers(dest="hours_command", metavar="ACTION", required=True)
+    parser = group_actions.add_parser("set", help='set working hours, e.g. "Mon-Fri 09:00-17:00"')
+    parser.add_argument("agent", help="the agent's id, email or name (see `agents`)")
+    parser.add_argument("hours", help='weekdays and times, e.g. "Mon-Fri 09:00-17:00" or "Sat 22:00-06:00"')
+    parser.set_defaults(run=with_supervisor(cmd_hours_set))
+    parser = group_actions.add_parser("clear", help="drop the working hours (available at any time)")
+    parser.add_argument("agent")
+    parser.set_defaults(run=with_supervisor(cmd_hours_clear))
 
     keys = subparsers.add_parser(
         "webhook-keys",

@@ -114,6 +114,15 @@ WEBHOOK_SECRET = Setting(
     env="CLOSEOUT_WEBHOOK_SECRET",
     secret=True,
 )
+TIME_ZONE = Setting(
+    "time_zone",
+    str,
+    "",
+    "Time zone of working hours",
+    "The zone the agents' working hours on the Team page are in, as an IANA name such as Europe/Berlin. "
+    "Empty means this computer's zone.",
+    env="CLOSEOUT_TIME_ZONE",
+)
 RATE_LIMIT_PER_S = Setting(
     "rate_limit_per_s",
     float,
@@ -151,6 +160,7 @@ ALL_SETTINGS: tuple[Setting[Any], ...] = (
     POLL_SECONDS,
     WEBHOOK_PORT,
     WEBHOOK_SECRET,
+    TIME_ZONE,
     RATE_LIMIT_PER_S,
     REQUEST_TIMEOUT_S,
     DEMO_CLOSES_PER_MINUTE,

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from app.domain.availability import AvailabilityBook
 from app.domain.conversations import ClosedConversation, ConversationOpened, OpenedBySource
 from app.domain.people import Agent
 from app.domain.plan import Plan
@@ -49,14 +50,19 @@ class DryRunReport:
 
 
 def dry_run(
-    workflow: Workflow, closes: Sequence[ClosedConversation], agents: Sequence[Agent], loads: dict[int, int]
+    workflow: Workflow,
+    closes: Sequence[ClosedConversation],
+    agents: Sequence[Agent],
+    loads: dict[int, int],
+    availability: AvailabilityBook | None = None,
 ) -> DryRunReport:
     """Replay `workflow` (draft or published) over `closes`, oldest first, as if it had been published then.
 
     A Conversation Opened workflow is replayed on the opens these closes record (their `openedTime`).
+    Availability is today's, read at each close's time (its working hours then).
     """
     trial = replace(workflow, id=workflow.id or DRY_RUN_ID, state=WorkflowState.PUBLISHED)
-    view = SnapshotView(agent_list=list(agents), loads=dict(loads))
+    view = SnapshotView(agent_list=list(agents), loads=dict(loads), availability=availability or AvailabilityBook({}))
     rows: list[DryRunRow] = []
     for close in sorted(closes, key=lambda c: (c.closed_time, c.id or 0)):
         event: ClosedConversation | ConversationOpened

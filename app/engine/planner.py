@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from app.domain.availability import WHERE_SET
 from app.domain.conversations import AssigneeChanged, ClosedConversation, ConversationOpened, OpenedBySource
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.outbox import CommandKind, OutboxCommand
@@ -131,7 +132,7 @@ def _assign(
         }
         return _change(event, workflow, assignee, None, reason, CommandKind.UNASSIGN, payload, now)
 
-    chosen, why_not = choose_agent(step, workflow, view)
+    chosen, why_not = choose_agent(step, workflow, view, now)
     if chosen is None:
         return _Step(RunOutcome.WAITING, f"waiting: {why_not}")
     if assignee is not None and assignee.id == chosen.id:
@@ -195,37 +196,42 @@ def render(text: str, contact: Contact, assignee: UserRef | None, category: str 
     )
 
 
-def choose_agent(step: AssignToStep, workflow: Workflow, view: CacheView) -> tuple[Agent | None, str]:
-    """Who an Assign To step picks now, or None and the reason nobody qualifies."""
+def choose_agent(step: AssignToStep, workflow: Workflow, view: CacheView, now: float) -> tuple[Agent | None, str]:
+    """Who an Assign To step picks at `now`, or None and the reason nobody qualifies.
+
+    "Only online users" means available in the book the lead keeps (respond.io reports no presence).
+    """
     agents = list(view.agents())
     if step.action is AssignAction.SPECIFIC_USER:
         candidates = [a for a in agents if a.id == step.user_id]
         where = f"user {step.user_id}" if not candidates else candidates[0].name
+        group = where
         if not candidates:
             return None, f"{where} is not in the workspace"
     elif step.action is AssignAction.TEAM_USER:
         candidates = [a for a in agents if a.team is not None and a.team.id == step.team_id]
-        where = f"team {candidates[0].team.name}" if candidates and candidates[0].team else f"team {step.team_id}"
+        group = candidates[0].team.name if candidates and candidates[0].team else f"team {step.team_id}"
+        where = f"team {group}"
         if not candidates:
             return None, f"nobody is in {where}"
     else:
         candidates = agents
-        where = "the workspace"
+        where = group = "the workspace"
         if not candidates:
             return None, "nobody is in the workspace"
     loads = view.open_load()
     if step.only_online:
-        candidates = [a for a in candidates if a.online]
+        candidates = [a for a in candidates if view.is_available(a.id, now)]
+        if not candidates:
+            if step.action is AssignAction.SPECIFIC_USER:
+                return None, f"{group} is not available ({WHERE_SET})"
+            return None, f"nobody in {group} is available ({WHERE_SET})"
     if step.max_open_contacts is not None:
         limit = step.max_open_contacts
         candidates = [a for a in candidates if loads.get(a.id, 0) < limit]
-    if not candidates:
-        rules = []
-        if step.only_online:
-            rules.append("online")
-        if step.max_open_contacts is not None:
-            rules.append(f"with fewer than {step.max_open_contacts} open contacts")
-        return None, f"no {' and '.join(rules) or 'available'} user in {where}"
+        if not candidates:
+            who = "available user" if step.only_online else "user"
+            return None, f"no {who} in {where} with fewer than {limit} open contacts"
     candidates.sort(key=lambda a: a.id)
     if step.action is AssignAction.SPECIFIC_USER or step.logic is AssignLogic.LEAST_OPEN_CONTACTS:
         return min(candidates, key=lambda a: (loads.get(a.id, 0), a.id)), ""
@@ -276,7 +282,7 @@ def plan_resume(run: WorkflowRun, workflow: Workflow, contact: Contact, view: Ca
     step = workflow.steps[waited]
     assert isinstance(step, AssignToStep)
     event = ConversationOpened(f"resume:{run.key}", contact, int(run.started_at), OpenedBySource.UNKNOWN)
-    chosen, why_not = choose_agent(step, workflow, view)
+    chosen, why_not = choose_agent(step, workflow, view, now)
     if chosen is None:
         if now - run.started_at < step.timeout_seconds:
             return None

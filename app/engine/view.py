@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from app.domain.availability import AvailabilityBook
 from app.domain.people import Agent
 from app.domain.plan import Plan
 from app.domain.workflows import RunOutcome
@@ -29,6 +30,9 @@ class CacheView(Protocol):
     def last_assigned(self, workflow_id: int) -> int | None:
         """The agent this workflow assigned most recently (for round-robin), or None."""
 
+    def is_available(self, agent_id: int, at: float) -> bool:
+        """Whether the lead has the agent marked available, within their working hours, at Unix time `at`."""
+
 
 @dataclass
 class SnapshotView:
@@ -38,6 +42,7 @@ class SnapshotView:
     loads: dict[int, int] = field(default_factory=dict)
     ran: set[tuple[int, int]] = field(default_factory=set)
     last: dict[int, int] = field(default_factory=dict)
+    availability: AvailabilityBook = field(default_factory=lambda: AvailabilityBook({}))
 
     def agents(self) -> Sequence[Agent]:
         """Every known agent."""
@@ -54,6 +59,10 @@ class SnapshotView:
     def last_assigned(self, workflow_id: int) -> int | None:
         """The agent this workflow assigned most recently."""
         return self.last.get(workflow_id)
+
+    def is_available(self, agent_id: int, at: float) -> bool:
+        """Whether the agent is available at `at`, by the book the lead keeps."""
+        return self.availability.is_available(agent_id, at)
 
     def agent(self, agent_id: int) -> Agent | None:
         """One agent by id."""

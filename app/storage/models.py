@@ -191,6 +191,17 @@ class CommandRow(Base):
     change_id: Mapped[int | None] = mapped_column(Integer)
 
 
+class AvailabilityRow(Base):
+    """The lead's word on an agent: available or away, and working hours as the lead wrote them (or null)."""
+
+    __tablename__ = "availability"
+
+    agent_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    presence: Mapped[str] = mapped_column(String(20), default="away")
+    hours: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class MetaRow(Base):
     """Small named values Closeout keeps between runs (last poll time, round-robin positions)."""
 
@@ -209,3 +220,4 @@ RUNS: Table = Base.metadata.tables["runs"]
 CHANGES: Table = Base.metadata.tables["changes"]
 OUTBOX: Table = Base.metadata.tables["outbox"]
 META: Table = Base.metadata.tables["meta"]
+AVAILABILITY: Table = Base.metadata.tables["availability"]

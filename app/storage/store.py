@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.storage.availability import AvailabilityRepository
 from app.storage.cache import ContactCache
 from app.storage.closes import CloseRepository
 from app.storage.database import Database
@@ -29,6 +30,7 @@ class Store:
         self.plans = PlanWriter(sessions)
         self.meta = MetaStore(sessions)
         self.exporter = HistoryExporter(sessions)
+        self.availability = AvailabilityRepository(sessions)
 
     @classmethod
     def open(cls, url: str | None = None, **options: int) -> Store:

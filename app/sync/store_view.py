@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from app.domain.availability import AvailabilityBook
 from app.domain.people import Agent
 from app.domain.plan import Plan
 from app.engine.view import SnapshotView
@@ -25,6 +26,7 @@ class StoreView:
         self._snapshot = SnapshotView()
         self._agents_read = False
         self._loads_read = False
+        self._availability: AvailabilityBook | None = None
 
     def agents(self) -> Sequence[Agent]:
         """Every cached agent."""
@@ -51,6 +53,12 @@ class StoreView:
     def last_assigned(self, workflow_id: int) -> int | None:
         """The agent the workflow assigned last, in this batch or in the history."""
         return self._snapshot.last_assigned(workflow_id) or self._store.history.last_assigned(workflow_id)
+
+    def is_available(self, agent_id: int, at: float) -> bool:
+        """Whether the lead has the agent available at `at`; the book is read once per batch, when first asked."""
+        if self._availability is None:
+            self._availability = self._store.availability.book()
+        return self._availability.is_available(agent_id, at)
 
     def absorb(self, plan: Plan) -> None:
         """Let the rest of the batch see this plan's effects."""

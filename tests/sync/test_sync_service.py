@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import httpx
 
+from app.domain.availability import Availability, Presence
 from app.domain.conversations import ClosedBySource, ConversationOpened, OpenedBySource
 from app.domain.history import AssignmentChange, HistoryFilter, SyncState
 from app.domain.outbox import OutboxState
@@ -165,16 +166,13 @@ async def test_change_sets_report_connectivity_and_outbox_depth(rig: Rig) -> Non
     assert status.outbox_depth == 0 and status.connectivity.value == "online"
 
 
-async def test_a_run_waiting_for_an_online_agent_assigns_when_one_comes_online(rig: Rig) -> None:
+async def test_a_run_waiting_for_an_available_agent_assigns_when_the_lead_marks_one_available(rig: Rig) -> None:
     workflow = publish(use_template("round-robin-online", values={"team": "0"}))
     await rig.service.start(poll=False, drain=False)
     await rig.service.poller.poll_once()
-    team = next(u.team.id for u in rig.fake.state.users.values() if u.team is not None)
-    members = [u for u in rig.fake.state.users.values() if u.team is not None and u.team.id == team]
-    for user in rig.fake.state.users.values():
-        rig.fake.state.set_online(user, False)
-    await rig.service.poller.poll_once()
-    step = replace(workflow.steps[0], team_id=team)
+    team = next(u.team for u in rig.fake.state.users.values() if u.team is not None)
+    members = [u for u in rig.fake.state.users.values() if u.team is not None and u.team.id == team.id]
+    step = replace(workflow.steps[0], team_id=team.id)
     await rig.store.db.write(rig.store.workflows.save, replace(workflow, steps=(step,)))
     await rig.service.intake.load_workflows()
     contact = next(c for c in rig.fake.state.contacts.values() if c.assignee_id is None)
@@ -184,11 +182,11 @@ async def test_a_run_waiting_for_an_online_agent_assigns_when_one_comes_online(r
     )
     await rig.service.intake.submit(opened)
     (run,) = rig.store.runs.page()
-    assert run.outcome is RunOutcome.WAITING and run.reason.startswith("waiting: no online user in team")
+    assert run.outcome is RunOutcome.WAITING
+    assert run.reason == f"waiting: nobody in {team.name} is available (availability is set on the Team page)"
 
     assert (await rig.service.intake.resume_waiting()).runs == ()
-    rig.fake.state.set_online(members[0], True)
-    await rig.service.poller.poll_once()
+    await rig.store.db.write(rig.store.availability.set, Availability(members[0].id, Presence.AVAILABLE))
     result = await rig.service.intake.resume_waiting()
 
     assert result.runs == (run.id,)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours
 from app.domain.conversations import AssigneeChanged, ClosedBySource, ConversationOpened, OpenedBySource
 from app.domain.history import ChangeSource, SyncState
 from app.domain.outbox import CommandKind
@@ -42,8 +44,18 @@ def _published(template_id: str, workflow_id: int = 1, **values: str) -> Workflo
 UNASSIGN = _published("unassign-after-close")
 
 
+# The lead marked Maya and Ana available on the Team page; Ravi is away.
+BOOK = AvailabilityBook(
+    {
+        MAYA.id: Availability(MAYA.id, Presence.AVAILABLE),
+        ANA.id: Availability(ANA.id, Presence.AVAILABLE),
+        RAVI.id: Availability(RAVI.id, Presence.AWAY),
+    }
+)
+
+
 def _view(**overrides: object) -> SnapshotView:
-    view = SnapshotView(agent_list=[MAYA, RAVI, ANA], loads={MAYA.id: 3, RAVI.id: 1, ANA.id: 2})
+    view = SnapshotView(agent_list=[MAYA, RAVI, ANA], loads={MAYA.id: 3, RAVI.id: 1, ANA.id: 2}, availability=BOOK)
     for key, value in overrides.items():
         setattr(view, key, value)
     return view
@@ -148,7 +160,33 @@ def test_round_robin_online_only_takes_turns_among_online_team_members() -> None
         (action,) = _only_run(plan).actions
         assert action.change is not None
         picks.append(action.change.to_agent_id)
-    assert picks == [MAYA.id, ANA.id, MAYA.id, ANA.id, MAYA.id]  # Ravi is offline
+    assert picks == [MAYA.id, ANA.id, MAYA.id, ANA.id, MAYA.id]  # Ravi is away
+
+
+def test_online_only_reads_the_availability_the_lead_keeps_not_the_platform() -> None:
+    workflow = _published("round-robin-online", team="1")
+    # The platform reports no presence: a stale "online" flag on the agent counts for nothing.
+    planned = _only_run(plan_event(_opened(), [workflow], _view(availability=AvailabilityBook({})), NOW))
+    assert planned.run.outcome is RunOutcome.WAITING
+    assert planned.run.reason == "waiting: nobody in Support is available (availability is set on the Team page)"
+    only_ravi = AvailabilityBook({RAVI.id: Availability(RAVI.id, Presence.AVAILABLE)})
+    planned = _only_run(plan_event(_opened(), [workflow], _view(availability=only_ravi), NOW))
+    assert planned.run.reason == "assigned Ravi Shah"
+
+
+def test_working_hours_limit_when_an_available_agent_is_picked() -> None:
+    workflow = _published("round-robin-online", team="1")
+    utc = dt.UTC
+    nine_to_five = WorkingHours.parse("Mon-Fri 09:00-17:00")
+    book = AvailabilityBook({RAVI.id: Availability(RAVI.id, Presence.AVAILABLE, nine_to_five)}, utc)
+    tuesday_noon = dt.datetime(2026, 12, 1, 12, 0, tzinfo=utc).timestamp()
+    tuesday_night = dt.datetime(2026, 12, 1, 18, 0, tzinfo=utc).timestamp()
+    saturday_noon = dt.datetime(2026, 12, 5, 12, 0, tzinfo=utc).timestamp()
+    outcomes = [
+        _only_run(plan_event(_opened(), [workflow], _view(availability=book), at)).run.outcome
+        for at in (tuesday_noon, tuesday_night, saturday_noon)
+    ]
+    assert outcomes == [RunOutcome.DONE, RunOutcome.WAITING, RunOutcome.WAITING]
 
 
 def test_least_open_contacts_picks_the_lightest_load() -> None:
@@ -167,7 +205,7 @@ def test_nobody_qualifying_makes_the_run_wait_with_the_reason() -> None:
     workflow = replace(_published("round-robin-online", team="1"), steps=(step,))
     planned = _only_run(plan_event(_opened(), [workflow], _view(), NOW))
     assert planned.run.outcome is RunOutcome.WAITING
-    assert planned.run.reason == "waiting: no online and with fewer than 2 open contacts user in team Support"
+    assert planned.run.reason == "waiting: no available user in team Support with fewer than 2 open contacts"
     assert planned.actions == ()
 
 
