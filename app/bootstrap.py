@@ -592,6 +592,11 @@ class Supervisor:
             await self.sync.set_client(self._client(self.settings, token))
         return where
 
+    @property
+    def webhook_url(self) -> str | None:
+        """Where the receiver listens now, or None when it is off (or not started yet)."""
+        return self._sync.webhook_url if self._sync is not None else None
+
     async def webhook_keys(self) -> list[SigningKey]:
         """The stored webhook signing keys (the keyring is read on a worker thread)."""
         return await asyncio.to_thread(secrets.load_webhook_keys)

@@ -17,7 +17,7 @@ from ui.bridge import Bridge
 from ui.compat import pending_slot_tasks
 from ui.style import app_stylesheet
 from ui.tasks import OwnedTasks
-from ui.views.main_window_view import HISTORY, PAGES, QUEUE, RUN_LOG, SETTINGS, WORKFLOWS, MainWindowView
+from ui.views.main_window_view import HISTORY, PAGES, QUEUE, RUN_LOG, SETTINGS, TEAM, WORKFLOWS, MainWindowView
 from ui.widgets.charts import preload_in_background
 from ui.widgets.history_panel import HistoryPanel
 from ui.widgets.live_queue import LiveQueue
@@ -25,6 +25,7 @@ from ui.widgets.notifications import NotificationArea, Notifier
 from ui.widgets.run_log import RunLog
 from ui.widgets.settings_panel import SettingsPanel
 from ui.widgets.status_bar import SyncStatusBar
+from ui.widgets.team_page import TeamPage
 from ui.widgets.workflows_page import WorkflowsPage
 
 log = logging.getLogger("closeout.ui")
@@ -51,8 +52,16 @@ class MainWindow(MainWindowView):
         self.live_queue = LiveQueue(supervisor, self.bridge, self.notifier)
         self.history = HistoryPanel(supervisor, self.bridge, self.notifier)
         self.run_log = RunLog(supervisor, self.bridge, self.notifier)
+        self.team_page = TeamPage(supervisor, self.bridge, self.notifier)
         self.settings_panel = SettingsPanel(supervisor, self.notifier)
-        self.pages = (self.workflows_page, self.live_queue, self.history, self.run_log, self.settings_panel)
+        self.pages = (
+            self.workflows_page,
+            self.live_queue,
+            self.history,
+            self.run_log,
+            self.team_page,
+            self.settings_panel,
+        )
         for page in self.pages:
             self.stack.addWidget(page)
         self.status = SyncStatusBar(supervisor, self.bridge)
@@ -84,7 +93,7 @@ class MainWindow(MainWindowView):
     # -- pages -------------------------------------------------------------------------------------------------
 
     def show_page(self, page: int) -> None:
-        """Switch to a page (also what Ctrl+1..5 do)."""
+        """Switch to a page (also what Ctrl+1..6 do)."""
         self.nav.setCurrentRow(page)
 
     @property
@@ -164,6 +173,8 @@ class MainWindow(MainWindowView):
             self.history.tasks,
             self.run_log.tasks,
             self.workflows_page.tasks,
+            self.team_page.tasks,
+            self.settings_panel.signing_keys.tasks,
         ]
         slots = [task for task in pending_slot_tasks() if not task.done()]
         for task in slots:
@@ -171,4 +182,4 @@ class MainWindow(MainWindowView):
         await asyncio.gather(*(tasks.aclose() for tasks in owned), *slots, return_exceptions=True)
 
 
-__all__ = ["HISTORY", "QUEUE", "RUN_LOG", "SETTINGS", "WORKFLOWS", "MainWindow", "window_settings"]
+__all__ = ["HISTORY", "QUEUE", "RUN_LOG", "SETTINGS", "TEAM", "WORKFLOWS", "MainWindow", "window_settings"]

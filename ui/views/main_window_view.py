@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-PAGES = ("Workflows", "Live queue", "History", "Run log", "Settings")
-WORKFLOWS, QUEUE, HISTORY, RUN_LOG, SETTINGS = range(len(PAGES))
+PAGES = ("Workflows", "Live queue", "History", "Run log", "Team", "Settings")
+WORKFLOWS, QUEUE, HISTORY, RUN_LOG, TEAM, SETTINGS = range(len(PAGES))
 
 
 class DemoBannerView(QFrame):

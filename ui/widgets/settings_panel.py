@@ -28,6 +28,7 @@ from ui.compat import asyncSlot
 from ui.style import needs_input_color
 from ui.views.settings_view import SettingsView
 from ui.widgets.notifications import Notifier
+from ui.widgets.signing_keys import SigningKeysBox
 
 RESTART_NOTE = (
     "Saved settings are used the next time Closeout starts. Changing the database location needs a restart, "
@@ -49,6 +50,11 @@ class SettingsPanel(SettingsView):
         for setting in ALL_SETTINGS:
             self._add_row(setting)
         self.restart_note.setText(RESTART_NOTE)
+        self.signing_keys = SigningKeysBox(supervisor)
+        page = self.widget()
+        body = page.layout() if page is not None else None
+        assert isinstance(body, QVBoxLayout)
+        body.insertWidget(2, self.signing_keys)  # below the connection, above the general settings
         self.save.clicked.connect(self.save_settings)
         self.revert.clicked.connect(self.load_values)
         self.test.clicked.connect(self._test_clicked)

@@ -34,6 +34,10 @@ ACTIONS = (
     (AssignAction.WORKSPACE_USER, "A user in the workspace"),
 )
 LOGICS = ((AssignLogic.ROUND_ROBIN, "Round robin"), (AssignLogic.LEAST_OPEN_CONTACTS, "Least open contacts"))
+ONLINE_MEANS = (
+    "respond.io shares no online status, so “online” means marked available on the Team page "
+    "(and inside their working hours, if they have any)."
+)
 PLACEHOLDERS = ("{{contact.name}}", "{{assignee.name}}", "{{conversation.category}}")
 
 
@@ -104,7 +108,12 @@ class AssignStepEditor(StepEditor):
         self.logic_label = QLabel("Pick by")
         form.addRow(self.logic_label, self.logic)
         self.only_online = QCheckBox("Only online users")
+        self.only_online.setToolTip(ONLINE_MEANS)
         form.addRow("", self.only_online)
+        self.online_note = QLabel(ONLINE_MEANS)
+        self.online_note.setWordWrap(True)
+        self.online_note.setProperty("role", "muted")
+        form.addRow("", self.online_note)
         limit_row = QWidget()
         limit = QHBoxLayout(limit_row)
         limit.setContentsMargins(0, 0, 0, 0)
@@ -141,6 +150,7 @@ class AssignStepEditor(StepEditor):
         self.logic_label.setVisible(picks)
         assigns = action is not AssignAction.UNASSIGN
         self.only_online.setVisible(assigns)
+        self.online_note.setVisible(assigns and self.only_online.isChecked())
         self.limit_row.setVisible(assigns)
         self.max_open.setEnabled(self.limit.isChecked())
 

@@ -1,0 +1,121 @@
+"""The Team page (availability per agent) and the signing keys table in Settings, in the real window."""
+
+from __future__ import annotations
+
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from app import secrets
+from app.bootstrap import TeamMember
+from app.domain.availability import Availability, Presence, WorkingHours
+from app.domain.people import Agent, Team
+from app.domain.secret import Secret
+from app.domain.signing_keys import SigningKey
+from app.events import ChangeSet
+from tests.factories import MAYA, RAVI
+from tests.helpers import wait_until
+from ui.main_window import SETTINGS, TEAM
+from ui.models import team_model
+from ui.models.signing_keys_model import SigningKeysModel
+from ui.models.team_model import TeamModel
+
+ANA = Agent(9, "Ana", "Cruz", "ana@example.com", team=Team(2, "Sales"))
+
+
+def test_the_team_and_keys_models_pass_the_model_tester(qapp: QApplication, qtmodeltester: ModelTester) -> None:
+    team = TeamModel()
+    hours = WorkingHours.parse("Mon-Fri 09:00-17:00")
+    team.replace_all(
+        [
+            TeamMember(MAYA, Availability(MAYA.id, Presence.AVAILABLE, hours), True, True),
+            TeamMember(RAVI, Availability(RAVI.id), False, False),
+        ]
+    )
+    qtmodeltester.check(team)
+    assert team.data(team.index(0, team_model.HOURS)) == "Mon-Fri 09:00-17:00"
+    assert team.data(team.index(1, team_model.AVAILABLE)) == "not set"
+    assert team.data(team.index(1, team_model.HOURS)) == "any time"
+    keys = SigningKeysModel()
+    keys.replace_all([SigningKey("closed", Secret("secret-key-1234")), SigningKey("opened", Secret("k2"))])
+    qtmodeltester.check(keys)
+    shown = [keys.data(keys.index(r, c)) for r in range(2) for c in range(3)]
+    assert "Conversation Closed" in shown and "…1234" in shown
+    assert not any("secret-key" in str(text) for text in shown)
+
+
+async def test_the_team_page_toggles_availability_and_sets_hours_in_words(qtbot: QtBot, gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        supervisor.bus.publish(ChangeSet(agents_changed=True))
+        window = app.window(supervisor)
+        window.show_page(TEAM)
+        page = window.team_page
+        model = page.model
+        await wait_until(lambda: model.rowCount() == 3)
+        assert "does not share who is online" in page.explainer.text()
+        names = [model.member_at(r).agent.name for r in range(3)]
+        assert names == ["Ana Cruz", "Maya Lee", "Ravi Shah"]
+        assert {model.data(model.index(r, team_model.AVAILABLE)) for r in range(3)} == {"not set"}
+
+        # The lead ticks Maya's toggle, as a click on the check box does.
+        maya = names.index("Maya Lee")
+        assert model.setData(
+            model.index(maya, team_model.AVAILABLE), Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole
+        )
+        await wait_until(lambda: model.data(model.index(maya, team_model.AVAILABLE)) == "available")
+        assert model.data(model.index(maya, team_model.NOW)) == "available now"
+        assert (await supervisor.availability_book()).of(MAYA.id).presence is Presence.AVAILABLE
+        assert "Saved: Maya Lee is available" in page.message.text()
+
+        # Working hours typed into the cell are saved; a typo is refused in words and nothing changes.
+        model.setData(model.index(maya, team_model.HOURS), "mon-fri 9:00-17:00")
+        await wait_until(lambda: model.data(model.index(maya, team_model.HOURS)) == "Mon-Fri 09:00-17:00")
+        model.setData(model.index(maya, team_model.HOURS), "nine to five")
+        await wait_until(lambda: page.message.text().startswith("Not saved"))
+        assert 'like "Mon-Fri 09:00-17:00"' in page.message.text()
+        assert (await supervisor.availability_book()).of(MAYA.id).hours == WorkingHours.parse("Mon-Fri 09:00-17:00")
+
+        # Unticking makes her away; the hours stay.
+        model.setData(model.index(maya, team_model.AVAILABLE), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
+        await wait_until(lambda: model.data(model.index(maya, team_model.AVAILABLE)) == "away")
+        entry = (await supervisor.availability_book()).of(MAYA.id)
+        assert entry.presence is Presence.AWAY and entry.hours is not None
+
+
+async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(qtbot: QtBot, gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, webhook_port=0)
+        await supervisor.start(poll=False, drain=False)
+        window = app.window(supervisor)
+        window.show_page(SETTINGS)
+        box = window.settings_panel.signing_keys
+        await wait_until(lambda: "No key yet for" in box.message.text())
+        assert box.url.text().startswith("http://127.0.0.1:") and box.url.text().endswith("/webhook")
+        assert box.url.text() == supervisor.webhook_url
+        qtbot.mouseClick(box.copy, Qt.MouseButton.LeftButton)
+        assert QGuiApplication.clipboard().text() == box.url.text()
+
+        box.label.setCurrentText("closed")
+        box.key.setText("closed-signing-key-9876")
+        qtbot.mouseClick(box.add, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: box.model.rowCount() == 1)
+        assert "Added the 'closed' key" in box.message.text() and box.key.text() == ""
+        assert secrets.load_webhook_keys() == [SigningKey("closed", Secret("closed-signing-key-9876"))]
+        assert [k.label for k in supervisor.sync.webhook_keys] == ["closed"]
+        assert box.model.data(box.model.index(0, 2)) == "…9876"
+
+        box.label.setCurrentText("two words")
+        box.key.setText("k")
+        qtbot.mouseClick(box.add, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: box.message.text().startswith("Not added"))
+        assert box.model.rowCount() == 1
+
+        box.table.selectRow(0)
+        qtbot.mouseClick(box.remove, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: box.model.rowCount() == 0)
+        assert secrets.load_webhook_keys() == [] and supervisor.sync.webhook_keys == ()
