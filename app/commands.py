@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import getpass
 import json
 import re
@@ -19,7 +20,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app import secrets
 from app.bootstrap import QueueRow, Supervisor, TeamMember
@@ -36,6 +37,7 @@ EXIT_TOKEN_REJECTED = 3
 EXIT_OFFLINE = 4
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
+T = TypeVar("T")
 
 
 class CommandUsageError(Exception):
@@ -114,12 +116,20 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
     return values
 
 
+def checked(parse: Callable[[str], T], raw: str, option: str = "") -> T:
+    """`parse(raw)`, with a ConfigError turned into a usage mistake (exit 2) in the same words."""
+    try:
+        return parse(raw)
+    except ConfigError as exc:
+        raise CommandUsageError(f"{option}: {exc}" if option else str(exc)) from None
+
+
 def key_options(values: list[str]) -> list[SigningKey]:
     """The `--webhook-secret` values as signing keys (`closed=KEY` or a bare key), or a usage error in words."""
-    try:
-        return [parse_key_option(raw, position) for position, raw in enumerate(values, start=1)]
-    except ConfigError as exc:
-        raise CommandUsageError(f"--webhook-secret: {exc}") from None
+    return [
+        checked(functools.partial(parse_key_option, position=position), raw, "--webhook-secret")
+        for position, raw in enumerate(values, start=1)
+    ]
 
 
 def _iso(at: float | None) -> str:
@@ -542,10 +552,7 @@ async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
 
 async def cmd_availability_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Mark an agent available or away."""
-    try:
-        presence = Presence.parse(args.presence)
-    except ConfigError as exc:
-        raise CommandUsageError(str(exc)) from None
+    presence = checked(Presence.parse, args.presence)
     agent = await supervisor.find_agent(args.agent)
     await supervisor.set_presence(agent.id, presence)
     out(f"{agent.name} ({agent.id}) is {presence.value}")
@@ -554,10 +561,7 @@ async def cmd_availability_set(supervisor: Supervisor, args: argparse.Namespace)
 
 async def cmd_hours_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Give an agent working hours, in the lead's time zone."""
-    try:
-        hours = WorkingHours.parse(args.hours)
-    except ConfigError as exc:
-        raise CommandUsageError(str(exc)) from None
+    hours = checked(WorkingHours.parse, args.hours)
     agent = await supervisor.find_agent(args.agent)
     entry = await supervisor.set_hours(agent.id, hours)
     out(f"{agent.name} ({agent.id}) works {hours.describe()} and is {entry.presence.value}")
@@ -699,44 +703,48 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     parser = add("agents", "the agents with the availability the lead keeps", with_supervisor(cmd_agents))
     parser.add_argument("--json", action="store_true")
-    group = subparsers.add_parser(
-        "availability",
-        help="mark an agent available or away",
-        description='"Only online users" assigns to agents marked available (respond.io reports no presence).',
-    )
-    group_actions = group.add_subparsers(dest="availability_command", metavar="ACTION", required=True)
-    parser = group_actions.add_parser("set", help="set an agent available or away")
-    parser.add_argument("agent", help="the agent's id, email or name (see `agents`)")
-    parser.add_argument("presence", help="available or away")
-    parser.set_defaults(run=with_supervisor(cmd_availability_set))
-    group = subparsers.add_parser(
-        "hours",
-        help="an agent's working hours",
-        description="Working hours narrow 'available' to weekdays and times, in the time zone Settings name.",
-    )
-    group_actions = group.add_subparsers(dest="hours_command", metavar="ACTION", required=True)
-    parser = group_actions.add_parser("set", help='set working hours, e.g. "Mon-Fri 09:00-17:00"')
-    parser.add_argument("agent", help="the agent's id, email or name (see `agents`)")
-    parser.add_argument("hours", help='weekdays and times, e.g. "Mon-Fri 09:00-17:00" or "Sat 22:00-06:00"')
-    parser.set_defaults(run=with_supervisor(cmd_hours_set))
-    parser = group_actions.add_parser("clear", help="drop the working hours (available at any time)")
-    parser.add_argument("agent")
-    parser.set_defaults(run=with_supervisor(cmd_hours_clear))
+    agent_help = "the agent's id, email or name (see `agents`)"
 
-    keys = subparsers.add_parser(
-        "webhook-keys",
-        help="the signing keys of respond.io's webhooks",
-        description="Each respond.io webhook (one event, one URL) shows its own signing key; Closeout holds them all.",
+    def group(name: str, help_text: str, description: str) -> Callable[[str, str, Callable[..., int]], Any]:
+        """A command with actions (`hours set`, `hours clear`); returns a function that adds one action."""
+        parent = subparsers.add_parser(name, help=help_text, description=description)
+        actions = parent.add_subparsers(dest=f"{name}_action", metavar="ACTION", required=True)
+
+        def action(action_name: str, action_help: str, run: Callable[..., int]) -> argparse.ArgumentParser:
+            parser: argparse.ArgumentParser = actions.add_parser(action_name, help=action_help, description=action_help)
+            parser.set_defaults(run=run)
+            return parser
+
+        return action
+
+    availability = group(
+        "availability",
+        "mark an agent available or away",
+        '"Only online users" assigns to agents marked available (respond.io reports no presence).',
     )
-    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    parser = actions.add_parser("add", help="store a signing key under a label", description=cmd_keys_add.__doc__)
+    parser = availability("set", "set an agent available or away", with_supervisor(cmd_availability_set))
+    parser.add_argument("agent", help=agent_help)
+    parser.add_argument("presence", help="available or away")
+    hours = group(
+        "hours",
+        "an agent's working hours",
+        "Working hours narrow 'available' to weekdays and times, in the time zone Settings name.",
+    )
+    parser = hours("set", 'set working hours, e.g. "Mon-Fri 09:00-17:00"', with_supervisor(cmd_hours_set))
+    parser.add_argument("agent", help=agent_help)
+    parser.add_argument("hours", help='weekdays and times, e.g. "Mon-Fri 09:00-17:00" or "Sat 22:00-06:00"')
+    parser = hours("clear", "drop the working hours (available at any time)", with_supervisor(cmd_hours_clear))
+    parser.add_argument("agent", help=agent_help)
+
+    keys = group(
+        "webhook-keys",
+        "the signing keys of respond.io's webhooks",
+        "Each respond.io webhook (one event, one URL) shows its own signing key; Closeout holds them all.",
+    )
+    parser = keys("add", "store a signing key under a label", cmd_keys_add)
     parser.add_argument("--label", required=True, help="the event it belongs to: closed, opened or assignee")
     parser.add_argument("key", nargs="?", help="the key (default: asked for, or read with --stdin)")
     parser.add_argument("--stdin", action="store_true", help="read the key from standard input")
-    parser.set_defaults(run=cmd_keys_add)
-    parser = actions.add_parser("list", help="the stored keys (never the keys themselves)")
+    parser = keys("list", "the stored keys (never the keys themselves)", cmd_keys_list)
     parser.add_argument("--json", action="store_true")
-    parser.set_defaults(run=cmd_keys_list)
-    parser = actions.add_parser("remove", help="forget the key with this label")
-    parser.add_argument("label")
-    parser.set_defaults(run=cmd_keys_remove)
+    keys("remove", "forget the key with this label", cmd_keys_remove).add_argument("label")

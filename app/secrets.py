@@ -44,21 +44,27 @@ def keyring_usable() -> bool:
     return not isinstance(keyring.get_keyring(), fail.Keyring | null.Keyring)
 
 
+def _keyring_get(account: str, fallback: str) -> str | None:
+    """The keyring's entry for `account`, or None when there is none or no keyring works (it says so)."""
+    if not keyring_usable():
+        return None
+    import keyring.errors
+
+    try:
+        return keyring.get_password(SERVICE, account)
+    except keyring.errors.KeyringError as exc:
+        log.warning("the keyring could not be read (%s); trying %s", type(exc).__name__, fallback)
+        return None
+
+
 def load_token() -> Secret | None:
     """The token in force: the environment, then the keyring, then the fallback file."""
     env = os.environ.get(TOKEN_ENV, "")
     if env.strip():
         return Secret(env)
-    if keyring_usable():
-        import keyring.errors
-
-        try:
-            stored = keyring.get_password(SERVICE, ACCOUNT)
-        except keyring.errors.KeyringError as exc:
-            log.warning("the keyring could not be read (%s); trying the token file", type(exc).__name__)
-        else:
-            if stored:
-                return Secret(stored)
+    stored = _keyring_get(ACCOUNT, "the token file")
+    if stored:
+        return Secret(stored)
     try:
         data = json.loads(_file().read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -119,17 +125,8 @@ def _remove_file() -> None:
 
 def load_webhook_keys() -> list[SigningKey]:
     """The stored signing keys, in the order they were added: the keyring's, else the private file's."""
-    document: object = None
-    if keyring_usable():
-        import keyring.errors
-
-        try:
-            stored = keyring.get_password(SERVICE, KEYS_ACCOUNT)
-        except keyring.errors.KeyringError as exc:
-            log.warning("the keyring could not be read (%s); trying the signing-key file", type(exc).__name__)
-        else:
-            if stored:
-                document = _json_or_none(stored, "the keyring's signing keys")
+    stored = _keyring_get(KEYS_ACCOUNT, "the signing-key file")
+    document = _json_or_none(stored, "the keyring's signing keys") if stored else None
     if document is None:
         try:
             text = _keys_file().read_text(encoding="utf-8")

@@ -109,8 +109,9 @@ WEBHOOK_SECRET = Setting(
     "webhook_secret",
     str,
     "",
-    "Webhook signing key",
-    "The signing key respond.io shows for the webhook; Closeout refuses webhooks signed with another key.",
+    "Extra webhook signing key",
+    "One more signing key, accepted besides those in the signing-keys list (respond.io shows one key per "
+    "webhook; keep those in the list, which the keyring holds). Closeout refuses webhooks no key signed.",
     env="CLOSEOUT_WEBHOOK_SECRET",
     secret=True,
 )

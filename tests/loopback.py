@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,29 @@ def start_cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def sync_until_idle(env: dict[str, str], port: int, act: Callable[[], object], *extra: str) -> tuple[int, str]:
+    """`sync --until-idle` receiving webhooks on `port`: `act()` once it listens; returns (exit code, stderr)."""
+    sync = start_cli(
+        env,
+        "sync",
+        "--until-idle",
+        "--idle-seconds",
+        "3",
+        "--webhook-port",
+        str(port),
+        "--poll-seconds",
+        "3600",
+        *extra,
+    )
+    try:
+        assert sync.stderr is not None
+        assert "receiving webhooks at" in sync.stderr.readline()
+        act()
+        _, err = sync.communicate(timeout=120)
+    finally:
+        if sync.poll() is None:
+            sync.kill()
+            sync.communicate()
+    return sync.returncode, err

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.availability import DAY_NAMES
-from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, sync_until_idle
 
 
 def _ok(result) -> str:  # type: ignore[no-untyped-def]
@@ -49,20 +49,13 @@ def test_round_robin_online_only_assigns_to_the_agents_marked_available(
     _ok(run_cli(env, "use-template", "round-robin-online", "--set", f"team={team_id}", "--publish"))
     waiting = [c["id"] for c in fake.state()["contacts"] if c.get("assignee") is None and c["status"] != "open"][:3]
     assert len(waiting) == 3
-    sync = start_cli(
-        env, "sync", "--until-idle", "--idle-seconds", "3", "--webhook-port", str(port), "--webhook-secret", SECRET
-    )
-    try:
-        assert sync.stderr is not None
-        assert "receiving webhooks at" in sync.stderr.readline()
+
+    def open_them() -> None:
         for contact_id in waiting:
             fake.control("POST", f"/contacts/{contact_id}/open", json={"source": "contact"})
-        _, err = sync.communicate(timeout=120)
-    finally:
-        if sync.poll() is None:
-            sync.kill()
-            sync.communicate()
-    assert sync.returncode == 0, err
+
+    code, err = sync_until_idle(env, port, open_them, "--webhook-secret", SECRET)
+    assert code == 0, err
     assert fake.assignees(waiting) == [first["id"]] * 3
 
 

@@ -6,7 +6,7 @@ import json
 import stat
 from pathlib import Path
 
-from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, sync_until_idle
 
 
 def _no_keyring(env: dict[str, str]) -> dict[str, str]:
@@ -44,6 +44,11 @@ def test_keys_are_added_listed_without_their_value_and_removed(tmp_path: Path) -
     assert bad.returncode == 1 and "not a key label" in bad.stderr
 
 
+def _close_all(fake: LoopbackFake, contact_ids: list[int]) -> None:
+    for contact_id in contact_ids:
+        fake.close(contact_id, category="Billing")
+
+
 def test_sync_accepts_webhooks_under_stored_keys_and_repeated_options(
     fake_with_webhooks: tuple[LoopbackFake, int], tmp_path: Path
 ) -> None:
@@ -57,30 +62,11 @@ def test_sync_accepts_webhooks_under_stored_keys_and_repeated_options(
     for extra, count in (((), 2), (("--webhook-secret", "opened=x1", "--webhook-secret", f"closed={SECRET}"), 2)):
         if extra:
             assert run_cli(env, "webhook-keys", "remove", "closed").returncode == 0
-        sync = start_cli(
-            env,
-            "sync",
-            "--until-idle",
-            "--idle-seconds",
-            "3",
-            "--webhook-port",
-            str(port),
-            "--poll-seconds",
-            "3600",
-            *extra,
+        targets = fake.assigned_open(count)
+        code, err = sync_until_idle(
+            env, port, lambda ids=targets: [fake.close(c, category="Billing") for c in ids], *extra
         )
-        try:
-            assert sync.stderr is not None
-            assert "receiving webhooks at" in sync.stderr.readline()
-            targets = fake.assigned_open(count)
-            for contact_id in targets:
-                fake.close(contact_id, category="Billing")
-            _, err = sync.communicate(timeout=120)
-        finally:
-            if sync.poll() is None:
-                sync.kill()
-                sync.communicate()
-        assert sync.returncode == 0, err
+        assert code == 0, err
         assert fake.assignees(targets) == [None] * count
         assert SECRET not in err
 

@@ -6,6 +6,8 @@ once; a run waiting for someone available gets its chance as soon as one is mark
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from typing_extensions import override
 
 from PySide6.QtGui import QShowEvent
@@ -97,23 +99,21 @@ class TeamPage(TeamView):
 
     async def set_presence(self, agent_id: int, presence: Presence) -> bool:
         """Save an agent's presence; says what happened in words."""
-        self._saving += 1
-        try:
-            await self._supervisor.set_presence(agent_id, presence)
-        except CloseoutError as exc:
-            self._say(f"Not saved: {exc.message} {exc.action}".strip(), ok=False)
-            return False
-        finally:
-            self._saving -= 1
-        await self._refresh_row(agent_id)
-        return True
+        return await self._save(agent_id, lambda: self._supervisor.set_presence(agent_id, presence))
 
     async def set_hours(self, agent_id: int, text: str) -> bool:
         """Parse and save an agent's working hours (empty clears them); a typo is refused in words."""
+
+        async def save() -> object:
+            hours = WorkingHours.parse(text) if text.strip() else None
+            return await self._supervisor.set_hours(agent_id, hours)
+
+        return await self._save(agent_id, save)
+
+    async def _save(self, agent_id: int, save: Callable[[], Awaitable[object]]) -> bool:
         self._saving += 1
         try:
-            hours = WorkingHours.parse(text) if text.strip() else None
-            await self._supervisor.set_hours(agent_id, hours)
+            await save()
         except CloseoutError as exc:
             self._say(f"Not saved: {exc.message} {exc.action}".strip(), ok=False)
             return False
