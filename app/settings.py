@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 from app import paths
+from app.domain.availability import zone_named
 from app.domain.errors import ConfigError
 
 log = logging.getLogger("closeout.settings")
@@ -37,6 +39,8 @@ class Setting(Generic[T]):
     minimum: float | None = None
     maximum: float | None = None
     secret: bool = False
+    check: Callable[[Any], object] | None = None
+    """Raises ConfigError, in words, for a value of the right type that still cannot be used."""
 
     def parse(self, raw: object) -> T:
         """Turn a value from the file, the environment or a form into this setting's type, or say why not."""
@@ -66,6 +70,8 @@ class Setting(Generic[T]):
                 raise ConfigError(f"{self.label} must be at least {self.minimum:g}.")
             if self.maximum is not None and value > self.maximum:
                 raise ConfigError(f"{self.label} must be at most {self.maximum:g}.")
+        if self.check is not None:
+            self.check(value)
         return cast(T, value)
 
 
@@ -123,6 +129,7 @@ TIME_ZONE = Setting(
     "The zone the agents' working hours on the Team page are in, as an IANA name such as Europe/Berlin. "
     "Empty means this computer's zone.",
     env="CLOSEOUT_TIME_ZONE",
+    check=zone_named,
 )
 RATE_LIMIT_PER_S = Setting(
     "rate_limit_per_s",

@@ -46,7 +46,9 @@ ROUND_ROBIN_ONLINE = Template(
     id="round-robin-online",
     category="Assignment",
     name="Assignment: Round Robin + Online Only",
-    purpose="Share new conversations in turn among a team's online agents: low-cost support.",
+    purpose=(
+        "Share new conversations in turn among a team's agents marked available on the Team page: low-cost support."
+    ),
     sketch=("Conversation Opened", "Assign To: a team, round robin, online only"),
     needs_input=("team",),
     trigger=Trigger(TriggerKind.CONVERSATION_OPENED),

@@ -14,7 +14,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
 from app.bootstrap import Supervisor, TeamMember
-from app.domain.availability import Presence, WorkingHours, zone_named
+from app.domain.availability import Presence, WorkingHours
 from app.domain.errors import CloseoutError
 from app.settings import TIME_ZONE
 from ui.bridge import Bridge
@@ -57,12 +57,11 @@ class TeamPage(TeamView):
         bridge.agents_changed.connect(self._agents_changed)
 
     def _zone_words(self) -> str:
-        name = self._supervisor.settings.get(TIME_ZONE)
         try:
-            zone = zone_named(name)
-        except CloseoutError:
-            return f"this computer's time zone ({name!r} in Settings is not a zone it knows)"
-        return f"{name} (Settings: {TIME_ZONE.label})" if zone is not None else "this computer's time zone"
+            name = self._supervisor.settings.get(TIME_ZONE)
+        except CloseoutError as exc:
+            return f"this computer's time zone ({exc.message})"
+        return f"{name} (Settings: {TIME_ZONE.label})" if name.strip() else "this computer's time zone"
 
     @override
     def showEvent(self, event: QShowEvent) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours, zone_named
 from app.domain.errors import ConfigError
+from app.settings import TIME_ZONE, Settings
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,13 @@ def test_zones_and_presence_words() -> None:
     assert Presence.parse(" Available ") is Presence.AVAILABLE
     with pytest.raises(ConfigError, match="available or away"):
         Presence.parse("online")
+
+
+def test_the_time_zone_setting_refuses_a_zone_nobody_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert TIME_ZONE.parse(" America/New_York ") == "America/New_York"
+    assert TIME_ZONE.parse("") == ""
+    with pytest.raises(ConfigError, match="not a time zone"):
+        TIME_ZONE.parse("Europe/Atlantis")
+    monkeypatch.setenv("CLOSEOUT_TIME_ZONE", "Europe/Atlantis")
+    with pytest.raises(ConfigError, match="not a time zone"):
+        Settings().get(TIME_ZONE)
