@@ -15,6 +15,7 @@ from app.domain.availability import Availability, Presence, WorkingHours
 from app.domain.people import Agent, Team
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey
+from app.domain.workflows import AssignAction, AssignToStep
 from app.events import ChangeSet
 from tests.factories import MAYA, RAVI
 from tests.helpers import wait_until
@@ -22,6 +23,7 @@ from ui.main_window import SETTINGS, TEAM
 from ui.models import team_model
 from ui.models.signing_keys_model import SigningKeysModel
 from ui.models.team_model import TeamModel
+from ui.widgets.step_editor import AssignStepEditor
 
 ANA = Agent(9, "Ana", "Cruz", "ana@example.com", team=Team(2, "Sales"))
 
@@ -119,3 +121,15 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         qtbot.mouseClick(box.remove, Qt.MouseButton.LeftButton)
         await wait_until(lambda: box.model.rowCount() == 0)
         assert secrets.load_webhook_keys() == [] and supervisor.sync.webhook_keys == ()
+
+
+def test_the_assign_editor_says_where_online_comes_from(qapp: QApplication) -> None:
+    editor = AssignStepEditor([(MAYA.id, MAYA.name)], [(1, "Support")])
+    editor.set_step(AssignToStep(AssignAction.TEAM_USER, team_id=1, only_online=True))
+    editor.show()
+    assert editor.online_note.isVisible()
+    assert "marked available on the Team page" in editor.online_note.text()
+    assert editor.only_online.toolTip() == editor.online_note.text()
+    editor.only_online.setChecked(False)
+    assert not editor.online_note.isVisible()
+    editor.close()
