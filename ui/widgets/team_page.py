@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from typing_extensions import override
 
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QWidget
 
 from app.bootstrap import Supervisor, TeamMember
@@ -25,6 +26,7 @@ from ui.tasks import OwnedTasks
 from ui.views.team_view import TeamView
 from ui.widgets.notifications import Notifier
 
+CLOCK_MS = 60_000
 EXPLAINER = (
     "respond.io does not share who is online, so “Only online users” in Assign To, and the Round Robin + Online "
     "Only template, assign only to the agents marked available here, inside their working hours if they have "
@@ -55,6 +57,10 @@ class TeamPage(TeamView):
         self.model.hours_requested.connect(self._hours_requested)
         self.refresh.clicked.connect(self.reload_soon)
         bridge.agents_changed.connect(self._agents_changed)
+        # "Now" follows the clock: working hours begin and end while the page is open.
+        self._clock = QTimer(self)
+        self._clock.setInterval(CLOCK_MS)
+        self._clock.timeout.connect(self.reload_soon)
 
     def _zone_words(self) -> str:
         try:
@@ -66,8 +72,14 @@ class TeamPage(TeamView):
     @override
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._clock.start()
         if self._dirty:
             self.reload_soon()
+
+    @override
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._clock.stop()
+        super().hideEvent(event)
 
     def _agents_changed(self) -> None:
         if self._saving:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
 
+from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours
 from app.domain.errors import PublishBlocked, WorkflowError, WorkflowFileError
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.outbox import CommandKind
@@ -182,3 +184,20 @@ def test_undo_refuses_runs_that_changed_nothing_or_were_undone() -> None:
         plan_undo(_run(), [_change(SyncState.SKIPPED)], {}, 2.0)
     with pytest.raises(WorkflowError, match="nothing to undo"):
         plan_undo(_run(), [], {}, 2.0)
+
+
+def test_dry_run_of_online_only_reads_availability_at_each_opens_time() -> None:
+    workflow = use_template("round-robin-online", values={"team": "1"})
+    utc = dt.UTC
+    monday_ten = int(dt.datetime(2026, 11, 30, 10, 0, tzinfo=utc).timestamp())
+    monday_night = int(dt.datetime(2026, 11, 30, 22, 0, tzinfo=utc).timestamp())
+    closes = [
+        replace(close(1, monday_ten + 600), opened_time=monday_ten),
+        replace(close(2, monday_night + 600), opened_time=monday_night),
+    ]
+    hours = WorkingHours.parse("Mon-Fri 09:00-17:00")
+    book = AvailabilityBook({MAYA.id: Availability(MAYA.id, Presence.AVAILABLE, hours)}, utc)
+    report = dry_run(workflow, closes, [MAYA, RAVI], {}, book)
+    assert [r.outcome for r in report.rows] == [RunOutcome.DONE, RunOutcome.WAITING]
+    assert report.rows[1].reason == "waiting: nobody in Support is available (availability is set on the Team page)"
+    assert [r.outcome for r in dry_run(workflow, closes, [MAYA, RAVI], {}).rows] == [RunOutcome.WAITING] * 2
