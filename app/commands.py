@@ -469,6 +469,7 @@ async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
         "published": sum(1 for w in workflows if w.state.value == "published"),
         "closes": await supervisor.store.db.read(supervisor.store.closes.count),
         "token": "set" if secrets.load_token() else "not set",
+        "webhook_keys": [key.label for key in secrets.load_webhook_keys()],
     }
     if args.json:
         emit_json(data)

@@ -37,6 +37,11 @@ def test_keys_are_added_listed_without_their_value_and_removed(tmp_path: Path) -
     text = run_cli(env, "webhook-keys", "list").stdout
     assert "no key yet for: Contact Assignee Updated" in text
 
+    status = run_cli(env, "--demo", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["webhook_keys"] == ["closed", "opened"]
+    assert "key-000" not in status.stdout
+
     assert run_cli(env, "webhook-keys", "remove", "opened").returncode == 0
     missing = run_cli(env, "webhook-keys", "remove", "opened")
     assert missing.returncode == 1 and "no signing key labelled 'opened'" in missing.stderr
