@@ -7,7 +7,7 @@ from pytestqt.qtbot import QtBot
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from app import secrets
 from app.bootstrap import TeamMember
@@ -17,6 +17,7 @@ from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey
 from app.domain.workflows import AssignAction, AssignToStep
 from app.events import ChangeSet
+from app.settings import TIME_ZONE
 from tests.factories import MAYA, RAVI
 from tests.helpers import wait_until
 from ui.main_window import SETTINGS, TEAM
@@ -133,3 +134,19 @@ def test_the_assign_editor_says_where_online_comes_from(qapp: QApplication) -> N
     editor.only_online.setChecked(False)
     assert not editor.online_note.isVisible()
     editor.close()
+
+
+async def test_settings_refuse_a_time_zone_nobody_knows_in_words(qtbot: QtBot, gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        window.show_page(SETTINGS)
+        panel = window.settings_panel
+        zone = panel.editors[TIME_ZONE.key]
+        assert isinstance(zone, QLineEdit)
+        zone.setText("Europe/Atlantis")
+        assert panel.save_settings() is False
+        assert "not a time zone this computer knows" in panel.saved.text()
+        zone.setText("Asia/Tokyo")
+        assert panel.save_settings() is True
+        assert supervisor.settings.get(TIME_ZONE) == "Asia/Tokyo"
