@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, run_cli, sync_until_idle
 
 
 def _ok(result) -> str:  # type: ignore[no-untyped-def]
@@ -54,31 +54,14 @@ def test_webhooks_are_received_verified_and_acted_on(
     fake, port = fake_with_webhooks
     env = cli_env(tmp_path / "home", fake)
     _ok(run_cli(env, "use-template", "unassign-after-close", "--publish"))
-    sync = start_cli(
-        env,
-        "sync",
-        "--until-idle",
-        "--idle-seconds",
-        "3",
-        "--webhook-port",
-        str(port),
-        "--webhook-secret",
-        SECRET,
-        "--poll-seconds",
-        "3600",
-    )
-    try:
-        assert sync.stderr is not None
-        assert "receiving webhooks at" in sync.stderr.readline()
-        targets = fake.assigned_open(4)
+    targets = fake.assigned_open(4)
+
+    def close_them() -> None:
         for contact_id in targets:
             fake.close(contact_id, category="Billing", summary="refund sent")
-        _, err = sync.communicate(timeout=120)
-    finally:
-        if sync.poll() is None:
-            sync.kill()
-            sync.communicate()
-    assert sync.returncode == 0, err
+
+    code, err = sync_until_idle(env, port, close_them, "--webhook-secret", SECRET)
+    assert code == 0, err
     assert fake.assignees(targets) == [None] * 4
     queue = json.loads(_ok(run_cli(env, "queue", "--json", "--limit", "500")))
     by_webhook = [r for r in queue if r["contact_id"] in targets]
