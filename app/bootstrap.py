@@ -281,7 +281,7 @@ class Supervisor:
         self._store, self._sync = store, SyncService(store, client, self.bus, options)
         if plan.webhook_port is not None:
             # Read only when the receiver runs: a keyring lookup costs start-up time the other modes never need.
-            self._sync.set_webhook_keys(tuple(await asyncio.to_thread(secrets.load_webhook_keys)))
+            await self._sync.use_stored_keys(secrets.load_webhook_keys)
         self._connected.set()
 
     async def wait_connected(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("closeout.sync")
 
 WAITING_RETRY_SECONDS = 30.0
+# Keys added or removed by another process (`closeout-cli webhook-keys`, a second window) reach a running
+# receiver this way: a key removed there stops being accepted within KEYS_FRESH_SECONDS, and a body no key
+# signed has the store read again (at most every KEYS_RETRY_SECONDS, so forged bodies cannot hammer the keyring).
+KEYS_FRESH_SECONDS = 30.0
+KEYS_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,8 @@ class SyncService:
         single = (SigningKey("key", Secret(options.webhook_secret)),) if options.webhook_secret.strip() else ()
         self._given_keys = merged(options.webhook_keys, single)
         self._webhook_keys = self._given_keys
+        self._key_loader: Callable[[], Sequence[SigningKey]] | None = None
+        self._keys_read_at = -float("inf")
         self.webhook_counters: ReceiverCounters | None = None
 
     @property
@@ -128,7 +135,7 @@ class SyncService:
             from app.sync.webhook_receiver import ReceiverCounters, webhook_app
 
             self.webhook_counters = ReceiverCounters()
-            app = webhook_app(lambda: self._webhook_keys, self.intake, self.webhook_counters)
+            app = webhook_app(self.keys_in_force, self.intake, self.webhook_counters)
             self._server = EmbeddedServer(app, self.options.webhook_host, self.options.webhook_port)
             await self._server.start()
             log.info("receiving webhooks at %s", self.webhook_url)
@@ -191,9 +198,29 @@ class SyncService:
 
     def set_webhook_keys(self, stored: tuple[SigningKey, ...]) -> None:
         """Accept the stored signing keys (Settings or the CLI changed them) besides those given at start."""
-        self._webhook_keys = merged(self._given_keys, stored)
-        labels = ", ".join(k.label for k in self._webhook_keys) or "none"
-        log.info("the receiver holds %d signing keys: %s", len(self._webhook_keys), labels)
+        keys = merged(self._given_keys, stored)
+        changed = keys != self._webhook_keys
+        self._webhook_keys = keys
+        if changed:
+            labels = ", ".join(k.label for k in keys) or "none"
+            log.info("the receiver holds %d signing keys: %s", len(keys), labels)
+
+    async def use_stored_keys(self, loader: Callable[[], Sequence[SigningKey]]) -> None:
+        """Accept the keys `loader` reads (the keyring or the key file) now, and keep following them."""
+        self._key_loader = loader
+        await self._read_stored_keys()
+
+    async def keys_in_force(self, missed: bool = False) -> tuple[SigningKey, ...]:
+        """The keys the receiver checks a body against; `missed`: the last ones matched nothing, look again."""
+        age = time.monotonic() - self._keys_read_at
+        if self._key_loader is not None and (age >= KEYS_FRESH_SECONDS or (missed and age >= KEYS_RETRY_SECONDS)):
+            await self._read_stored_keys()
+        return self._webhook_keys
+
+    async def _read_stored_keys(self) -> None:
+        assert self._key_loader is not None
+        self._keys_read_at = time.monotonic()
+        self.set_webhook_keys(tuple(await asyncio.to_thread(self._key_loader)))
 
     def submit_nowait(self, event: PlatformEvent) -> None:
         """Queue an event from the demo workspace or a test, without waiting for the commit."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
@@ -30,7 +30,8 @@ log = logging.getLogger("closeout.webhooks")
 
 MAX_BODY = 1_000_000
 
-KeySource = Callable[[], Sequence[SigningKey]]
+KeySource = Callable[[bool], Awaitable[Sequence[SigningKey]]]
+"""The signing keys in force; called with True when the last ones matched nothing, so stored keys may be read again."""
 
 
 @dataclass
@@ -104,7 +105,12 @@ def webhook_app(keys: KeySource, intake: Intake, counters: ReceiverCounters | No
     async def receive(request: Request) -> JSONResponse:
         try:
             body = await read_body(request, seen)
-            label = authenticate(keys(), body, request.headers.get(SIGNATURE_HEADER))
+            signature = request.headers.get(SIGNATURE_HEADER)
+            try:
+                label = authenticate(await keys(False), body, signature)
+            except WebhookRejected:
+                # The key may have been added a moment ago by another process (`webhook-keys add`).
+                label = authenticate(await keys(True), body, signature)
             try:
                 event = parse_event(body)
             except WebhookRejected as exc:

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from app import secrets
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey
 from app.events import EventBus
 from app.platform.webhooks import SIGNATURE_HEADER, sign
+from app.sync import service as service_module
 from app.sync.service import SyncOptions, SyncService
 from app.sync.webhook_receiver import MAX_BODY
 from tests.sync.conftest import Rig
@@ -195,3 +197,26 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(rig: R
     assert response.status_code == 413
     assert "larger than 1,000,000 bytes" in response.json()["message"]
     assert receiver.webhook_counters.body_bytes_read == 0
+
+
+async def test_keys_stored_by_another_process_reach_a_running_receiver(
+    rig: Rig, receiver: SyncService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`closeout-cli webhook-keys add|remove` while `sync --forever` runs: the receiver follows the store."""
+    assert receiver.webhook_url is not None
+    await receiver.use_stored_keys(secrets.load_webhook_keys)
+    body = _bodies(rig)["assignee"]
+    added = SigningKey("assignee", Secret("added-by-the-cli-5e0"))
+    # What the other process does: write the store, nothing else.
+    secrets.add_webhook_key(added)
+    monkeypatch.setattr(service_module, "KEYS_RETRY_SECONDS", 0.0)
+    assert (await _post(receiver.webhook_url, body, added.key.reveal())).status_code == 200
+    # A body no key signed reads the store again only every KEYS_RETRY_SECONDS.
+    monkeypatch.setattr(service_module, "KEYS_RETRY_SECONDS", 3600.0)
+    secrets.add_webhook_key(SigningKey("other", Secret("added-a-moment-later-1d4")))
+    assert (await _post(receiver.webhook_url, body, "added-a-moment-later-1d4")).status_code == 401
+    # A removed key stops being accepted once the keys in force are older than KEYS_FRESH_SECONDS.
+    secrets.remove_webhook_key("assignee")
+    monkeypatch.setattr(service_module, "KEYS_FRESH_SECONDS", 0.0)
+    assert (await _post(receiver.webhook_url, body, added.key.reveal())).status_code == 401
+    assert (await _post(receiver.webhook_url, body, "added-a-moment-later-1d4")).status_code == 200
