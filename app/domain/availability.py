@@ -49,7 +49,11 @@ class WorkingHours:
 
     @classmethod
     def parse(cls, raw: str) -> WorkingHours:
-        """`Mon-Fri 09:00-17:00`, `Mon,Wed,Fri 08:30-12:00`, `Sat-Sun 22:00-06:00`; ConfigError says the form."""
+        """`Mon-Fri 09:00-17:00`, `Mon,Wed,Fri 08:30-12:00`, `Sat-Sun 22:00-06:00`, `Sun 00:00-24:00`.
+
+        A lead writes a whole day as 00:00-24:00, so 24:00 is taken as an end; anything else is refused
+        with a ConfigError that shows the form.
+        """
         match = _HOURS.match(raw)
         if match is None:
             raise ConfigError(f"{raw[:60]!r} are not working hours.", 'Write them like "Mon-Fri 09:00-17:00".')
@@ -60,14 +64,16 @@ class WorkingHours:
                 raise ConfigError(f"{part[:20]!r} is not a weekday or a range of them.", "Use Mon, Tue ... Sun.")
             low, high = _DAYS[first.lower()], _DAYS[(last if sep else first).lower()]
             days.update(range(low, high + 1) if low <= high else [*range(low, 7), *range(0, high + 1)])
-        start, end = _time(match["start"]), _time(match["end"])
-        if start == end:
+        start, end = _time(match["start"]), _time(match["end"], end_of_day=True)
+        # 24:00 is midnight at the end of the day: "00:00-24:00" is the whole day, "18:00-24:00" the evening.
+        if start == end and match["end"].strip() != "24:00":
             raise ConfigError("Working hours must not start and end at the same time.")
         return cls(frozenset(days), start, end)
 
     def describe(self) -> str:
         """The hours as the lead writes them (`Mon-Fri 09:00-17:00`)."""
-        return f"{_describe_days(self.days)} {self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == dt.time(0, 0) else f"{self.end:%H:%M}"
+        return f"{_describe_days(self.days)} {self.start:%H:%M}-{end}"
 
     def contains(self, moment: dt.datetime) -> bool:
         """Whether `moment` (a wall-clock time in the lead's zone) falls inside these hours."""
@@ -79,8 +85,10 @@ class WorkingHours:
         return (weekday in self.days and clock >= self.start) or ((weekday - 1) % 7 in self.days and clock < self.end)
 
 
-def _time(raw: str) -> dt.time:
+def _time(raw: str, *, end_of_day: bool = False) -> dt.time:
     hours, minutes = (int(part) for part in raw.split(":"))
+    if end_of_day and (hours, minutes) == (24, 0):
+        return dt.time(0, 0)
     if not (0 <= hours < 24 and 0 <= minutes < 60):
         raise ConfigError(f"{raw!r} is not a time of day.", "Use 24-hour times such as 09:00 or 17:30.")
     return dt.time(hours, minutes)

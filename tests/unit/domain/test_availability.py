@@ -20,6 +20,8 @@ from app.settings import TIME_ZONE, Settings
         ("Sat-Sun 22:00-06:00", "Sat-Sun 22:00-06:00", {5, 6}),
         ("Fri-Mon 10:00-14:00", "Mon,Fri-Sun 10:00-14:00", {4, 5, 6, 0}),
         ("Tue 00:00-23:59", "Tue 00:00-23:59", {1}),
+        ("Mon-Fri 00:00-24:00", "Mon-Fri 00:00-24:00", {0, 1, 2, 3, 4}),
+        ("Sat 18:00-00:00", "Sat 18:00-24:00", {5}),
     ],
 )
 def test_hours_are_read_as_written_and_described_back(written: str, described: str, days: set[int]) -> None:
@@ -36,6 +38,9 @@ def test_hours_are_read_as_written_and_described_back(written: str, described: s
         ("Mon-Fry 09:00-17:00", "not a weekday"),
         ("Mon 25:00-26:00", "not a time of day"),
         ("Mon 09:00-09:00", "same time"),
+        ("Mon 00:00-00:00", "same time"),
+        ("Mon 24:00-10:00", "not a time of day"),
+        ("Mon 09:00-24:30", "not a time of day"),
         ("", "are not working hours"),
     ],
 )
@@ -53,6 +58,17 @@ def test_a_night_shift_belongs_to_the_day_it_starts() -> None:
     assert not night.contains(friday.replace(hour=7) + dt.timedelta(days=1))
 
 
+def test_24_00_ends_the_day_it_is_written_on() -> None:
+    whole_day = WorkingHours.parse("Tue 00:00-24:00")
+    tuesday = dt.datetime(2026, 12, 1)
+    assert whole_day.contains(tuesday) and whole_day.contains(tuesday.replace(hour=23, minute=59))
+    assert not whole_day.contains(tuesday + dt.timedelta(days=1))
+    assert not whole_day.contains(tuesday - dt.timedelta(minutes=1))
+    evening = WorkingHours.parse("Tue 18:00-24:00")
+    assert evening.contains(tuesday.replace(hour=23, minute=59)) and not evening.contains(tuesday.replace(hour=17))
+    assert not evening.contains(tuesday + dt.timedelta(days=1))
+
+
 def test_away_or_never_set_is_never_available_and_hours_narrow_available() -> None:
     berlin = zoneinfo.ZoneInfo("Europe/Berlin")
     hours = WorkingHours.parse("Mon-Fri 09:00-17:00")
@@ -64,6 +80,8 @@ def test_away_or_never_set_is_never_available_and_hours_narrow_available() -> No
     # Monday 23 March, still winter time (UTC+1): 07:30 UTC is 08:30 there, before the shift starts.
     before_dst = dt.datetime(2026, 3, 23, 7, 30, tzinfo=dt.UTC).timestamp()
     assert book.is_available(1, after_dst)
+    # The same UTC clock time on either side of the change: 08:30 in winter, 09:30 in summer.
+    assert book.is_available(1, dt.datetime(2026, 3, 30, 7, 30, tzinfo=dt.UTC).timestamp())
     assert not book.is_available(1, before_dst)
     assert not book.is_available(1, dt.datetime(2026, 3, 30, 7, 30, tzinfo=dt.UTC).timestamp() - 3600)
     assert not book.is_available(2, after_dst) and not book.is_available(3, after_dst)
