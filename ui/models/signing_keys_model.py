@@ -18,12 +18,6 @@ class SigningKeysModel(RowTableModel[SigningKey]):
 
     columns = COLUMNS
 
-    def replace_all(self, keys: list[SigningKey]) -> None:
-        """Show these keys, in this order."""
-        self.beginResetModel()
-        self._rows = list(keys)
-        self.endResetModel()
-
     def label_at(self, row: int) -> str:
         """The label on `row`."""
         return self._rows[row].label

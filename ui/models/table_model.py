@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from typing_extensions import override
@@ -21,6 +22,12 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[Row] = []
+
+    def replace_all(self, rows: Sequence[Row]) -> None:
+        """Show these rows, in this order (one model reset)."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
 
     @override
     def rowCount(self, parent: Index = ROOT) -> int:

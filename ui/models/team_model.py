@@ -27,12 +27,6 @@ class TeamModel(RowTableModel[TeamMember]):
     hours_requested = Signal(int, str)
     """(agent id, text as typed): the lead edited the working hours; empty clears them."""
 
-    def replace_all(self, members: list[TeamMember]) -> None:
-        """Show these members, in this order."""
-        self.beginResetModel()
-        self._rows = list(members)
-        self.endResetModel()
-
     def update_member(self, member: TeamMember) -> None:
         """Refresh one agent's row after a change was saved."""
         for row, current in enumerate(self._rows):
