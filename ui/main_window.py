@@ -7,7 +7,7 @@ import logging
 
 from typing_extensions import override
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -36,6 +36,14 @@ CONNECTIVITY_NOTICE = "connectivity"
 def window_settings() -> QSettings:
     """Window geometry lives in Closeout's own config folder, so CLOSEOUT_HOME moves it too."""
     return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+
+FIRST_SIZE = QSize(1280, 800)
+
+
+def first_size(available: QSize | None) -> QSize:
+    """The size of a first start: FIRST_SIZE, shrunk to the screen so the bottom of each page stays visible."""
+    return FIRST_SIZE if available is None or available.isEmpty() else FIRST_SIZE.boundedTo(available)
 
 
 class MainWindow(MainWindowView):
@@ -134,7 +142,7 @@ class MainWindow(MainWindowView):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 800)
+            self.resize(first_size(self.screen().availableGeometry().size() if self.screen() else None))
         page = stored.value("page", WORKFLOWS)
         try:
             self.show_page(int(page))  # type: ignore[call-overload]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit
 
@@ -20,7 +20,7 @@ from app.events import ChangeSet
 from app.settings import TIME_ZONE
 from tests.factories import MAYA, RAVI
 from tests.helpers import wait_until
-from ui.main_window import SETTINGS, TEAM
+from ui.main_window import SETTINGS, TEAM, first_size
 from ui.models import team_model
 from ui.models.signing_keys_model import SigningKeysModel
 from ui.models.team_model import TeamModel
@@ -150,3 +150,27 @@ async def test_settings_refuse_a_time_zone_nobody_knows_in_words(qtbot: QtBot, g
         zone.setText("Asia/Tokyo")
         assert panel.save_settings() is True
         assert supervisor.settings.get(TIME_ZONE) == "Asia/Tokyo"
+
+
+def test_a_first_start_fits_a_1366_by_768_screen() -> None:
+    # The Team page and Settings say what happened on a line at the bottom: it must be on the screen.
+    assert first_size(QSize(1366, 728)) == QSize(1280, 728)
+    assert first_size(QSize(1920, 1050)) == QSize(1280, 800)
+    assert first_size(None) == QSize(1280, 800)
+
+
+async def test_every_team_column_fits_a_1024_pixel_window(gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        window.show_page(TEAM)
+        page = window.team_page
+        await wait_until(lambda: page.model.rowCount() == 3)
+        await wait_until(lambda: page.table.viewport().width() < 1024)
+        header = page.table.horizontalHeader()
+        shown = sum(header.sectionSize(c) for c in range(len(team_model.COLUMNS)))
+        assert shown <= page.table.viewport().width()
+        assert page.table.horizontalScrollBar().maximum() == 0
+        assert header.sectionSize(team_model.AGENT) >= 250  # room for "Name (email)"

@@ -12,7 +12,7 @@ from typing_extensions import override
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QHeaderView, QWidget
 
 from app.bootstrap import Supervisor, TeamMember
 from app.domain.availability import Presence, WorkingHours
@@ -47,9 +47,13 @@ class TeamPage(TeamView):
         self.tasks = OwnedTasks("team")
         self.model = TeamModel(self)
         self.table.setModel(self.model)
-        for column, width in ((team_model.AGENT, 300), (team_model.TEAM, 140), (team_model.AVAILABLE, 110)):
-            self.table.horizontalHeader().resizeSection(column, width)
-        self.table.horizontalHeader().resizeSection(team_model.HOURS, 200)
+        # The agent's name and email take the room left, so every column fits from 1024 pixels wide up.
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(team_model.AGENT, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((team_model.TEAM, 140), (team_model.AVAILABLE, 110), (team_model.HOURS, 190)):
+            header.resizeSection(column, width)
+        header.resizeSection(team_model.NOW, 120)
         self.explainer.setText(EXPLAINER.format(zone=self._zone_words()))
         self._dirty = True
         self._saving = 0  # the page's own saves publish a change too; the row is refreshed, not the table
