@@ -39,11 +39,14 @@ def window_settings() -> QSettings:
 
 
 FIRST_SIZE = QSize(1280, 800)
+TITLE_BAR = 40  # room left for the window manager's title bar, which the window's own size does not include
 
 
 def first_size(available: QSize | None) -> QSize:
     """The size of a first start: FIRST_SIZE, shrunk to the screen so the bottom of each page stays visible."""
-    return FIRST_SIZE if available is None or available.isEmpty() else FIRST_SIZE.boundedTo(available)
+    if available is None or available.isEmpty():
+        return FIRST_SIZE
+    return FIRST_SIZE.boundedTo(QSize(available.width(), available.height() - TITLE_BAR))
 
 
 class MainWindow(MainWindowView):
