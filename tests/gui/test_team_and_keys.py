@@ -108,6 +108,7 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         qtbot.mouseClick(box.add, Qt.MouseButton.LeftButton)
         await wait_until(lambda: box.model.rowCount() == 1)
         assert "Added the 'closed' key" in box.message.text() and box.key.text() == ""
+        assert "are accepted now" in box.message.text()
         assert secrets.load_webhook_keys() == [SigningKey("closed", Secret("closed-signing-key-9876"))]
         assert [k.label for k in supervisor.sync.webhook_keys] == ["closed"]
         assert box.model.data(box.model.index(0, 2)) == "…9876"
@@ -174,3 +175,16 @@ async def test_every_team_column_fits_a_1024_pixel_window(gui_app) -> None:  # t
         assert shown <= page.table.viewport().width()
         assert page.table.horizontalScrollBar().maximum() == 0
         assert header.sectionSize(team_model.AGENT) >= 250  # room for "Name (email)"
+
+
+async def test_a_key_added_while_the_receiver_is_off_does_not_claim_to_be_in_use(gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        window.show_page(SETTINGS)
+        box = window.settings_panel.signing_keys
+        await wait_until(lambda: "No key yet for" in box.message.text())
+        assert box.url.text() == "" and "receiver is off" in box.url.placeholderText()
+        box.key.setText("closed-signing-key-5555")
+        assert await box.add_key()
+        assert "will be accepted once the receiver runs" in box.message.text()

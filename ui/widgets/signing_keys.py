@@ -97,7 +97,9 @@ class SigningKeysBox(SigningKeysView):
         self.key.clear()
         await self.reload()
         place = "the system keyring" if where == "keyring" else f"a file only you can read ({where})"
-        self._say(f"Added the {label.strip()!r} key to {place}; webhooks signed with it are accepted now.", True)
+        # Only a receiver that runs accepts anything: with it off, "accepted now" would send the lead looking elsewhere.
+        when = "are accepted now" if self._supervisor.webhook_url else "will be accepted once the receiver runs"
+        self._say(f"Added the {label.strip()!r} key to {place}; webhooks signed with it {when}.", True)
         return True
 
     @asyncSlot()
