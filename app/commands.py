@@ -480,9 +480,22 @@ async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
     return 0
 
 
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    """A secret typed at a hidden prompt, or the first line of stdin (`--stdin`, or stdin is not a terminal).
+
+    getpass on a pipe warns that the secret may be echoed and fails on an empty one, so a pipe is read as is.
+    """
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline()
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        return ""
+
+
 def cmd_login(args: argparse.Namespace) -> int:
     """Store the API token in the keyring (or a private file where there is none), after checking it."""
-    raw = sys.stdin.readline() if args.stdin else getpass.getpass("respond.io API token: ")
+    raw = read_secret("respond.io API token: ", args.stdin)
     token = Secret(raw)
     if not token:
         raise ConfigError("No token was given.")
@@ -584,7 +597,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
     """Keep a webhook's signing key under a label (replacing the key that label had)."""
     raw = args.key
     if raw is None:
-        raw = sys.stdin.readline() if args.stdin else getpass.getpass(f"signing key for {args.label}: ")
+        raw = read_secret(f"signing key for {args.label}: ", args.stdin)
     key = signing_key(args.label, raw)
     where = secrets.add_webhook_key(key)
     out(f"signing key {key.key.hint} for {key.event} stored in {where} as {key.label!r}")

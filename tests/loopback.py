@@ -111,10 +111,18 @@ def cli_env(home: Path, fake: LoopbackFake | None, token: str | None = None) -> 
     return env
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`closeout-cli ARGS` as a subprocess; returns its result (check `returncode` yourself)."""
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 120, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`closeout-cli ARGS` as a subprocess, with `stdin` piped in if given; returns its result (check `returncode`)."""
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
     )
 
 

@@ -77,3 +77,18 @@ def test_sync_accepts_webhooks_under_stored_keys_and_repeated_options(
 
     bad = run_cli(env, "sync", "--once", "--webhook-secret", "closed=")
     assert bad.returncode == 2 and "--webhook-secret" in bad.stderr
+
+
+def test_a_key_piped_in_without_stdin_is_read_quietly_and_none_is_refused_in_words(tmp_path: Path) -> None:
+    """`echo KEY | closeout-cli webhook-keys add --label closed`: no terminal to prompt on, so stdin is the key."""
+    env = _no_keyring(cli_env(tmp_path / "home", None))
+    piped = run_cli(env, "webhook-keys", "add", "--label", "closed", stdin="piped-closed-key-4321\n")
+    assert piped.returncode == 0, piped.stderr
+    assert "GetPassWarning" not in piped.stderr and "echoed" not in piped.stderr
+    assert "…4321" in piped.stdout
+    nothing = run_cli(env, "webhook-keys", "add", "--label", "opened", stdin="")
+    assert nothing.returncode == 1
+    assert "empty" in nothing.stderr and "unexpected error" not in nothing.stderr
+    token = run_cli(env, "login", "--no-check", stdin="")
+    assert token.returncode == 1
+    assert "No token was given" in token.stderr and "unexpected error" not in token.stderr
