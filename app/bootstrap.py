@@ -544,8 +544,9 @@ class Supervisor:
             if len(matches) > 1:
                 names = ", ".join(f"{a.name} ({a.id})" for a in matches[:5])
                 raise ConfigError(f"{wanted[:60]!r} names more than one agent: {names}.", "Use the agent's id.")
+        what = f"with id {wanted[:20]}" if wanted.isdigit() else f"called {wanted[:60]!r}"
         raise ConfigError(
-            f"No agent called {wanted[:60]!r} is in the cache.",
+            f"No agent {what} is in the cache." if wanted else "No agent was named.",
             "Use an id, email or name from `closeout-cli agents` (run `sync --once` first to fetch them).",
         )
 

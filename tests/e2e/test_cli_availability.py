@@ -64,6 +64,10 @@ def test_availability_commands_refuse_bad_input_in_words(fake: LoopbackFake, env
     agent = _agents(env)[0]
     unknown = run_cli(env, "availability", "set", "Nobody McNoone", "available")
     assert unknown.returncode == 1 and "No agent called 'Nobody McNoone'" in unknown.stderr
+    missing_id = run_cli(env, "hours", "set", "99999999999999999999", "Mon 09:00-10:00")
+    assert missing_id.returncode == 1 and "No agent with id 99999999999999999999" in missing_id.stderr
+    nameless = run_cli(env, "availability", "set", " ", "away")
+    assert nameless.returncode == 1 and "No agent was named" in nameless.stderr
     wrong = run_cli(env, "availability", "set", str(agent["id"]), "online")
     assert wrong.returncode == 2 and "Use available or away" in wrong.stderr
     hours = run_cli(env, "hours", "set", str(agent["id"]), "9 to 5")
