@@ -22,6 +22,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAYS = {name.lower(): index for index, name in enumerate(DAY_NAMES)}
 _HOURS = re.compile(r"^\s*(?P<days>[A-Za-z,\s-]+?)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
 WHERE_SET = "availability is set on the Team page"
+_TYPOGRAPHY = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u201c": '"', "\u201d": '"'})
 
 
 class Presence(StrEnum):
@@ -54,7 +55,8 @@ class WorkingHours:
         A lead writes a whole day as 00:00-24:00, so 24:00 is taken as an end; anything else is refused
         with a ConfigError that shows the form.
         """
-        match = _HOURS.match(raw)
+        # Text copied from a document or the Team page's own example brings typographic dashes and quotes.
+        match = _HOURS.match(raw.translate(_TYPOGRAPHY).strip().strip("\"'"))
         if match is None:
             raise ConfigError(f"{raw[:60]!r} are not working hours.", 'Write them like "Mon-Fri 09:00-17:00".')
         days: set[int] = set()

@@ -22,6 +22,7 @@ from app.settings import TIME_ZONE, Settings
         ("Tue 00:00-23:59", "Tue 00:00-23:59", {1}),
         ("Mon-Fri 00:00-24:00", "Mon-Fri 00:00-24:00", {0, 1, 2, 3, 4}),
         ("Sat 18:00-00:00", "Sat 18:00-24:00", {5}),
+        ("\u201cMon\u2013Fri 09:00\u201317:00\u201d", "Mon-Fri 09:00-17:00", {0, 1, 2, 3, 4}),
     ],
 )
 def test_hours_are_read_as_written_and_described_back(written: str, described: str, days: set[int]) -> None:
