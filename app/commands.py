@@ -757,7 +757,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     parser = keys("add", "store a signing key under a label", cmd_keys_add)
     parser.add_argument("--label", required=True, help="the event it belongs to: closed, opened or assignee")
-    parser.add_argument("key", nargs="?", help="the key (default: asked for, or read with --stdin)")
+    parser.add_argument(
+        "key", nargs="?", help="the key (default: asked for, or read from stdin); as an argument it shows in `ps`"
+    )
     parser.add_argument("--stdin", action="store_true", help="read the key from standard input")
     parser = keys("list", "the stored keys (never the keys themselves)", cmd_keys_list)
     parser.add_argument("--json", action="store_true")
