@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import keyring
+import keyring.errors
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -188,3 +190,27 @@ async def test_a_key_added_while_the_receiver_is_off_does_not_claim_to_be_in_use
         box.key.setText("closed-signing-key-5555")
         assert await box.add_key()
         assert "will be accepted once the receiver runs" in box.message.text()
+
+
+async def test_a_key_that_cannot_be_removed_says_so_and_stays_listed(gui_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        window.show_page(SETTINGS)
+        box = window.settings_panel.signing_keys
+        box.key.setText("closed-signing-key-5555")
+        assert await box.add_key()
+
+        # The keyring refuses the write, and the private file it falls back to is on a full disk.
+        def refused(*_: object) -> None:
+            raise keyring.errors.PasswordSetError("locked")
+
+        def disk_full(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(keyring, "set_password", refused)
+        monkeypatch.setattr(secrets, "_write_private", disk_full)
+        box.table.selectRow(0)
+        assert await box.remove_selected() is False
+        assert box.message.text() == "Not removed: the keys could not be stored (No space left on device)."
+        assert box.model.rowCount() == 1

@@ -113,7 +113,11 @@ class SigningKeysBox(SigningKeysView):
             self._say("Select the key to remove first.", False)
             return False
         label = self.model.label_at(rows[0].row())
-        await self._supervisor.remove_webhook_key(label)
+        try:
+            await self._supervisor.remove_webhook_key(label)
+        except OSError as exc:
+            self._say(f"Not removed: the keys could not be stored ({exc.strerror or exc}).", False)
+            return False
         await self.reload()
         self._say(f"Removed the {label!r} key; webhooks signed with it are refused from now on.", True)
         return True
