@@ -19,7 +19,7 @@ from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey
 from app.domain.workflows import AssignAction, AssignToStep
 from app.events import ChangeSet
-from app.settings import TIME_ZONE
+from app.settings import TIME_ZONE, WEBHOOK_SECRET
 from tests.factories import MAYA, RAVI
 from tests.helpers import wait_until
 from ui.main_window import SETTINGS, TEAM, first_size
@@ -114,6 +114,8 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         assert secrets.load_webhook_keys() == [SigningKey("closed", Secret("closed-signing-key-9876"))]
         assert [k.label for k in supervisor.sync.webhook_keys] == ["closed"]
         assert box.model.data(box.model.index(0, 2)) == "…9876"
+        # The table is the one place for keys: no second field that would put one in the settings file.
+        assert WEBHOOK_SECRET.key not in window.settings_panel.editors
 
         box.label.setCurrentText("two words")
         box.key.setText("k")
