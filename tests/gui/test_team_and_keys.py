@@ -44,6 +44,8 @@ def test_the_team_and_keys_models_pass_the_model_tester(qapp: QApplication, qtmo
     assert team.data(team.index(0, team_model.HOURS)) == "Mon-Fri 09:00-17:00"
     assert team.data(team.index(1, team_model.AVAILABLE)) == "not set"
     assert team.data(team.index(1, team_model.HOURS)) == "any time"
+    agent_cell = team.index(0, team_model.AGENT)
+    assert team.data(agent_cell, Qt.ItemDataRole.ToolTipRole) == team.data(agent_cell) == f"{MAYA.name} ({MAYA.email})"
     keys = SigningKeysModel()
     keys.replace_all([SigningKey("closed", Secret("secret-key-1234")), SigningKey("opened", Secret("k2"))])
     qtmodeltester.check(keys)
