@@ -218,3 +218,17 @@ async def test_a_key_that_cannot_be_removed_says_so_and_stays_listed(gui_app, mo
         assert await box.remove_selected() is False
         assert box.message.text() == "Not removed: the keys could not be stored (No space left on device)."
         assert box.model.rowCount() == 1
+
+
+async def test_keys_stored_from_the_command_line_show_when_settings_open_again(gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        window.show_page(SETTINGS)
+        box = window.settings_panel.signing_keys
+        await wait_until(lambda: "No key yet for" in box.message.text())
+        window.show_page(TEAM)
+        secrets.add_webhook_key(SigningKey("opened", Secret("stored-by-the-cli-2468")))  # as `webhook-keys add` does
+        window.show_page(SETTINGS)
+        await wait_until(lambda: box.model.rowCount() == 1)
+        assert box.model.data(box.model.index(0, 2)) == "…2468"

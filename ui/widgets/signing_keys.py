@@ -46,15 +46,13 @@ class SigningKeysBox(SigningKeysView):
         self.add.clicked.connect(self._add_clicked)
         self.remove.clicked.connect(self._remove_clicked)
         self.copy.clicked.connect(self.copy_url)
-        self._loaded = False
 
     @override
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.show_url()
-        if not self._loaded:
-            self._loaded = True
-            self.tasks.spawn(self.reload(), "reload")
+        # Every time: `closeout-cli webhook-keys` may have changed the keys since Settings was last open.
+        self.tasks.spawn(self.reload(), "reload")
 
     def show_url(self) -> None:
         """The receiver's URL as it runs now, or the one it will have, or why there is none."""
