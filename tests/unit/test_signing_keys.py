@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import stat
@@ -15,6 +16,7 @@ from app import paths, secrets
 from app.domain.errors import ConfigError
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, merged, parse_key_option, signing_key
+from app.platform import webhooks
 from app.platform.webhooks import matching_label, sign
 
 BODY = b'{"event_type":"conversation.closed","event_id":"e-1"}'
@@ -28,6 +30,21 @@ def test_the_key_that_signed_the_body_is_named_by_its_label() -> None:
     assert matching_label(keys, BODY, None) is None
     assert matching_label([], BODY, sign("k-closed", BODY)) is None
     assert matching_label([("empty", "")], BODY, sign("", BODY)) is None
+
+
+def test_every_key_is_compared_in_constant_time_even_after_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[bytes] = []
+    real = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        compared.append(a)
+        return real(a, b)
+
+    monkeypatch.setattr(webhooks.hmac, "compare_digest", counting)
+    keys = [("closed", "k-closed"), ("opened", "k-opened"), ("assignee", "k-assignee")]
+    assert matching_label(keys, BODY, sign("k-closed", BODY)) == "closed"
+    # The first key matched, yet all three were compared: the time taken does not tell which key it was.
+    assert compared == [sign(key, BODY).encode() for _, key in keys]
 
 
 def test_labels_and_keys_are_checked_in_words() -> None:
