@@ -45,6 +45,8 @@ def test_round_robin_online_only_assigns_to_the_agents_marked_available(
     assert (by_id[second["id"]]["presence"], by_id[second["id"]]["available_now"]) == ("available", False)
     text = _ok(run_cli(env, "agents"))
     assert "not set" in text and "available now" in text
+    lines = {int(line.split()[0]): line for line in text.splitlines()[:-1]}
+    assert all(a["name"] in lines[a["id"]] and (a["team"] or "-") in lines[a["id"]] for a in agents)
 
     _ok(run_cli(env, "use-template", "round-robin-online", "--set", f"team={team_id}", "--publish"))
     waiting = [c["id"] for c in fake.state()["contacts"] if c.get("assignee") is None and c["status"] != "open"][:3]
