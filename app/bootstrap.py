@@ -542,6 +542,12 @@ class Supervisor:
         ]
         return sorted(members, key=lambda m: (m.agent.name.lower(), m.agent.id))
 
+    @property
+    def hours_zone(self) -> str:
+        """The zone working hours are read in, in words: the setting's, or this computer's when it names none."""
+        zone = self._store.availability.zone if self._store is not None else None
+        return str(zone) if zone is not None else "this computer's time zone"
+
     @connected
     async def availability_book(self) -> AvailabilityBook:
         """The availability the lead keeps, as the engine reads it."""

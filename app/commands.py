@@ -565,6 +565,7 @@ async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
         out("no agents in the cache yet: run `closeout-cli sync --once` to fetch them")
     else:
         out(f"{sum(m.available_now for m in members)} of {len(members)} available now ({WHERE_SET} or here)")
+        out(f"working hours are in {supervisor.hours_zone}")
     return 0
 
 
@@ -582,7 +583,7 @@ async def cmd_hours_set(supervisor: Supervisor, args: argparse.Namespace) -> int
     hours = checked(WorkingHours.parse, args.hours)
     agent = await supervisor.find_agent(args.agent)
     entry = await supervisor.set_hours(agent.id, hours)
-    out(f"{agent.name} ({agent.id}) works {hours.describe()} and is {entry.presence.value}")
+    out(f"{agent.name} ({agent.id}) works {hours.describe()} ({supervisor.hours_zone}) and is {entry.presence.value}")
     return 0
 
 
