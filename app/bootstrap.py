@@ -588,8 +588,9 @@ class Supervisor:
         """Give an agent working hours (None: any time they are marked available)."""
         book = await self.availability_book()
         current = book.of(agent_id)
-        if agent_id not in book.entries:
-            current = replace(current, presence=Presence.AVAILABLE)  # hours alone mean "available in them"
+        if agent_id not in book.entries and hours is not None:
+            # Hours alone mean "available in them"; clearing hours (an Enter in an empty cell) grants nothing.
+            current = replace(current, presence=Presence.AVAILABLE)
         return await self._set_availability(replace(current, hours=hours))
 
     async def _set_availability(self, entry: Availability) -> Availability:

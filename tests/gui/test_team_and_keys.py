@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import keyring
 import keyring.errors
 from pytestqt.modeltest import ModelTester
@@ -232,3 +234,20 @@ async def test_keys_stored_from_the_command_line_show_when_settings_open_again(g
         window.show_page(SETTINGS)
         await wait_until(lambda: box.model.rowCount() == 1)
         assert box.model.data(box.model.index(0, 2)) == "…2468"
+
+
+async def test_clearing_the_hours_of_an_agent_never_set_does_not_make_them_available(gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        window = app.window(supervisor)
+        window.show_page(TEAM)
+        page, model = window.team_page, window.team_page.model
+        await wait_until(lambda: model.rowCount() == 3)
+        ravi = next(r for r in range(3) if model.member_at(r).agent.id == RAVI.id)
+        # The lead double-clicks Ravi's empty hours and presses Enter.
+        model.setData(model.index(ravi, team_model.HOURS), "")
+        await wait_until(lambda: page.message.text().startswith("Saved"))
+        assert not (await supervisor.availability_book()).is_available(RAVI.id, time.time())
+        assert model.data(model.index(ravi, team_model.NOW)) == "not now"
+        assert model.data(model.index(ravi, team_model.AVAILABLE)) == "away"
