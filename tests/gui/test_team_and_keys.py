@@ -185,13 +185,18 @@ async def test_every_team_column_fits_a_1024_pixel_window(gui_app) -> None:  # t
         assert header.sectionSize(team_model.AGENT) >= 250  # room for "Name (email)"
 
 
+async def _settings_keys(app):  # type: ignore[no-untyped-def]
+    """A demo window on Settings, once its signing-keys box has read the (empty) stored keys."""
+    window = app.window(await app.open(demo=True))
+    window.show_page(SETTINGS)
+    box = window.settings_panel.signing_keys
+    await wait_until(lambda: "No key yet for" in box.message.text())
+    return window, box
+
+
 async def test_a_key_added_while_the_receiver_is_off_does_not_claim_to_be_in_use(gui_app) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
-        supervisor = await app.open(demo=True)
-        window = app.window(supervisor)
-        window.show_page(SETTINGS)
-        box = window.settings_panel.signing_keys
-        await wait_until(lambda: "No key yet for" in box.message.text())
+        _, box = await _settings_keys(app)
         assert box.url.text() == "" and "receiver is off" in box.url.placeholderText()
         box.key.setText("closed-signing-key-5555")
         assert await box.add_key()
@@ -200,10 +205,7 @@ async def test_a_key_added_while_the_receiver_is_off_does_not_claim_to_be_in_use
 
 async def test_a_key_that_cannot_be_removed_says_so_and_stays_listed(gui_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
-        supervisor = await app.open(demo=True)
-        window = app.window(supervisor)
-        window.show_page(SETTINGS)
-        box = window.settings_panel.signing_keys
+        _, box = await _settings_keys(app)
         box.key.setText("closed-signing-key-5555")
         assert await box.add_key()
 
@@ -224,11 +226,7 @@ async def test_a_key_that_cannot_be_removed_says_so_and_stays_listed(gui_app, mo
 
 async def test_keys_stored_from_the_command_line_show_when_settings_open_again(gui_app) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
-        supervisor = await app.open(demo=True)
-        window = app.window(supervisor)
-        window.show_page(SETTINGS)
-        box = window.settings_panel.signing_keys
-        await wait_until(lambda: "No key yet for" in box.message.text())
+        window, box = await _settings_keys(app)
         window.show_page(TEAM)
         secrets.add_webhook_key(SigningKey("opened", Secret("stored-by-the-cli-2468")))  # as `webhook-keys add` does
         window.show_page(SETTINGS)
