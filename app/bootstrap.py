@@ -96,6 +96,25 @@ def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str,
     return run.outcome.value, run.reason
 
 
+def move_settings_key(settings: Settings) -> str | None:
+    """Move a signing key typed into Settings' old single-key field from the settings file to the stored keys.
+
+    The form no longer shows that field, so a key left in the file would be accepted but listed and removable
+    nowhere. Returns the label it is stored under, or None when there was nothing to move.
+    """
+    raw = settings.get(WEBHOOK_SECRET)
+    if settings.source(WEBHOOK_SECRET) != "file" or not raw.strip():
+        return None
+    stored = secrets.load_webhook_keys()
+    key = signing_key("key" if "key" not in {k.label for k in stored} else "key-from-settings", raw)
+    if key.key not in {k.key for k in stored}:
+        secrets.add_webhook_key(key)
+    settings.reset(WEBHOOK_SECRET)
+    settings.save()
+    log.info("moved the webhook signing key from the settings file to the stored keys as %r", key.label)
+    return key.label
+
+
 @dataclass(frozen=True, slots=True)
 class TeamMember:
     """An agent from the cache with the availability the lead keeps for them, and what it means right now."""
@@ -281,6 +300,8 @@ class Supervisor:
         except ConfigError as exc:
             log.warning("working hours use this computer's time zone: %s", exc.message)
         self._store, self._sync = store, SyncService(store, client, self.bus, options)
+        if settings.source(WEBHOOK_SECRET) == "file" and settings.get(WEBHOOK_SECRET).strip():
+            await asyncio.to_thread(move_settings_key, settings)
         if plan.webhook_port is not None:
             # Read only when the receiver runs: a keyring lookup costs start-up time the other modes never need.
             await self._sync.use_stored_keys(secrets.load_webhook_keys)
@@ -536,6 +557,12 @@ class Supervisor:
         ]
         return sorted(members, key=lambda m: (m.agent.name.lower(), m.agent.id))
 
+    @property
+    def hours_zone(self) -> str:
+        """The zone working hours are read in, in words: the setting's, or this computer's when it names none."""
+        zone = self._store.availability.zone if self._store is not None else None
+        return str(zone) if zone is not None else "this computer's time zone"
+
     @connected
     async def availability_book(self) -> AvailabilityBook:
         """The availability the lead keeps, as the engine reads it."""
@@ -576,8 +603,9 @@ class Supervisor:
         """Give an agent working hours (None: any time they are marked available)."""
         book = await self.availability_book()
         current = book.of(agent_id)
-        if agent_id not in book.entries:
-            current = replace(current, presence=Presence.AVAILABLE)  # hours alone mean "available in them"
+        if agent_id not in book.entries and hours is not None:
+            # Hours alone mean "available in them"; clearing hours (an Enter in an empty cell) grants nothing.
+            current = replace(current, presence=Presence.AVAILABLE)
         return await self._set_availability(replace(current, hours=hours))
 
     async def _set_availability(self, entry: Availability) -> Availability:

@@ -606,15 +606,20 @@ async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
     if args.json:
         emit_json([member_json(m) for m in members])
         return 0
-    for m in members:
-        team = m.agent.team.name if m.agent.team else "-"
+    teams = [m.agent.team.name if m.agent.team else "-" for m in members]
+    # As wide as the longest name and team (within reason), so a team is never cut to "Customer Suppo".
+    name_width = min(max((len(m.agent.name) for m in members), default=0), 40)
+    team_width = min(max((len(team) for team in teams), default=0), 30)
+    for m, team in zip(members, teams, strict=True):
         hours = m.availability.hours.describe() if m.availability.hours else "any time"
         now = "available now" if m.available_now else "not available now"
-        out(f"{m.agent.id:>6}  {m.agent.name:<24.24} {team:<14.14} {_presence_words(m):<9} {hours:<24} {now}")
+        name = f"{m.agent.name:<{name_width}.{name_width}}"
+        out(f"{m.agent.id:>6}  {name}  {team:<{team_width}.{team_width}}  {_presence_words(m):<9} {hours:<24} {now}")
     if not members:
         out("no agents in the cache yet: run `closeout-cli sync --once` to fetch them")
     else:
         out(f"{sum(m.available_now for m in members)} of {len(members)} available now ({WHERE_SET} or here)")
+        out(f"working hours are in {supervisor.hours_zone}")
     return 0
 
 
@@ -632,7 +637,7 @@ async def cmd_hours_set(supervisor: Supervisor, args: argparse.Namespace) -> int
     hours = checked(WorkingHours.parse, args.hours)
     agent = await supervisor.find_agent(args.agent)
     entry = await supervisor.set_hours(agent.id, hours)
-    out(f"{agent.name} ({agent.id}) works {hours.describe()} and is {entry.presence.value}")
+    out(f"{agent.name} ({agent.id}) works {hours.describe()} ({supervisor.hours_zone}) and is {entry.presence.value}")
     return 0
 
 

@@ -41,6 +41,8 @@ class Setting(Generic[T]):
     secret: bool = False
     check: Callable[[Any], object] | None = None
     """Raises ConfigError, in words, for a value of the right type that still cannot be used."""
+    in_form: bool = True
+    """False for a setting the settings form leaves out because another part of the window manages it."""
 
     def parse(self, raw: object) -> T:
         """Turn a value from the file, the environment or a form into this setting's type, or say why not."""
@@ -120,6 +122,8 @@ WEBHOOK_SECRET = Setting(
     "webhook; keep those in the list, which the keyring holds). Closeout refuses webhooks no key signed.",
     env="CLOSEOUT_WEBHOOK_SECRET",
     secret=True,
+    # The form would write a key typed here to the settings file; Settings' signing-keys table keeps it in the keyring.
+    in_form=False,
 )
 TIME_ZONE = Setting(
     "time_zone",
@@ -185,6 +189,7 @@ ALL_SETTINGS: tuple[Setting[Any], ...] = (
     DEMO_CLOSES_PER_MINUTE,
     LEASE_SECONDS,
 )
+FORM_SETTINGS: tuple[Setting[Any], ...] = tuple(s for s in ALL_SETTINGS if s.in_form)
 _BY_KEY = {s.key: s for s in ALL_SETTINGS}
 
 

@@ -45,6 +45,8 @@ def test_round_robin_online_only_assigns_to_the_agents_marked_available(
     assert (by_id[second["id"]]["presence"], by_id[second["id"]]["available_now"]) == ("available", False)
     text = _ok(run_cli(env, "agents"))
     assert "not set" in text and "available now" in text
+    lines = {int(line.split()[0]): line for line in text.splitlines()[:-2]}
+    assert all(a["name"] in lines[a["id"]] and (a["team"] or "-") in lines[a["id"]] for a in agents)
 
     _ok(run_cli(env, "use-template", "round-robin-online", "--set", f"team={team_id}", "--publish"))
     waiting = [c["id"] for c in fake.state()["contacts"] if c.get("assignee") is None and c["status"] != "open"][:3]
@@ -73,6 +75,9 @@ def test_availability_commands_refuse_bad_input_in_words(fake: LoopbackFake, env
     hours = run_cli(env, "hours", "set", str(agent["id"]), "9 to 5")
     assert hours.returncode == 2 and 'like "Mon-Fri 09:00-17:00"' in hours.stderr
     assert _agents(env)[0]["presence"] is None  # nothing was stored by the refused commands
-    _ok(run_cli(env, "hours", "set", str(agent["id"]), "Mon-Fri 09:00-17:00"))
+    said = _ok(run_cli(env, "hours", "set", str(agent["id"]), "Mon-Fri 09:00-17:00"))
+    assert "works Mon-Fri 09:00-17:00 (this computer's time zone)" in said
+    tokyo = _ok(run_cli({**env, "CLOSEOUT_TIME_ZONE": "Asia/Tokyo"}, "agents"))
+    assert tokyo.splitlines()[-1] == "working hours are in Asia/Tokyo"
     assert "no working hours" in _ok(run_cli(env, "hours", "clear", str(agent["id"])))
     assert _agents(env)[0]["hours"] is None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import keyring
+import keyring.errors
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -17,7 +21,7 @@ from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey
 from app.domain.workflows import AssignAction, AssignToStep
 from app.events import ChangeSet
-from app.settings import TIME_ZONE
+from app.settings import TIME_ZONE, WEBHOOK_SECRET
 from tests.factories import MAYA, RAVI
 from tests.helpers import wait_until
 from ui.main_window import SETTINGS, TEAM, first_size
@@ -42,6 +46,8 @@ def test_the_team_and_keys_models_pass_the_model_tester(qapp: QApplication, qtmo
     assert team.data(team.index(0, team_model.HOURS)) == "Mon-Fri 09:00-17:00"
     assert team.data(team.index(1, team_model.AVAILABLE)) == "not set"
     assert team.data(team.index(1, team_model.HOURS)) == "any time"
+    agent_cell = team.index(0, team_model.AGENT)
+    assert team.data(agent_cell, Qt.ItemDataRole.ToolTipRole) == team.data(agent_cell) == f"{MAYA.name} ({MAYA.email})"
     keys = SigningKeysModel()
     keys.replace_all([SigningKey("closed", Secret("secret-key-1234")), SigningKey("opened", Secret("k2"))])
     qtmodeltester.check(keys)
@@ -112,6 +118,8 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         assert secrets.load_webhook_keys() == [SigningKey("closed", Secret("closed-signing-key-9876"))]
         assert [k.label for k in supervisor.sync.webhook_keys] == ["closed"]
         assert box.model.data(box.model.index(0, 2)) == "…9876"
+        # The table is the one place for keys: no second field that would put one in the settings file.
+        assert WEBHOOK_SECRET.key not in window.settings_panel.editors
 
         box.label.setCurrentText("two words")
         box.key.setText("k")
@@ -177,14 +185,67 @@ async def test_every_team_column_fits_a_1024_pixel_window(gui_app) -> None:  # t
         assert header.sectionSize(team_model.AGENT) >= 250  # room for "Name (email)"
 
 
+async def _settings_keys(app):  # type: ignore[no-untyped-def]
+    """A demo window on Settings, once its signing-keys box has read the (empty) stored keys."""
+    window = app.window(await app.open(demo=True))
+    window.show_page(SETTINGS)
+    box = window.settings_panel.signing_keys
+    await wait_until(lambda: "No key yet for" in box.message.text())
+    return window, box
+
+
 async def test_a_key_added_while_the_receiver_is_off_does_not_claim_to_be_in_use(gui_app) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
-        supervisor = await app.open(demo=True)
-        window = app.window(supervisor)
-        window.show_page(SETTINGS)
-        box = window.settings_panel.signing_keys
-        await wait_until(lambda: "No key yet for" in box.message.text())
+        _, box = await _settings_keys(app)
         assert box.url.text() == "" and "receiver is off" in box.url.placeholderText()
         box.key.setText("closed-signing-key-5555")
         assert await box.add_key()
         assert "will be accepted once the receiver runs" in box.message.text()
+
+
+async def test_a_key_that_cannot_be_removed_says_so_and_stays_listed(gui_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        _, box = await _settings_keys(app)
+        box.key.setText("closed-signing-key-5555")
+        assert await box.add_key()
+
+        # The keyring refuses the write, and the private file it falls back to is on a full disk.
+        def refused(*_: object) -> None:
+            raise keyring.errors.PasswordSetError("locked")
+
+        def disk_full(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(keyring, "set_password", refused)
+        monkeypatch.setattr(secrets, "_write_private", disk_full)
+        box.table.selectRow(0)
+        assert await box.remove_selected() is False
+        assert box.message.text() == "Not removed: the keys could not be stored (No space left on device)."
+        assert box.model.rowCount() == 1
+
+
+async def test_keys_stored_from_the_command_line_show_when_settings_open_again(gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        window, box = await _settings_keys(app)
+        window.show_page(TEAM)
+        secrets.add_webhook_key(SigningKey("opened", Secret("stored-by-the-cli-2468")))  # as `webhook-keys add` does
+        window.show_page(SETTINGS)
+        await wait_until(lambda: box.model.rowCount() == 1)
+        assert box.model.data(box.model.index(0, 2)) == "…2468"
+
+
+async def test_clearing_the_hours_of_an_agent_never_set_does_not_make_them_available(gui_app) -> None:  # type: ignore[no-untyped-def]
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        window = app.window(supervisor)
+        window.show_page(TEAM)
+        page, model = window.team_page, window.team_page.model
+        await wait_until(lambda: model.rowCount() == 3)
+        ravi = next(r for r in range(3) if model.member_at(r).agent.id == RAVI.id)
+        # The lead double-clicks Ravi's empty hours and presses Enter.
+        model.setData(model.index(ravi, team_model.HOURS), "")
+        await wait_until(lambda: page.message.text().startswith("Saved"))
+        assert not (await supervisor.availability_book()).is_available(RAVI.id, time.time())
+        assert model.data(model.index(ravi, team_model.NOW)) == "not now"
+        assert model.data(model.index(ravi, team_model.AVAILABLE)) == "away"

@@ -108,6 +108,10 @@ async def test_an_authenticated_event_closeout_does_not_act_on_gets_200(rig: Rig
     assert response.json() == {"ok": True, "ignored": "Closeout does not act on 'message.received' events."}
     assert receiver.webhook_counters is not None and receiver.webhook_counters.ignored == 1
     assert rig.store.closes.count() == 0
+    # Only an authenticated one: the same event unsigned, or signed with a key Closeout does not hold, is refused.
+    assert (await _post(receiver.webhook_url, body, None)).status_code == 401
+    assert (await _post(receiver.webhook_url, body, "not-a-key-closeout-holds")).status_code == 401
+    assert receiver.webhook_counters.ignored == 1
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import stat
@@ -12,10 +13,13 @@ import pytest
 from keyring.backends import fail
 
 from app import paths, secrets
+from app.bootstrap import move_settings_key
 from app.domain.errors import ConfigError
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, merged, parse_key_option, signing_key
+from app.platform import webhooks
 from app.platform.webhooks import matching_label, sign
+from app.settings import WEBHOOK_SECRET, Settings
 
 BODY = b'{"event_type":"conversation.closed","event_id":"e-1"}'
 
@@ -28,6 +32,21 @@ def test_the_key_that_signed_the_body_is_named_by_its_label() -> None:
     assert matching_label(keys, BODY, None) is None
     assert matching_label([], BODY, sign("k-closed", BODY)) is None
     assert matching_label([("empty", "")], BODY, sign("", BODY)) is None
+
+
+def test_every_key_is_compared_in_constant_time_even_after_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[bytes] = []
+    real = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        compared.append(a)
+        return real(a, b)
+
+    monkeypatch.setattr(webhooks.hmac, "compare_digest", counting)
+    keys = [("closed", "k-closed"), ("opened", "k-opened"), ("assignee", "k-assignee")]
+    assert matching_label(keys, BODY, sign("k-closed", BODY)) == "closed"
+    # The first key matched, yet all three were compared: the time taken does not tell which key it was.
+    assert compared == [sign(key, BODY).encode() for _, key in keys]
 
 
 def test_labels_and_keys_are_checked_in_words() -> None:
@@ -88,3 +107,18 @@ def test_an_unreadable_key_file_or_a_bad_entry_is_skipped_with_a_warning(caplog:
     file.write_text(json.dumps({"keys": [{"label": "bad label", "key": "k"}, {"label": "closed", "key": "k2"}]}))
     assert secrets.load_webhook_keys() == [SigningKey("closed", Secret("k2"))]
     assert "ignoring a stored signing key" in caplog.text
+
+
+def test_a_key_left_in_the_settings_file_moves_to_the_stored_keys(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"webhook_secret": "typed-into-the-old-field-8642"}), encoding="utf-8")
+    settings = Settings.load(path)
+    assert move_settings_key(settings) == "key"
+    assert secrets.load_webhook_keys() == [SigningKey("key", Secret("typed-into-the-old-field-8642"))]
+    assert "webhook_secret" not in json.loads(path.read_text(encoding="utf-8"))
+    assert settings.get(WEBHOOK_SECRET) == ""
+    assert move_settings_key(Settings.load(path)) is None  # once only
+    # A stored key of that label is kept; the moved one gets a label of its own.
+    path.write_text(json.dumps({"webhook_secret": "another-old-key-1357"}), encoding="utf-8")
+    assert move_settings_key(Settings.load(path)) == "key-from-settings"
+    assert [k.label for k in secrets.load_webhook_keys()] == ["key", "key-from-settings"]

@@ -62,10 +62,11 @@ class TeamModel(RowTableModel[TeamMember]):
             return availability.hours.describe() if availability.hours else ""
         if role == Qt.ItemDataRole.ToolTipRole and column == AVAILABLE and not row.set_by_lead:
             return "Not set yet: counts as away until you mark the agent available."
+        if column == AGENT and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            # The tooltip too: in a narrow window the column elides the email, which tells two Anas apart.
+            return f"{row.agent.name} ({row.agent.email})" if row.agent.email else row.agent.name
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        if column == AGENT:
-            return f"{row.agent.name} ({row.agent.email})" if row.agent.email else row.agent.name
         if column == TEAM:
             return row.agent.team.name if row.agent.team else "—"
         if column == AVAILABLE:

@@ -23,7 +23,7 @@ from app import secrets
 from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError, ConfigError
 from app.domain.secret import Secret
-from app.settings import ALL_SETTINGS, API_URL, DB_URL, Setting
+from app.settings import API_URL, DB_URL, FORM_SETTINGS, Setting
 from ui.compat import asyncSlot
 from ui.style import needs_input_color
 from ui.views.settings_view import SettingsView
@@ -47,7 +47,7 @@ class SettingsPanel(SettingsView):
         self._notifier = notifier
         self.settings = supervisor.settings
         self.editors: dict[str, QWidget] = {}
-        for setting in ALL_SETTINGS:
+        for setting in FORM_SETTINGS:
             self._add_row(setting)
         self.restart_note.setText(RESTART_NOTE)
         self.signing_keys = SigningKeysBox(supervisor)
@@ -129,7 +129,7 @@ class SettingsPanel(SettingsView):
 
     def load_values(self) -> None:
         """Show the values in force; a value set in the environment is shown but cannot be edited here."""
-        for setting in ALL_SETTINGS:
+        for setting in FORM_SETTINGS:
             editor = self.editors[setting.key]
             value = self.settings.get(setting)
             if isinstance(editor, QCheckBox):
@@ -160,7 +160,7 @@ class SettingsPanel(SettingsView):
         """Check every value, then write the settings file; says what is wrong in words if a value is refused."""
         restart = False
         try:
-            for setting in ALL_SETTINGS:
+            for setting in FORM_SETTINGS:
                 if not self.editors[setting.key].isEnabled():
                     continue
                 value = self.value_of(setting)

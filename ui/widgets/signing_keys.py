@@ -46,15 +46,13 @@ class SigningKeysBox(SigningKeysView):
         self.add.clicked.connect(self._add_clicked)
         self.remove.clicked.connect(self._remove_clicked)
         self.copy.clicked.connect(self.copy_url)
-        self._loaded = False
 
     @override
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.show_url()
-        if not self._loaded:
-            self._loaded = True
-            self.tasks.spawn(self.reload(), "reload")
+        # Every time: `closeout-cli webhook-keys` may have changed the keys since Settings was last open.
+        self.tasks.spawn(self.reload(), "reload")
 
     def show_url(self) -> None:
         """The receiver's URL as it runs now, or the one it will have, or why there is none."""
@@ -113,7 +111,11 @@ class SigningKeysBox(SigningKeysView):
             self._say("Select the key to remove first.", False)
             return False
         label = self.model.label_at(rows[0].row())
-        await self._supervisor.remove_webhook_key(label)
+        try:
+            await self._supervisor.remove_webhook_key(label)
+        except OSError as exc:
+            self._say(f"Not removed: the keys could not be stored ({exc.strerror or exc}).", False)
+            return False
         await self.reload()
         self._say(f"Removed the {label!r} key; webhooks signed with it are refused from now on.", True)
         return True
