@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.domain.errors import AuthRejected, Offline, PlatformError, RateLimited
+from app.domain.errors import AuthRejected, NotFound, Offline, PlatformError, RateLimited
 from app.domain.history import SyncState
 from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
 from app.domain.people import Contact, ContactStatus
@@ -294,6 +294,6 @@ class Drain:
 
 
 def _failure_reason(error: PlatformError) -> str:
-    if error.status == 404:
-        return "failed: contact not found on the platform"
+    if isinstance(error, NotFound):
+        return f"failed: {error.subject} not found on the platform"
     return f"failed: {error.message}"
