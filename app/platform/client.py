@@ -78,6 +78,18 @@ def assignee_filter(user_id: int | None) -> dict[str, Any]:
     }
 
 
+ASSIGNED_FORMS: Final = ("exists", "isNotEqualTo")
+"""The documented operators that ask for "has an assignee", in the order the poll tries them."""
+
+
+def assigned_filter(operator: str) -> dict[str, Any]:
+    """The `/contact/list` filter for contacts with any assignee, in one of the ASSIGNED_FORMS."""
+    if operator not in ASSIGNED_FORMS:
+        raise ValueError(f"{operator!r} is not one of {', '.join(ASSIGNED_FORMS)}")
+    condition = {"category": "contactField", "field": "assigneeUserId", "operator": operator, "value": None}
+    return {"$and": [condition]}
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a `Retry-After` header: delta-seconds (the documented form) or an HTTP date."""
     if value is None:
