@@ -152,6 +152,8 @@ class PlatformClient:
         self._max_retry_after = max_retry_after
         self._rng = rng or random.Random()
         self._pacer = Pacer(rate_limit)
+        self.requests_sent = 0
+        """Every request sent (retries included), for the poll's and the benchmarks' cost figures."""
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._timeout_ext = self._timeout.as_dict()
         self._headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
@@ -401,6 +403,7 @@ class PlatformClient:
         while True:
             attempt += 1
             await self._pacer.acquire(endpoint)
+            self.requests_sent += 1
             started = time.monotonic()
             sent = True
             answered = False

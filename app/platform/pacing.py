@@ -4,7 +4,8 @@ respond.io limits requests per endpoint (method + path template), organisation-w
 `X-RateLimit-Limit` and `X-RateLimit-Remaining`; it publishes no numbers and no window, and sends no reset
 time. So nothing here assumes a period. Per endpoint:
 - requests are spaced at no more than the configured rate (the ceiling, never exceeded);
-- before the first answer only one request is out, so the first headers are read before a second is sent;
+- before the first answer only one request is out (for a couple of seconds at most), so the first headers
+  are read before a second is sent; an unpaced client (rate 0, for tests) skips this;
 - after that, no request goes out while the reported `Remaining` (less what is still in flight) is used
   up, until the endpoint has had time to refill;
 - the refill rate is learned: a 429's `Retry-After`, counted from the last answer that said nothing was
@@ -15,6 +16,7 @@ time. So nothing here assumes a period. Per endpoint:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +28,8 @@ log = logging.getLogger("closeout.platform")
 FIRST_GUESS = 1.0
 """Seconds to wait after running out, before the platform has said how fast it refills."""
 LONGEST_GUESS = 60.0
+FIRST_ANSWER_WAIT = 2.0
+"""Seconds a second request waits for the first answer of an endpoint, to read its budget first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,8 +251,10 @@ class Pacer:
         """Wait until one more request to `endpoint` fits its spacing and its budget, and count it."""
         bucket = self.bucket(endpoint)
         budget = self.budget(endpoint)
-        while budget.learning and budget.outstanding >= 1:
-            await budget.wait_for_answer()
+        if self._rate > 0 and budget.learning and budget.outstanding >= 1:
+            # A first answer that is slow to come must not stall the endpoint: wait for it only so long.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(budget.wait_for_answer(), FIRST_ANSWER_WAIT)
         while True:
             wait = budget.ready_at() - self._clock()
             if wait > 0:

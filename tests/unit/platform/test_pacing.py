@@ -118,7 +118,7 @@ def test_half_or_broken_headers_are_ignored() -> None:
 async def test_only_one_request_is_out_before_the_first_budget_arrives() -> None:
     import asyncio
 
-    pacer = Pacer(0)
+    pacer = Pacer(1000)
     await pacer.acquire("GET /x")
     second = asyncio.create_task(pacer.acquire("GET /x"))
     await asyncio.sleep(0.01)
