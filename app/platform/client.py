@@ -130,11 +130,13 @@ class PlatformClient:
         max_retry_after: float = 120.0,
         max_connections: int = 10,
         rng: random.Random | None = None,
+        queued_wait: tuple[float, float] = (QUEUED_MIN_S, QUEUED_MAX_S),
     ) -> None:
         """Prepare the connection pool; nothing is sent until the first call.
 
         `max_retry_after` bounds how long one call waits in here: a longer `Retry-After` is raised as
         RateLimited at once, so the caller (the drain) can reschedule instead of holding a task for minutes.
+        `queued_wait` is the range a 449's wait is drawn from (seconds; minutes unless a test needs less).
         """
         if not isinstance(token, Secret):
             raise TypeError("token must be a Secret")
@@ -151,6 +153,9 @@ class PlatformClient:
         self._backoff_max = backoff_max
         self._max_retry_after = max_retry_after
         self._rng = rng or random.Random()
+        if not 0 <= queued_wait[0] <= queued_wait[1]:
+            raise ValueError("queued_wait must be (shortest, longest) seconds")
+        self._queued_wait = queued_wait
         self._pacer = Pacer(rate_limit)
         self.requests_sent = 0
         """Every request sent (retries included), for the poll's and the benchmarks' cost figures."""
@@ -507,7 +512,7 @@ class PlatformClient:
 
     def _queued_delay(self) -> float:
         """A 449 asks to try again "in a few minutes": two to four, spread so queued calls do not return together."""
-        return self._rng.uniform(QUEUED_MIN_S, QUEUED_MAX_S)
+        return self._rng.uniform(*self._queued_wait)
 
     def _platform_message(self, response: httpx.Response) -> str | None:
         """The `message` of the platform's `{code, message}` error body, trimmed and with the token masked."""
