@@ -174,6 +174,9 @@ class EndpointBudget:
         self.outstanding = max(0, self.outstanding - 1)
         self._answered.set()
         if limit is None or remaining is None:
+            # No budget in the answer (or no answer): it says nothing, so the last report stands as it was.
+            if self.available is not None:
+                self.available += 1
             return
         now = self._clock()
         before = self.available

@@ -106,6 +106,24 @@ def test_requests_in_flight_count_against_what_remains() -> None:
     assert pacer.reserve_delay("GET /x") > 0
 
 
+def test_answers_without_a_budget_do_not_use_it_up() -> None:
+    clock = Clock()
+    pacer = Pacer(0, clock)
+    budget = pacer.budget("GET /x")
+    budget.take()
+    pacer.observe("GET /x", 200, headers(10, 0), None)  # used up once
+    clock.now += 10
+    budget.take()
+    pacer.observe("GET /x", 200, headers(10, 5), None)  # and refilled since
+    for _ in range(15):  # a proxy's 502s, say, or requests that got no answer at all
+        budget.take()
+        pacer.observe("GET /x", 502, {}, None)
+        budget.take()
+        pacer.release("GET /x")
+    assert budget.available == 5
+    assert pacer.reserve_delay("GET /x") == 0.0
+
+
 def test_half_or_broken_headers_are_ignored() -> None:
     clock = Clock()
     pacer = Pacer(10, clock)
