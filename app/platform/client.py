@@ -407,6 +407,13 @@ class PlatformClient:
         attempt = 0
         while True:
             attempt += 1
+            waits = self._pacer.reserve_delay(endpoint)
+            if waits > self._max_retry_after:
+                # The platform asked for a longer pause than a call should sit through: the caller reschedules.
+                raise RateLimited(
+                    f"The platform asked Closeout to wait {waits:.0f} s before calling {template} again.",
+                    retry_after=waits,
+                )
             await self._pacer.acquire(endpoint)
             self.requests_sent += 1
             started = time.monotonic()

@@ -84,10 +84,12 @@ def test_conversation_opened_carries_source_and_opened_at(served: Served) -> Non
     bodies: list[bytes] = []
     served.platform.add_listener(bodies.append)
     closed = next(c["id"] for c in served.control("GET", "/state")["contacts"] if c["status"] == "closed")
-    served.control("POST", f"/contacts/{closed}/open", json={"source": "api"})
+    served.control("POST", f"/contacts/{closed}/open", json={"source": "api", "message": "Where is my order?"})
     (body,) = [b for b in bodies if json.loads(b)["event_type"] == "conversation.opened"]
     conversation = json.loads(body)["conversation"]
     assert set(conversation) == OPENED_FIELDS
+    assert conversation["firstIncomingMessage"] == "Where is my order?"
+    assert isinstance(conversation["firstIncomingMessageChannelId"], int)
     event = parse_event(body, received_at=1)
     assert isinstance(event, ConversationOpened)
     assert event.opened_by_source is OpenedBySource.API

@@ -14,7 +14,7 @@ or rate limited. Its routes (JSON bodies, all fields optional unless said):
 - `GET /log?since=N&limit=M`: `/v2` requests from index N: `{items, next, total}`;
 - `GET /faults`, `POST /faults`: `{spec, probabilities, script, append, clear, stall_seconds, retry_after}`;
 - `POST /contacts/{id}/close`: `{source="user", user_id (default: the assignee when source is user),
-  category, summary}`; `POST /contacts/{id}/open`: `{source="contact"}`;
+  category, summary}`; `POST /contacts/{id}/open`: `{source="contact", message}` (the first incoming message);
   `POST /contacts/{id}/assign`: `{user_id}` (required; null unassigns); each announces its event;
 - `POST /simulator`: `{closes_per_minute}` (0 stops it); `POST /rate_limit`: `{limit, window}` (requests
   per window seconds; 0 = unlimited; `{per_second}` alone sets a one-second window); `GET /state`: users,
@@ -686,8 +686,11 @@ class _Control:
         source = body.get("source", "contact")
         if not isinstance(source, str) or not source:
             raise ApiError(400, "source must be a string")
+        message = body.get("message")
+        if message is not None and (not isinstance(message, str) or not message.strip()):
+            raise ApiError(400, "message must be the text the contact wrote")
         state = self.platform.state
-        opened = state.open_conversation(contact, source)
+        opened = state.open_conversation(contact, source, first_message=message)
         return json_response(200, {"opened": opened, "contact": state.contact_json(contact)})
 
     async def assign(self, request: Request) -> Response:

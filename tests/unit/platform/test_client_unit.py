@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -207,3 +208,17 @@ def test_constructor_checks() -> None:
         PlatformClient("https://x.test/v2", TOKEN)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         PlatformClient("https://x.test/v2", Secret(TOKEN), timeout=0)
+
+
+async def test_a_long_retry_after_is_raised_to_the_caller_and_later_calls_do_not_sit_through_it() -> None:
+    seen, handler = recorder(
+        httpx.Response(429, json={"code": 429, "message": "Too Many Requests"}, headers={"Retry-After": "900"})
+    )
+    async with make(handler, max_retry_after=120) as client:
+        with pytest.raises(RateLimited) as first:
+            await client.unassign(1)
+        assert first.value.retry_after == 900
+        with pytest.raises(RateLimited) as second:
+            await asyncio.wait_for(client.unassign(2), 1)  # raised at once, not after 900 s in the pacer
+        assert second.value.retry_after is not None and 890 < second.value.retry_after <= 900
+    assert len(seen) == 1
