@@ -198,7 +198,6 @@ class EndpointBudget:
         now = self._clock()
         self.outstanding = max(0, self.outstanding - 1)
         self._answered.set()
-        self.available = float(-self.outstanding)
         if retry_after is None:
             hold = self._guess
             self._guess = min(LONGEST_GUESS, self._guess * 2)
