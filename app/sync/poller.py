@@ -4,7 +4,8 @@ A missed close is a contact the platform shows closed and still assigned that th
 closed: it was closed while Closeout was not listening (offline, asleep, or the webhook was lost). So a poll
 lists only assigned contacts, with the documented `assigneeUserId` filter (`exists`, else `isNotEqualTo
 null`; where the platform refuses both with a 400, one `isEqualTo <userId>` query per agent), and says in
-the log which form it uses. Users, which change rarely, are listed on their own slower schedule.
+the log which form it uses. A cached contact it no longer lists has lost its assignee on the platform, and
+the cache says so. Users, which change rarely, are listed on their own slower schedule.
 
 A close found this way becomes a close event with the source "detected by poll". Its `detected_at` is the
 poll's time; its `closed_time` is the earliest it can have happened (the previous poll, as nothing says
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.errors import AuthRejected, Offline, PlatformError, ValidationFailed
@@ -163,8 +164,10 @@ class Poller:
         since = int(float(previous)) if previous else None
         missed = detect_missed_closes(polled, cached, now, since)
         missed_ids = {close.contact.id for close in missed}
-        await db.write(self._store.cache.upsert_contacts, [c for c in polled if c.id not in missed_ids])
-        self._publish(ChangeSet(agents_changed=bool(agents), contacts=tuple(c.id for c in polled)))
+        released = await self._released(polled)
+        await db.write(self._store.cache.upsert_contacts, [c for c in polled if c.id not in missed_ids] + released)
+        changed = tuple(c.id for c in polled) + tuple(c.id for c in released)
+        self._publish(ChangeSet(agents_changed=bool(agents), contacts=changed))
         if missed:
             log.info("poll found %d closes that no webhook reported", len(missed))
             await asyncio.gather(*(self._intake.submit(close) for close in missed))
@@ -172,6 +175,16 @@ class Poller:
         self.last = PollResult(len(agents), len(polled), len(missed), requests, form)
         self.last_at = time.time()
         return self.last
+
+    async def _released(self, polled: list[Contact]) -> list[Contact]:
+        """Cached contacts the complete listing no longer shows assigned, as unassigned."""
+        listed = {contact.id for contact in polled}
+        gone = await self._store.db.read(self._store.cache.assigned_at_rest) - listed
+        if not gone:
+            return []
+        cached = await self._store.db.read(self._store.cache.contacts, gone)
+        log.info("%d contacts lost their assignee on the platform with no webhook saying so", len(cached))
+        return [replace(contact, assignee=None) for contact in cached.values()]
 
     async def _assigned_contacts(self, client: PlatformClient) -> tuple[list[Contact], str]:
         """Every assigned contact, and the filter form that listed them."""

@@ -7,13 +7,21 @@ and the one that found it, never at the second the poll ran.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 
-from app.domain.conversations import ClosedBySource
+from app.domain.conversations import ClosedBySource, ConversationOpened, OpenedBySource
+from app.domain.people import Contact
+from app.domain.workflows import AssignAction, AssignToStep
+from app.engine.catalog import use_template
+from app.engine.lifecycle import publish
+from app.engine.planner import plan_event
+from app.engine.view import SnapshotView
 from app.events import EventBus
 from app.storage.store import Store
 from app.sync.poller import PER_AGENT, Poller
@@ -109,3 +117,39 @@ async def test_a_close_found_by_the_poll_is_dated_after_the_previous_poll(pollin
     assert close.closed_by_source is ClosedBySource.DETECTED_BY_POLL
     assert close.detected_at is not None and close.detected_at >= before
     assert close.closed_time <= before <= close.detected_at  # between the polls, not at the poll's second
+
+
+async def test_a_contact_unassigned_with_no_webhook_is_unassigned_in_the_cache(polling) -> None:  # type: ignore[no-untyped-def]
+    served, poller = await polling(contacts=60)
+    await poller.poll_once()
+    state = served.platform.state
+    store = poller._store
+    quiet = next(c for c in state.contacts.values() if c.status == "open" and c.assignee_id is not None)
+    cached = store.cache.contact(quiet.id)
+    assert cached is not None and cached.assignee is not None
+    state.assign(quiet, None)  # on the platform, with nobody listening
+    result = await poller.poll_once()
+    assert result.requests == -(-result.contacts // 100)  # no extra request to learn it
+    cached = store.cache.contact(quiet.id)
+    assert cached is not None and cached.assignee is None
+
+
+async def test_a_contact_with_a_command_still_to_send_keeps_what_the_cache_planned(polling) -> None:  # type: ignore[no-untyped-def]
+    served, poller = await polling(contacts=60)
+    await poller.poll_once()
+    store = poller._store
+    state = served.platform.state
+    waiting = next(c for c in state.contacts.values() if c.assignee_id is None)
+    user = next(u for u in state.users.values() if u.role != "owner")
+    step = AssignToStep(AssignAction.SPECIFIC_USER, user_id=user.id)
+    workflow = store.workflows.save(
+        replace(publish(use_template("least-open-contacts", values={"team": "1"})), steps=(step,))
+    )
+    event = ConversationOpened("open-q", Contact(waiting.id, "Q"), int(time.time()), OpenedBySource.CONTACT)
+    agents = store.cache.agents()
+    store.plans.commit(plan_event(event, [workflow], SnapshotView(agent_list=agents), time.time()))
+    planned = store.cache.contact(waiting.id)
+    assert planned is not None and planned.assignee is not None and planned.assignee.id == user.id
+    await poller.poll_once()  # the platform does not show it assigned yet: the assign is still queued
+    kept = store.cache.contact(waiting.id)
+    assert kept is not None and kept.assignee is not None and kept.assignee.id == user.id
