@@ -50,12 +50,7 @@ async def test_fake_platform_serves_simulates_and_exits_cleanly_on_a_signal(stop
         assert code == 0
         assert process.stdout.read() == ""
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        _reap(process)
 
 
 def test_a_usage_mistake_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,9 +114,14 @@ async def test_the_real_shape_flags_reach_the_served_fake() -> None:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(asyncio.to_thread(process.wait), 15) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        _reap(process)
+
+
+def _reap(process: subprocess.Popen[str]) -> None:
+    """Kill the fake if a test left it running, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
