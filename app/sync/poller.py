@@ -148,14 +148,16 @@ class Poller:
         sent_before = client.requests_sent
         agents: list[Agent] = []
         started = time.time()
-        if self._users_at is None or started - self._users_at >= self.users_interval:
+        users_due = self._users_at is None or started - self._users_at >= self.users_interval
+        if users_due:
             agents = await client.list_users()
             self._connectivity.reached()
             if self.availability is not None:
                 agents = list(self.availability(agents))
             await db.write(self._store.cache.upsert_agents, agents)
             self._users_at = started
-        polled, form = await self._assigned_contacts(client)
+        # Once on per-agent queries, the cheaper forms are tried again with the users, in case they now work.
+        polled, form = await self._assigned_contacts(client, retry_forms=users_due)
         requests = client.requests_sent - sent_before
         self._connectivity.reached()
         cached = await db.read(self._store.cache.contacts, [c.id for c in polled])
@@ -186,10 +188,10 @@ class Poller:
         log.info("%d contacts lost their assignee on the platform with no webhook saying so", len(cached))
         return [replace(contact, assignee=None) for contact in cached.values()]
 
-    async def _assigned_contacts(self, client: PlatformClient) -> tuple[list[Contact], str]:
+    async def _assigned_contacts(self, client: PlatformClient, *, retry_forms: bool) -> tuple[list[Contact], str]:
         """Every assigned contact, and the filter form that listed them."""
         forms = [form for form in ASSIGNED_FORMS if form == self.form] + [f for f in ASSIGNED_FORMS if f != self.form]
-        if self.form != PER_AGENT:
+        if self.form != PER_AGENT or retry_forms:
             for form in forms:
                 try:
                     found = [c async for c in client.list_contacts(filter=assigned_filter(form))]

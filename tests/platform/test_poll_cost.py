@@ -153,3 +153,14 @@ async def test_a_contact_with_a_command_still_to_send_keeps_what_the_cache_plann
     await poller.poll_once()  # the platform does not show it assigned yet: the assign is still queued
     kept = store.cache.contact(waiting.id)
     assert kept is not None and kept.assignee is not None and kept.assignee.id == user.id
+
+
+async def test_after_falling_back_per_agent_the_cheap_forms_are_tried_again_with_the_users(polling) -> None:  # type: ignore[no-untyped-def]
+    served, poller = await polling(contacts=60, users=4, refused_operators=("exists", "isNotEqualTo"))
+    assert (await poller.poll_once()).form == PER_AGENT
+    mark = len(served.log())
+    assert (await poller.poll_once()).form == PER_AGENT  # users not due: straight to the per-agent queries
+    assert all(f.startswith("isEqualTo") for f in _list_filters(served, mark))
+    served.platform.refused_operators = frozenset()  # the platform now takes the filter
+    poller.refresh_users_soon()
+    assert (await poller.poll_once()).form == "exists"
