@@ -42,7 +42,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def register_fake_platform(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """`fake-platform`: serve a fake respond.io workspace on loopback."""
+    """`fake-platform`: serve a fake respond.io workspace on loopback (its flags live in the fake's options)."""
+    from app.platform.fake.options import add_arguments
+
     parser = subparsers.add_parser(
         "fake-platform",
         help="serve a fake respond.io workspace (for tests, benchmarks and trials)",
@@ -52,66 +54,22 @@ def register_fake_platform(subparsers: argparse._SubParsersAction[Any]) -> None:
             "simulator) need no token."
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=0, help="port to listen on; 0 picks a free one (default)")
-    parser.add_argument("--token", default=None, help="the Bearer token to accept (default demo-token)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated workspace (default 0)")
-    parser.add_argument("--users", type=_positive_int, default=12, help="number of users (default 12)")
-    parser.add_argument("--contacts", type=_count, default=200, help="number of contacts (default 200)")
-    parser.add_argument(
-        "--rate-limit",
-        type=_non_negative,
-        default=5.0,
-        metavar="PER_S",
-        help="requests per second per endpoint; 0 = unlimited (default 5)",
-    )
-    parser.add_argument(
-        "--simulate",
-        type=_non_negative,
-        default=0.0,
-        metavar="CLOSES_PER_MIN",
-        help="run the inbox simulator at this many closes per minute (default off)",
-    )
-    parser.add_argument(
-        "--faults", default="", metavar="SPEC", help='fault probabilities, e.g. "429=0.05,500=0.02,timeout=0.01"'
-    )
-    parser.add_argument(
-        "--webhook-url", action="append", default=[], metavar="URL", help="POST events here (repeatable)"
-    )
-    parser.add_argument(
-        "--webhook-secret", default=None, metavar="S", help="webhook signing key (default demo-signing-key)"
-    )
+    add_arguments(parser)
     parser.set_defaults(run=run_fake_platform)
 
 
 def run_fake_platform(args: argparse.Namespace) -> int:
     """Serve until a signal; the printed line is the only output."""
-    from app.platform.fake import DEFAULT_TOKEN, create_fake_platform
-    from app.platform.fake.faults import parse_spec
-    from app.platform.fake.platform import DEFAULT_WEBHOOK_SECRET
+    from app.platform.fake import create_fake_platform
+    from app.platform.fake.options import platform_options
     from app.platform.fake.server import FakeServer
 
-    token = args.token if args.token is not None else DEFAULT_TOKEN
-    if not token.strip() or any(ch.isspace() for ch in token):
-        raise UsageError("--token must be a non-empty word without spaces")
     try:
-        faults = parse_spec(args.faults)
+        options = platform_options(args)
     except ValueError as exc:
-        raise UsageError(f"--faults: {exc}") from None
-    for url in args.webhook_url:
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--webhook-url {url!r} is not an http(s) URL")
-    platform = create_fake_platform(
-        token=token,
-        seed=args.seed,
-        users=args.users,
-        contacts=args.contacts,
-        rate_limit=args.rate_limit,
-        faults=faults,
-        closes_per_minute=args.simulate,
-        webhook_urls=args.webhook_url,
-        webhook_secret=args.webhook_secret if args.webhook_secret is not None else DEFAULT_WEBHOOK_SECRET,
-    )
+        raise UsageError(str(exc)) from None
+    token = options["token"]
+    platform = create_fake_platform(**options)
     server = FakeServer(platform, args.host, args.port)
 
     def announce() -> None:
@@ -130,47 +88,6 @@ def run_fake_platform(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
-
-
-# -- shared ----------------------------------------------------------------------------------------------
-
-
-def _port(raw: str) -> int:
-    value = _int(raw)
-    if not 0 <= value <= 65_535:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a port (0-65535)")
-    return value
-
-
-def _positive_int(raw: str) -> int:
-    value = _int(raw)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
-    return value
-
-
-def _count(raw: str) -> int:
-    value = _int(raw)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{raw!r} cannot be negative")
-    return value
-
-
-def _int(raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-
-
-def _non_negative(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{raw!r} must be a number of 0 or more")
-    return value
 
 
 REGISTRARS: list[Registrar] = [commands.register, register_fake_platform]

@@ -348,6 +348,7 @@ def queue_json(row: QueueRow) -> dict[str, Any]:
         "contact_id": close.contact.id,
         "contact_name": close.contact.name,
         "closed_at": close.closed_time,
+        "detected_at": close.detected_at,
         "closed_by_source": close.closed_by_source.value,
         "closed_by": close.closed_by.id if close.closed_by else None,
         "category": close.category,

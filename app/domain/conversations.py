@@ -81,6 +81,8 @@ class ClosedConversation:
     `contact` is the contact as it was at the close; `assignee_at_close` is its assignee then, which the
     drain compares against the platform before it unassigns. Times are Unix seconds, as on the platform.
     `id` is Closeout's own number for the close (the platform has no conversation id), None until stored.
+    `detected_at` is set on a close the poll found, to when it found it: such a close happened at some time
+    between `closed_time` (the previous poll) and `detected_at`, as the platform's contact carries no close time.
     """
 
     event_id: str
@@ -96,6 +98,7 @@ class ClosedConversation:
     opened_by_source: OpenedBySource | None = None
     channel: str | None = None
     id: int | None = None
+    detected_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

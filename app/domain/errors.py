@@ -83,7 +83,15 @@ class AuthRejected(PlatformError):
 
 
 class NotFound(PlatformError):
-    """The contact or user does not exist on the platform (404)."""
+    """The contact, user or other record does not exist on the platform (404).
+
+    `subject` names what is missing (`contact`, `user`...), as the platform's own message says it.
+    """
+
+    def __init__(self, message: str, action: str | None = None, *, status: int = 404, subject: str = "contact") -> None:
+        """Keep what was not found, so the words fit the cause."""
+        super().__init__(message, action, status=status)
+        self.subject = subject
 
 
 class ValidationFailed(PlatformError):
@@ -104,6 +112,16 @@ class RateLimited(PlatformError):
         """Keep `Retry-After`, in seconds, when the platform sent one."""
         super().__init__(message, status=status)
         self.retry_after = retry_after
+
+
+class Queued(RateLimited):
+    """The platform queued the request (449: "try again in a few minutes"); `retry_after` is minutes long."""
+
+    default_action = "Closeout tries this one again in a few minutes and carries on with the rest."
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        """`retry_after` is already jittered by the client."""
+        super().__init__(message, status=449, retry_after=retry_after)
 
 
 class PlatformUnavailable(PlatformError):

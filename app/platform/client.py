@@ -4,9 +4,10 @@ Callers never see httpx. Every failure is a domain PlatformError whose words are
 token lives in one prepared header and nowhere else (not in reprs, log lines or exception text).
 
 Retries follow what the platform is known to mean:
-- 429 (rate limited) waits for `Retry-After` on the whole endpoint's bucket, then retries;
-- 449 ("queued, try again") and 5xx back off exponentially with jitter; respond.io's SDK does not retry 449,
-  but its text asks the caller to try again, so Closeout does;
+- 429 (rate limited) waits for `Retry-After` on the whole endpoint's pacer, then retries;
+- 449 reads "in queue, please try again in a few minutes": it is not retried here but raised as Queued with
+  a delay of minutes (jittered), so the caller reschedules that one call and carries on with the rest;
+- 5xx back off exponentially with jitter;
 - timeouts, dropped connections and bodies that are not JSON are retried like 5xx;
 - 400, 401, 403, 404 and 409 are answers, not accidents, and are never retried.
 A call that is not idempotent (`add_comment`) is only retried when the platform cannot have acted on it: a
@@ -24,7 +25,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -35,6 +36,7 @@ from app.domain.errors import (
     Offline,
     PlatformError,
     PlatformUnavailable,
+    Queued,
     RateLimited,
     ValidationFailed,
 )
@@ -58,6 +60,8 @@ _MAX_CATEGORY = 128
 _MAX_SUMMARY = 512
 _MAX_COMMENT = 1000
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+QUEUED_MIN_S = 120.0
+QUEUED_MAX_S = 240.0
 
 
 def assignee_filter(user_id: int | None) -> dict[str, Any]:
@@ -72,6 +76,18 @@ def assignee_filter(user_id: int | None) -> dict[str, Any]:
             }
         ]
     }
+
+
+ASSIGNED_FORMS: Final = ("exists", "isNotEqualTo")
+"""The documented operators that ask for "has an assignee", in the order the poll tries them."""
+
+
+def assigned_filter(operator: str) -> dict[str, Any]:
+    """The `/contact/list` filter for contacts with any assignee, in one of the ASSIGNED_FORMS."""
+    if operator not in ASSIGNED_FORMS:
+        raise ValueError(f"{operator!r} is not one of {', '.join(ASSIGNED_FORMS)}")
+    condition = {"category": "contactField", "field": "assigneeUserId", "operator": operator, "value": None}
+    return {"$and": [condition]}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -114,11 +130,13 @@ class PlatformClient:
         max_retry_after: float = 120.0,
         max_connections: int = 10,
         rng: random.Random | None = None,
+        queued_wait: tuple[float, float] = (QUEUED_MIN_S, QUEUED_MAX_S),
     ) -> None:
         """Prepare the connection pool; nothing is sent until the first call.
 
         `max_retry_after` bounds how long one call waits in here: a longer `Retry-After` is raised as
         RateLimited at once, so the caller (the drain) can reschedule instead of holding a task for minutes.
+        `queued_wait` is the range a 449's wait is drawn from (seconds; minutes unless a test needs less).
         """
         if not isinstance(token, Secret):
             raise TypeError("token must be a Secret")
@@ -135,7 +153,12 @@ class PlatformClient:
         self._backoff_max = backoff_max
         self._max_retry_after = max_retry_after
         self._rng = rng or random.Random()
+        if not 0 <= queued_wait[0] <= queued_wait[1]:
+            raise ValueError("queued_wait must be (shortest, longest) seconds")
+        self._queued_wait = queued_wait
         self._pacer = Pacer(rate_limit)
+        self.requests_sent = 0
+        """Every request sent (retries included), for the poll's and the benchmarks' cost figures."""
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._timeout_ext = self._timeout.as_dict()
         self._headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
@@ -335,25 +358,26 @@ class PlatformClient:
             following = pagination.get("next") if isinstance(pagination, Mapping) else None
             if not isinstance(following, str) or not following.strip():
                 return
-            url = self._next_url(following.strip(), path, limit)
+            following_url = self._next_url(following.strip(), path, limit)
+            if following_url is None:
+                return
+            url = following_url
             if url in seen:
                 log.warning("the platform's next page repeats one already read; stopping at %s", path)
                 return
             seen.add(url)
 
-    def _next_url(self, following: str, path: str, limit: int) -> str:
-        """The next page's URL: the platform's own link when it points back here, else our URL with its cursor.
+    def _next_url(self, following: str, path: str, limit: int) -> str | None:
+        """The next page on our own base URL, with the `cursorId` of the platform's link and nothing else.
 
-        The token is only ever sent to the configured host, so a link elsewhere (a proxy's public name, say)
-        is reduced to its `cursorId`.
+        respond.io writes `next` with and without its `/v2` segment, and its own n8n node reads only the
+        cursor from it; so the link's scheme, host, path and other parameters are never followed (the token
+        goes only to the configured host). None when the link carries no cursor: the list has ended.
         """
-        target = self._base_url.join(following)
-        base = self._base_url
-        if (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port):
-            return str(target)
-        cursor = target.params.get("cursorId")
-        if cursor is None:
-            raise PlatformUnavailable("The platform's next-page link has no cursor.", status=200)
+        cursors = parse_qs(urlsplit(following).query).get("cursorId")
+        cursor = cursors[0].strip() if cursors else ""
+        if not cursor:
+            return None
         return self._url(path, {"limit": limit, "cursorId": cursor})
 
     def _url(self, path: str, params: Mapping[str, object] | None = None) -> str:
@@ -383,11 +407,21 @@ class PlatformClient:
         attempt = 0
         while True:
             attempt += 1
+            waits = self._pacer.reserve_delay(endpoint)
+            if waits > self._max_retry_after:
+                # The platform asked for a longer pause than a call should sit through: the caller reschedules.
+                raise RateLimited(
+                    f"The platform asked Closeout to wait {waits:.0f} s before calling {template} again.",
+                    retry_after=waits,
+                )
             await self._pacer.acquire(endpoint)
+            self.requests_sent += 1
             started = time.monotonic()
             sent = True
+            answered = False
             try:
                 response = await self._send(method, target, content, headers)
+                answered = True
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 error: PlatformError = Offline(f"Cannot reach the platform ({type(exc).__name__}).")
                 sent = False
@@ -395,8 +429,12 @@ class PlatformClient:
                 error = Offline(f"The platform did not answer within {self._timeout_s:g} s.")
             except (httpx.TransportError, OSError) as exc:
                 error = Offline(f"The connection to the platform failed ({type(exc).__name__}).")
-            else:
-                self._pacer.observe(endpoint, response.headers)
+            finally:
+                if not answered:
+                    self._pacer.release(endpoint)
+            if answered:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                self._pacer.observe(endpoint, response.status_code, response.headers, retry_after)
                 log.debug(
                     "%s %s -> %d in %.0f ms (attempt %d)",
                     method,
@@ -406,14 +444,14 @@ class PlatformClient:
                     attempt,
                 )
                 try:
-                    return self._decode(response)
+                    return self._decode(response, template)
                 except PlatformError as exc:
                     error = exc
                     sent = exc.status != 429
-            delay = self._retry_delay(endpoint, error, attempt, allowed, idempotent or not sent)
+            delay = self._retry_delay(error, attempt, allowed, idempotent or not sent)
             if delay is None:
                 raise error
-            waits = max(delay, self._pacer.bucket(endpoint).reserve_delay())
+            waits = max(delay, self._pacer.reserve_delay(endpoint))
             log.info(
                 "%s %s failed (%s); retry %d of %d in %.2f s", method, path, error.message, attempt, allowed, waits
             )
@@ -428,26 +466,23 @@ class PlatformClient:
         async with asyncio.timeout(self._timeout_s):
             return await self._http.send(request)
 
-    def _retry_delay(
-        self, endpoint: str, error: PlatformError, attempt: int, allowed: int, may_repeat: bool
-    ) -> float | None:
-        """How long to wait before trying again, or None to give up and raise."""
-        if not error.retryable or not may_repeat or attempt > allowed:
-            return None
-        backoff = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
-        backoff = backoff / 2 + self._rng.uniform(0, backoff / 2)
-        if isinstance(error, RateLimited):
-            if error.retry_after is None:
-                self._pacer.hold(endpoint, backoff)
-                return 0.0
-            if error.retry_after > self._max_retry_after:
-                return None
-            # The endpoint's bucket does the waiting, so every call to it waits, not only this one.
-            self._pacer.hold(endpoint, error.retry_after)
-            return 0.0
-        return backoff
+    def _retry_delay(self, error: PlatformError, attempt: int, allowed: int, may_repeat: bool) -> float | None:
+        """How long to wait before trying again, or None to give up and raise.
 
-    def _decode(self, response: httpx.Response) -> Any:
+        A 429 waits in the endpoint's pacer (it holds every call to that endpoint for `Retry-After`), so
+        here it waits nothing more; one whose `Retry-After` is too long for a call to sit through is raised.
+        A 449 is raised at once with its minutes-long delay, for the caller to reschedule.
+        """
+        if not error.retryable or not may_repeat or attempt > allowed or isinstance(error, Queued):
+            return None
+        if isinstance(error, RateLimited):
+            if error.retry_after is not None and error.retry_after > self._max_retry_after:
+                return None
+            return 0.0
+        backoff = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
+        return backoff / 2 + self._rng.uniform(0, backoff / 2)
+
+    def _decode(self, response: httpx.Response, template: str) -> Any:
         status = response.status_code
         if 200 <= status < 300:
             if status == 204:
@@ -458,26 +493,33 @@ class PlatformClient:
                 raise PlatformUnavailable(
                     f"The platform answered {status} with a body that is not valid JSON.", status=status
                 ) from None
-        raise self._error(response)
+        raise self._error(response, template)
 
-    def _error(self, response: httpx.Response) -> PlatformError:
+    def _error(self, response: httpx.Response, template: str) -> PlatformError:
         status = response.status_code
         detail = self._platform_message(response)
         said = f"The platform answered {status}" + (f": {detail}" if detail else " with a body that is not JSON")
         said = said.rstrip(".") + "."
-        if status in (429, 449):
-            return RateLimited(said, status=status, retry_after=parse_retry_after(response.headers.get("retry-after")))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status == 449:
+            return Queued(said, retry_after=max(retry_after or 0.0, self._queued_delay()))
+        if status == 429:
+            return RateLimited(said, status=status, retry_after=retry_after)
         if status == 401:
             return AuthRejected(said, status=status)
         if status == 403:
             return AuthRejected(said, "Ask a workspace owner for a token with access to this action.", status=status)
         if status == 404:
-            return NotFound(said, status=status)
+            return NotFound(said, status=status, subject=_missing_subject(detail, template))
         if status == 409:
             return Conflict(said, status=status)
         if 400 <= status < 500:
             return ValidationFailed(said, status=status)
         return PlatformUnavailable(said, status=status)
+
+    def _queued_delay(self) -> float:
+        """A 449 asks to try again "in a few minutes": two to four, spread so queued calls do not return together."""
+        return self._rng.uniform(*self._queued_wait)
 
     def _platform_message(self, response: httpx.Response) -> str | None:
         """The `message` of the platform's `{code, message}` error body, trimmed and with the token masked."""
@@ -495,6 +537,19 @@ class PlatformClient:
         if secret:
             words = words.replace(secret, self._token.hint)
         return words.strip()[:300]
+
+
+def _missing_subject(message: str | None, template: str) -> str:
+    """What a 404 says is missing: the platform's own words name it (`User not found`), else the path does."""
+    words = (message or "").lower()
+    for subject in ("user", "contact", "message", "channel"):
+        if subject in words:
+            return subject
+    if template.startswith("/space/user"):
+        return "user"
+    if template.startswith("/contact/"):
+        return "contact"
+    return "resource"
 
 
 def _tag_list(tags: Sequence[str]) -> list[str]:

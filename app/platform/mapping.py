@@ -128,23 +128,12 @@ def _role(value: object) -> AgentRole:
         return AgentRole.AGENT
 
 
-def _online(obj: JsonObject) -> bool:
-    """The SpaceUser shape has no presence field; `online` (bool) or a status word is read when present.
-
-    Which field the live platform uses, if any, is unconfirmed; the fake sends `online`.
-    """
-    online = obj.get("online")
-    if isinstance(online, bool):
-        return online
-    for key in ("availability", "status"):
-        word = obj.get(key)
-        if isinstance(word, str):
-            return word.strip().lower() in {"online", "available", "active"}
-    return False
-
-
 def agent(value: object, field: str = "user") -> Agent:
-    """A workspace user from the SpaceUser shape (`/space/user`)."""
+    """A workspace user from the SpaceUser shape (`/space/user`).
+
+    The shape has no presence, and no endpoint gives one: `online` stays False here and is Closeout's own
+    availability, filled in from what the lead keeps, never from the platform.
+    """
     obj = as_object(value, field)
     team_raw = obj.get("team")
     team: Team | None = None
@@ -157,7 +146,6 @@ def agent(value: object, field: str = "user") -> Agent:
         email=text(obj.get("email")),
         role=_role(obj.get("role")),
         team=team,
-        online=_online(obj),
     )
 
 

@@ -8,8 +8,10 @@ Where the payload is unconfirmed, parsing is lenient and the choice is written d
 - `conversation.closed`: `closedTime` is required (every sample has it); `closedBy` that is null, `{}` or
   all-null means no user; the assignee at close is `contact.assignee`, as the platform sends the contact as it
   was when the conversation closed; `assigneeTeam` may be a name or a `{name}` object.
-- `conversation.opened`: its payload is not documented; it is read like the closed one, and a missing
-  `openedTime` falls back to the time the webhook arrived.
+- `conversation.opened`: `conversation: {source, conversationOpenedAt, firstIncomingMessage,
+  firstIncomingMessageChannelId}`, the shape four independent integrations agree on; the closed event's
+  names (`openedBySource`, `openedTime`) are read when those are missing, and a payload with neither time
+  falls back to the time the webhook arrived.
 - `contact.assignee.updated` carries no time, so the time it arrived stands in.
 Anything malformed is refused with WebhookRejected (400); a bad signature with WebhookRejected (401).
 """
@@ -33,6 +35,7 @@ from app.domain.conversations import (
     PlatformEvent,
 )
 from app.domain.errors import WebhookRejected
+from app.domain.people import Contact
 from app.platform import mapping
 
 SIGNATURE_HEADER = "x-webhook-signature"
@@ -114,14 +117,7 @@ def parse_event(body: bytes, *, received_at: int | None = None) -> PlatformEvent
             return _closed(event_id, data)
         contact = mapping.contact(data.get("contact"))
         if event_type == CONVERSATION_OPENED:
-            conversation = _conversation(data, required=False)
-            opened = mapping.optional_time(conversation.get("openedTime"), "conversation.openedTime")
-            return ConversationOpened(
-                event_id=event_id,
-                contact=contact,
-                opened_time=now if opened is None else opened,
-                opened_by_source=OpenedBySource.parse(conversation.get("openedBySource")),
-            )
+            return _opened(event_id, contact, _conversation(data, required=False), now)
         return AssigneeChanged(event_id=event_id, contact=contact, at=now)
     except mapping.MappingError as exc:
         raise WebhookRejected(f"The {event_type} webhook is malformed: {exc}.", status=400) from None
@@ -132,6 +128,21 @@ def _conversation(data: Mapping[str, Any], *, required: bool) -> Mapping[str, An
     if value is None and not required:
         return {}
     return mapping.as_object(value, "conversation")
+
+
+def _opened(event_id: str, contact: Contact, conversation: Mapping[str, Any], now: int) -> ConversationOpened:
+    opened = mapping.optional_time(conversation.get("conversationOpenedAt"), "conversation.conversationOpenedAt")
+    if opened is None:
+        opened = mapping.optional_time(conversation.get("openedTime"), "conversation.openedTime")
+    source = conversation.get("source")
+    if not isinstance(source, str) or not source.strip():
+        source = conversation.get("openedBySource")
+    return ConversationOpened(
+        event_id=event_id,
+        contact=contact,
+        opened_time=now if opened is None else opened,
+        opened_by_source=OpenedBySource.parse(source),
+    )
 
 
 def _closed(event_id: str, data: Mapping[str, Any]) -> ClosedConversation:

@@ -87,3 +87,17 @@ class ContactCache:
         """How many contacts are cached."""
         with self._sessions() as session:
             return int(session.execute(select(func.count()).select_from(CONTACTS)).scalar_one())
+
+    def assigned_at_rest(self) -> set[int]:
+        """Contacts the cache shows with an assignee and no command of Closeout's still to settle.
+
+        The poll lists every assigned contact; one of these it did not list has lost its assignee on the
+        platform (a missed webhook). A contact with a command pending is left alone: the cache shows what
+        that command will make true.
+        """
+        unsettled = select(OUTBOX.c.contact_id).where(
+            OUTBOX.c.state.in_((OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value))
+        )
+        statement = select(CONTACTS.c.id).where(CONTACTS.c.assignee_id.is_not(None), CONTACTS.c.id.not_in(unsettled))
+        with self._sessions() as session:
+            return {int(contact_id) for (contact_id,) in session.execute(statement)}

@@ -95,6 +95,7 @@ class CloseRow(Base):
     opened_by_source: Mapped[str | None] = mapped_column(String(30))
     channel: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[float] = mapped_column(Float)
+    detected_at: Mapped[int | None] = mapped_column(Integer)
 
 
 class WorkflowRow(Base):

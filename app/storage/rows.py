@@ -126,6 +126,7 @@ def close_values(close: ClosedConversation, now: float) -> dict[str, Any]:
         "opened_by_source": close.opened_by_source.value if close.opened_by_source else None,
         "channel": close.channel,
         "recorded_at": now,
+        "detected_at": close.detected_at,
     }
 
 
@@ -162,6 +163,7 @@ def close_from(row: RowData) -> ClosedConversation:
         opened_by_source=OpenedBySource.parse(row["opened_by_source"]) if row["opened_by_source"] else None,
         channel=row["channel"],
         id=row["id"],
+        detected_at=row["detected_at"],
     )
 
 

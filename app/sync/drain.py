@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from app.domain.errors import AuthRejected, Offline, PlatformError, RateLimited, StorageError
+from app.domain.errors import AuthRejected, NotFound, Offline, PlatformError, RateLimited, StorageError
 from app.domain.history import SyncState
 from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
 from app.domain.people import Contact, ContactStatus
@@ -345,6 +345,6 @@ class Drain:
 
 
 def _failure_reason(error: PlatformError) -> str:
-    if error.status == 404:
-        return "failed: contact not found on the platform"
+    if isinstance(error, NotFound):
+        return f"failed: {error.subject} not found on the platform"
     return f"failed: {error.message}"

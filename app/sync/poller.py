@@ -1,8 +1,16 @@
-"""The reconciling poller: refreshes the cache and finds the closes nobody reported.
+"""The reconciling poller: finds the closes nobody reported, at a cost that follows the work, not the workspace.
 
-A contact the cache did not know as closed that the platform now shows closed and still assigned was
-closed while Closeout was not listening (offline, asleep, or the webhook was lost). It becomes a close
-event with the source "detected by poll", at the time of the poll, and goes through intake like any other.
+A missed close is a contact the platform shows closed and still assigned that the cache did not know as
+closed: it was closed while Closeout was not listening (offline, asleep, or the webhook was lost). So a poll
+lists only assigned contacts, with the documented `assigneeUserId` filter (`exists`, else `isNotEqualTo
+null`; where the platform refuses both with a 400, one `isEqualTo <userId>` query per agent), and says in
+the log which form it uses. A cached contact it no longer lists has lost its assignee on the platform, and
+the cache says so. Users, which change rarely, are listed on their own slower schedule.
+
+A close found this way becomes a close event with the source "detected by poll". Its `detected_at` is the
+poll's time; its `closed_time` is the earliest it can have happened (the previous poll, as nothing says
+when it really closed), so it is never shown as closing at the second the poll ran. It then goes through
+intake like any other close.
 """
 
 from __future__ import annotations
@@ -12,13 +20,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.domain.conversations import ClosedBySource, ClosedConversation
-from app.domain.errors import AuthRejected, Offline, PlatformError
-from app.domain.people import Contact, ContactStatus
+from app.domain.errors import AuthRejected, Offline, PlatformError, ValidationFailed
+from app.domain.people import Agent, Contact, ContactStatus
 from app.events import ChangeSet
-from app.platform.client import PlatformClient
+from app.platform.client import ASSIGNED_FORMS, PlatformClient, assigned_filter, assignee_filter
 from app.storage.store import Store
 from app.sync.connectivity import ConnectivityState
 from app.sync.intake import Intake
@@ -26,19 +34,30 @@ from app.sync.intake import Intake
 log = logging.getLogger("closeout.poller")
 
 LAST_POLL = "last_poll_at"
+USERS_EVERY = 900.0
+"""Seconds between two listings of the workspace's users (they also refresh on a new token)."""
+PER_AGENT = "isEqualTo per agent"
 
 
 @dataclass(frozen=True, slots=True)
 class PollResult:
-    """What one poll saw."""
+    """What one poll saw: `agents` is 0 when users were not due for a refresh."""
 
     agents: int
     contacts: int
     detected: int
+    requests: int = 0
+    form: str = ""
 
 
-def detect_missed_closes(polled: list[Contact], cached: dict[int, Contact], now: int) -> list[ClosedConversation]:
-    """Closes the cache never saw: closed and assigned on the platform, not closed in the cache."""
+def detect_missed_closes(
+    polled: list[Contact], cached: dict[int, Contact], detected_at: int, since: int | None = None
+) -> list[ClosedConversation]:
+    """Closes the cache never saw: closed and assigned on the platform, not closed in the cache.
+
+    `since` is the previous poll, the earliest such a close can have happened; without one, the detection
+    time stands in.
+    """
     missed = []
     for contact in polled:
         before = cached.get(contact.id)
@@ -48,18 +67,19 @@ def detect_missed_closes(polled: list[Contact], cached: dict[int, Contact], now:
             continue
         missed.append(
             ClosedConversation(
-                event_id=f"poll:{contact.id}:{now}",
+                event_id=f"poll:{contact.id}:{detected_at}",
                 contact=contact,
-                closed_time=now,
+                closed_time=detected_at if since is None else min(since, detected_at),
                 closed_by_source=ClosedBySource.DETECTED_BY_POLL,
                 assignee_at_close=contact.assignee,
+                detected_at=detected_at,
             )
         )
     return missed
 
 
 class Poller:
-    """Polls at start-up and every `interval` seconds."""
+    """Polls at start-up and every `interval` seconds; lists users every `users_interval` seconds."""
 
     def __init__(
         self,
@@ -69,6 +89,8 @@ class Poller:
         connectivity: ConnectivityState,
         publish: Callable[[ChangeSet], None],
         interval: float,
+        *,
+        users_interval: float = USERS_EVERY,
     ) -> None:
         """`client` gives the current client (it changes when a new token is set)."""
         self._store = store
@@ -77,13 +99,21 @@ class Poller:
         self._connectivity = connectivity
         self._publish = publish
         self.interval = interval
+        self.users_interval = users_interval
+        self.form: str | None = None
+        self._users_at: float | None = None
         self._wakeup = asyncio.Event()
         self.last: PollResult | None = None
         self.last_at: float | None = None
 
     def poll_soon(self) -> None:
-        """Poll now instead of at the next interval (a new token, a manual refresh)."""
+        """Poll now instead of at the next interval (a new token, a manual refresh), users included."""
+        self._users_at = None
         self._wakeup.set()
+
+    def refresh_users_soon(self) -> None:
+        """List the users again at the next poll."""
+        self._users_at = None
 
     async def run(self) -> None:
         """Poll until cancelled; a failed poll is reported and tried again at the next interval."""
@@ -107,27 +137,82 @@ class Poller:
         return None
 
     async def poll_once(self) -> PollResult:
-        """Refresh users and contacts, and submit every missed close; returns what it saw."""
+        """Refresh users if due, list the assigned contacts, and submit every missed close."""
         client = self._client()
-        agents = await client.list_users()
-        self._connectivity.reached()
-        await self._store.db.write(self._store.cache.upsert_agents, agents)
+        db = self._store.db
+        sent_before = client.requests_sent
+        agents: list[Agent] = []
+        started = time.time()
+        users_due = self._users_at is None or started - self._users_at >= self.users_interval
+        if users_due:
+            agents = await client.list_users()
+            self._connectivity.reached()
+            await db.write(self._store.cache.upsert_agents, agents)
+            self._users_at = started
         listed_at = time.time()  # the version of what the listing reads: older than anything written after it
-        polled = [contact async for contact in client.list_contacts()]
-        cached = await self._store.db.read(self._store.cache.contacts, [c.id for c in polled])
+        # Once on per-agent queries, the cheaper forms are tried again with the users, in case they now work.
+        polled, form = await self._assigned_contacts(client, retry_forms=users_due)
+        requests = client.requests_sent - sent_before
+        self._connectivity.reached()
+        cached = await db.read(self._store.cache.contacts, [c.id for c in polled])
+        previous = await db.read(self._store.meta.get, LAST_POLL)
         now = int(time.time())
-        missed = detect_missed_closes(polled, cached, now)
+        since = int(float(previous)) if previous else None
+        missed = detect_missed_closes(polled, cached, now, since)
         missed_ids = {close.contact.id for close in missed}
-        fresh = [c for c in polled if c.id not in missed_ids]
-        await self._store.db.write(self._store.cache.upsert_contacts, fresh, listed_at)
-        self._publish(ChangeSet(agents_changed=True, contacts=tuple(c.id for c in polled)))
+        released = await self._released(polled)
+        fresh = [c for c in polled if c.id not in missed_ids] + released
+        await db.write(self._store.cache.upsert_contacts, fresh, listed_at)
+        changed = tuple(c.id for c in polled) + tuple(c.id for c in released)
+        self._publish(ChangeSet(agents_changed=bool(agents), contacts=changed))
         if missed:
             log.info("poll found %d closes that no webhook reported", len(missed))
             outcomes = await asyncio.gather(*(self._intake.submit(close) for close in missed), return_exceptions=True)
             for close, outcome in zip(missed, outcomes, strict=True):
                 if isinstance(outcome, Exception):  # refused alone (and logged by intake); the others are stored
                     log.warning("contact %s: the detected close was not stored: %s", close.contact.id, outcome)
-        await self._store.db.write(self._store.meta.set, LAST_POLL, str(time.time()))
-        self.last = PollResult(len(agents), len(polled), len(missed))
+        await db.write(self._store.meta.set, LAST_POLL, str(time.time()))
+        self.last = PollResult(len(agents), len(polled), len(missed), requests, form)
         self.last_at = time.time()
         return self.last
+
+    async def _released(self, polled: list[Contact]) -> list[Contact]:
+        """Cached contacts the complete listing no longer shows assigned, as unassigned."""
+        listed = {contact.id for contact in polled}
+        gone = await self._store.db.read(self._store.cache.assigned_at_rest) - listed
+        if not gone:
+            return []
+        cached = await self._store.db.read(self._store.cache.contacts, gone)
+        log.info("%d contacts lost their assignee on the platform with no webhook saying so", len(cached))
+        return [replace(contact, assignee=None) for contact in cached.values()]
+
+    async def _assigned_contacts(self, client: PlatformClient, *, retry_forms: bool) -> tuple[list[Contact], str]:
+        """Every assigned contact, and the filter form that listed them."""
+        forms = [form for form in ASSIGNED_FORMS if form == self.form] + [f for f in ASSIGNED_FORMS if f != self.form]
+        if self.form != PER_AGENT or retry_forms:
+            for form in forms:
+                try:
+                    found = [c async for c in client.list_contacts(filter=assigned_filter(form))]
+                except ValidationFailed as exc:
+                    log.info("the platform refuses the assigneeUserId %r filter: %s", form, exc.message)
+                    continue
+                self._use(form)
+                return found, form
+        self._use(PER_AGENT)
+        agents = await self._store.db.read(self._store.cache.agents)
+        found = []
+        for agent in agents:
+            found.extend([c async for c in client.list_contacts(filter=assignee_filter(agent.id))])
+        return found, PER_AGENT
+
+    def _use(self, form: str) -> None:
+        if form == self.form:
+            return
+        self.form = form
+        if form == PER_AGENT:
+            log.warning(
+                "the platform refuses every 'assigned' filter form; polling with one assigneeUserId isEqualTo "
+                "query per agent (more requests per poll)"
+            )
+        else:
+            log.info("polling assigned contacts with the assigneeUserId %r filter", form)

@@ -33,6 +33,7 @@ def test_use_template_publish_poll_and_review(fake: LoopbackFake, env: dict[str,
         assert row["closed_by_source"] == "detected_by_poll"
         assert row["outcome"] == "unassigned" and row["reason"].startswith("unassigned ")
         assert isinstance(row["closed_at"], int) and isinstance(row["assignee_at_close"], int)
+        assert isinstance(row["detected_at"], int) and row["closed_at"] <= row["detected_at"]  # found by the poll
     history = json.loads(_ok(run_cli(env, "history", "--json", "--limit", "1000")))
     assert {h["contact_id"] for h in history} >= set(targets)
     assert all(h["sync_state"] == "synced" and h["to_agent_id"] is None for h in history)

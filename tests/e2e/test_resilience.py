@@ -20,8 +20,10 @@ from tests.helpers import wait_until
 from tests.loopback import SECRET, LoopbackFake, free_port
 
 
-def _client(fake: LoopbackFake, token: str | None = None, **options: float) -> PlatformClient:
-    settings = {"rate_limit": 0.0, "timeout": 2.0, "backoff_base": 0.05, "backoff_max": 0.2, **options}
+def _client(fake: LoopbackFake, token: str | None = None, **options: object) -> PlatformClient:
+    # A 449 waits minutes on the platform; here a fraction of a second, so the fault mix ends in seconds.
+    settings = {"rate_limit": 0.0, "timeout": 2.0, "backoff_base": 0.05, "backoff_max": 0.2, "queued_wait": (0.2, 0.5)}
+    settings.update(options)
     return PlatformClient(fake.url, Secret(token or fake.token), **settings)  # type: ignore[arg-type]
 
 

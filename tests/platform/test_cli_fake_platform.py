@@ -50,12 +50,7 @@ async def test_fake_platform_serves_simulates_and_exits_cleanly_on_a_signal(stop
         assert code == 0
         assert process.stdout.read() == ""
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        _reap(process)
 
 
 def test_a_usage_mistake_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,4 +78,50 @@ def test_a_port_in_use_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fake-platform", "--help"]) == 0
-    assert "--rate-limit" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for flag in ("--rate-limit", "--rate-window", "--webhook-secrets", "--next-form", "--refuse-operator"):
+        assert flag in out
+
+
+def test_bad_real_shape_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fake-platform", "--rate-window", "0"]) == 2
+    assert "must be more than 0" in capsys.readouterr().err
+    assert main(["fake-platform", "--next-form", "v3"]) == 2
+    assert "invalid choice: 'v3'" in capsys.readouterr().err
+    assert main(["fake-platform", "--refuse-operator", "isGreaterThan"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+async def test_the_real_shape_flags_reach_the_served_fake() -> None:
+    command = [sys.executable, "-m", "app.cli", "fake-platform", "--port", "0", "--contacts", "30"]
+    command += ["--next-form", "v2", "--rate-limit", "3", "--rate-window", "60", "--refuse-operator", "exists"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+        url = line.split()[3]
+        body = {"search": "", "timezone": "UTC", "filter": {"$and": []}}
+        async with httpx.AsyncClient(headers={"Authorization": "Bearer demo-token"}, timeout=10) as http:
+            page = await http.post(f"{url}/contact/list?limit=10", json=body)
+            assert page.json()["pagination"]["next"] == f"{url}/contact/list?limit=10&cursorId=10"
+            assert page.headers["x-ratelimit-limit"] == "3"
+            exists = {"category": "contactField", "field": "assigneeUserId", "operator": "exists", "value": None}
+            refused = await http.post(f"{url}/contact/list", json={**body, "filter": {"$and": [exists]}})
+            assert refused.status_code == 400
+            await http.post(f"{url}/contact/list", json=body)
+            over = await http.post(f"{url}/contact/list", json=body)
+            assert over.status_code == 429 and int(over.headers["retry-after"]) > 1  # a 60 s window refills slowly
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(asyncio.to_thread(process.wait), 15) == 0
+    finally:
+        _reap(process)
+
+
+def _reap(process: subprocess.Popen[str]) -> None:
+    """Kill the fake if a test left it running, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.domain.errors import Offline, PlatformError, PlatformUnavailable, RateLimited
+from app.domain.errors import Offline, PlatformError, PlatformUnavailable, Queued, RateLimited
 from tests.platform.conftest import TOKEN, Served
 
 ServeFactory = Callable[..., Served]
@@ -39,11 +39,16 @@ async def test_429_with_a_retry_after_too_long_is_raised_at_once(served: Served)
     assert _statuses(served) == [429]
 
 
-async def test_449_is_retried(served: Served) -> None:
-    served.faults(script=["449", "449"])
+async def test_449_is_raised_at_once_with_minutes_to_wait(served: Served) -> None:
+    served.faults(script=["449"])
     async with served.client() as client:
-        await client.unassign(1)
-    assert _statuses(served) == [449, 449, 200]
+        with pytest.raises(Queued) as caught:
+            await client.unassign(1)
+        await client.unassign(2)  # the next call goes out at once: only the queued one waits
+    assert _statuses(served) == [449, 200]
+    assert caught.value.status == 449
+    assert caught.value.retry_after is not None and 120 <= caught.value.retry_after <= 240
+    assert "in queue" in caught.value.message
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,11 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.cli import main
 from app.domain.conversations import AssigneeChanged, ClosedBySource, ClosedConversation
 from app.domain.secret import Secret
 from app.platform.client import PlatformClient
 from app.platform.fake import IN_PROCESS_URL, create_fake_platform
-from app.platform.webhooks import SIGNATURE_HEADER, verify_and_parse
+from app.platform.fake.options import DEFAULT_WEBHOOK_SECRETS, WEBHOOK_EVENTS, add_arguments, platform_options
+from app.platform.webhooks import SIGNATURE_HEADER, verify, verify_and_parse
 from tests.helpers import wait_until
 
 SECRET = "receiver-signing-key"
@@ -115,3 +119,55 @@ async def test_publishing_never_waits_for_a_dead_receiver(receiver: Receiver) ->
         assert len(platform.log.since(0)[0]) == 10
     finally:
         await platform.stop()
+
+
+async def test_each_event_type_is_signed_with_its_own_key_by_default(receiver: Receiver) -> None:
+    platform = create_fake_platform(contacts=10, seed=3, rate_limit=0, webhook_urls=[receiver.url])
+    keys = DEFAULT_WEBHOOK_SECRETS
+    assert len(set(keys.values())) == 3
+    receiver.start()
+    await platform.start()
+    try:
+        state = platform.state
+        contact = state.contacts[3]
+        state.assign(contact, state.users[2])
+        state.close_conversation(contact, "user", state.users[2])
+        state.open_conversation(contact, "contact", first_message="hello again")
+        await wait_until(lambda: len(receiver.received) == 3, timeout=10)
+    finally:
+        await platform.stop()
+    by_type = {json.loads(body)["event_type"]: (body, signature) for body, signature in receiver.received}
+    for label, event_type in WEBHOOK_EVENTS.items():
+        body, signature = by_type[event_type]
+        assert verify(keys[label], body, signature), f"{event_type} is not signed with the {label} key"
+        others = [key for other, key in keys.items() if other != label]
+        assert not any(verify(key, body, signature) for key in others)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], {t: DEFAULT_WEBHOOK_SECRETS[label] for label, t in WEBHOOK_EVENTS.items()}),
+        (["--webhook-secret", "one"], dict.fromkeys(WEBHOOK_EVENTS.values(), "one")),
+        (
+            ["--webhook-secrets", "closed=K1,opened=K2,assignee=K3"],
+            {"conversation.closed": "K1", "conversation.opened": "K2", "contact.assignee.updated": "K3"},
+        ),
+        (
+            ["--webhook-secret", "one", "--webhook-secrets", "opened=K2"],
+            {"conversation.closed": "one", "conversation.opened": "K2", "contact.assignee.updated": "one"},
+        ),
+    ],
+)
+def test_the_command_line_sets_the_keys(flags: list[str], expected: dict[str, str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = platform_options(parser.parse_args(flags))
+    assert create_fake_platform(**options).webhook_secrets == expected
+
+
+def test_a_wrong_key_list_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fake-platform", "--webhook-secrets", "closed=K1,bogus=K2"]) == 2
+    assert "'bogus' is not one of closed, opened, assignee" in capsys.readouterr().err
+    assert main(["fake-platform", "--webhook-secrets", "closed"]) == 2
+    assert "is not LABEL=KEY" in capsys.readouterr().err

@@ -47,3 +47,21 @@ async def test_an_unpaced_client_past_the_limit_gets_429s_and_honours_them(serve
         if entry["status"] == 429:  # its retry (same path) waited for Retry-After: 1
             retry = next(later for later in log[index + 1 :] if later["path"] == entry["path"])
             assert retry["time"] - entry["time"] >= 0.95
+
+
+async def test_a_sixty_second_window_is_learned_without_a_storm_of_429s(serve: ServeFactory) -> None:
+    """60 requests per 60 s: the client spends the budget, then learns the refill instead of assuming a second."""
+    served = serve(rate_limit=60, rate_window=60, contacts=80)
+    async with served.client(rate_limit=100) as client:
+        await asyncio.gather(*(client.unassign(contact_id) for contact_id in range(1, 67)))
+        budget = client._pacer.budget("POST /contact/{identifier}/conversation/assignee")
+    log = served.log()
+    statuses = [entry["status"] for entry in log]
+    assert statuses.count(200) == 66
+    assert statuses.count(429) <= 2  # learning the refill costs at most a couple, never one per request
+    after_learning = statuses[statuses.index(429) + 1 :] if 429 in statuses else statuses[60:]
+    assert 429 not in after_learning[2:]
+    # Past the first window's budget, requests go out at about the refill rate (1 a second), not faster.
+    beyond = [entry["time"] for entry in log if entry["status"] == 200][60:]
+    assert beyond[-1] - beyond[0] >= 0.9 * (len(beyond) - 1)
+    assert budget.refill is None or budget.refill <= 1.05

@@ -14,10 +14,11 @@ or rate limited. Its routes (JSON bodies, all fields optional unless said):
 - `GET /log?since=N&limit=M`: `/v2` requests from index N: `{items, next, total}`;
 - `GET /faults`, `POST /faults`: `{spec, probabilities, script, append, clear, stall_seconds, retry_after}`;
 - `POST /contacts/{id}/close`: `{source="user", user_id (default: the assignee when source is user),
-  category, summary}`; `POST /contacts/{id}/open`: `{source="contact"}`;
+  category, summary}`; `POST /contacts/{id}/open`: `{source="contact", message}` (the first incoming message);
   `POST /contacts/{id}/assign`: `{user_id}` (required; null unassigns); each announces its event;
-- `POST /users/{id}/presence`: `{online}`; `POST /simulator`: `{closes_per_minute}` (0 stops it);
-  `POST /rate_limit`: `{per_second}` (0 = unlimited); `GET /state`: users, contacts and counters.
+- `POST /simulator`: `{closes_per_minute}` (0 stops it); `POST /rate_limit`: `{limit, window}` (requests
+  per window seconds; 0 = unlimited; `{per_second}` alone sets a one-second window); `GET /state`: users,
+  contacts and counters.
 """
 
 from __future__ import annotations
@@ -156,21 +157,31 @@ def _query_int(request: Request, name: str, default: int | None, low: int, high:
     return value
 
 
+def _link(request: Request, form: str, limit: int, cursor: int) -> str:
+    """A page link in the form the fake is set to write (see `options.NEXT_FORMS`)."""
+    url = request.url.include_query_params(limit=limit, cursorId=cursor)
+    if form == "relative":
+        return f"{url.path}?{url.query}"
+    if form == "bare":
+        return str(url.replace(path=url.path.removeprefix("/v2")))
+    return str(url)
+
+
 def _page(
-    request: Request, items: list[JsonDict], ids: list[int], limit: int, cursor: int | None, null_end: bool
+    request: Request, items: list[JsonDict], ids: list[int], limit: int, cursor: int | None, platform: FakePlatform
 ) -> JsonDict:
-    """`{items, pagination}` with absolute next/previous links carrying the same limit."""
+    """`{items, pagination}` with next/previous links carrying the same limit, in the configured form."""
     more = len(ids) > limit
     if more:
         ids = ids[:limit]
         items = items[:limit]
-    end: str | None = None if null_end else ""
+    end: str | None = None if platform.null_next else ""
     following: str | None = end
     previous: str | None = end
     if more and ids:
-        following = str(request.url.include_query_params(limit=limit, cursorId=ids[-1]))
+        following = _link(request, platform.next_form, limit, ids[-1])
     if cursor is not None and ids and (cursor > 0 or more):
-        previous = str(request.url.include_query_params(limit=limit, cursorId=-ids[0]))
+        previous = _link(request, platform.next_form, limit, -ids[0])
     return {"items": items, "pagination": {"next": following, "previous": previous}}
 
 
@@ -281,7 +292,7 @@ class _Api:
         state = self.platform.state
         ids = state.page_ids(state.contact_ids, cursor, limit, keep)
         items = [state.contact_json(state.contacts[contact_id]) for contact_id in ids[:limit]]
-        return json_response(200, _page(request, items, ids, limit, cursor, self.platform.null_next))
+        return json_response(200, _page(request, items, ids, limit, cursor, self.platform))
 
     async def add_tags(self, request: Request, call: Call) -> Response:
         contact = call.contact(request)
@@ -315,7 +326,7 @@ class _Api:
                     "lastIncomingMessageTime": max(incoming, default=None),
                 }
             )
-        return json_response(200, _page(request, items, ids, limit, cursor, self.platform.null_next))
+        return json_response(200, _page(request, items, ids, limit, cursor, self.platform))
 
     async def comment(self, request: Request, call: Call) -> Response:
         contact = call.contact(request)
@@ -392,7 +403,7 @@ class _Api:
         messages = {m.id: m for m in self.platform.state.messages_of(contact)}
         ids = self.platform.state.page_ids(sorted(messages), cursor, limit, lambda _: True)
         items = [messages[message_id].to_json() for message_id in ids[:limit]]
-        return json_response(200, _page(request, items, ids, limit, cursor, self.platform.null_next))
+        return json_response(200, _page(request, items, ids, limit, cursor, self.platform))
 
     async def get_message(self, request: Request, call: Call) -> Response:
         contact = call.contact(request)
@@ -411,7 +422,7 @@ class _Api:
         users = self.platform.state.users
         ids = self.platform.state.page_ids(sorted(users), cursor, limit, lambda _: True)
         items = [users[user_id].to_json() for user_id in ids[:limit]]
-        return json_response(200, _page(request, items, ids, limit, cursor, self.platform.null_next))
+        return json_response(200, _page(request, items, ids, limit, cursor, self.platform))
 
     async def get_user(self, request: Request, call: Call) -> Response:
         user = self.platform.state.users.get(request.path_params["user_id"])
@@ -432,7 +443,7 @@ class _Api:
         assert limit is not None
         ids = self.platform.state.page_ids(list(range(1, len(rows) + 1)), cursor, limit, lambda _: True)
         items = [dict(rows[position - 1]) for position in ids[:limit]]
-        return json_response(200, _page(request, items, ids, limit, cursor, self.platform.null_next))
+        return json_response(200, _page(request, items, ids, limit, cursor, self.platform))
 
     def routes(self) -> list[Route]:
         contact = "/contact/{identifier}"
@@ -474,7 +485,7 @@ def _contact_filter(platform: FakePlatform, raw: object, search: str) -> Callabl
     joins = [key for key in ("$and", "$or") if key in raw]
     if len(joins) != 1 or not isinstance(raw[joins[0]], list):
         raise ApiError(400)
-    conditions = [_condition(item) for item in raw[joins[0]]]
+    conditions = [_condition(item, platform.refused_operators) for item in raw[joins[0]]]
     every = joins[0] == "$and"
     contacts = platform.state.contacts
 
@@ -513,13 +524,25 @@ def _same(actual: object, expected: object) -> bool:
     return actual is not None and str(actual).lower() == str(expected).lower()
 
 
-def _condition(raw: object) -> Callable[[FakeContact], bool]:
+def _condition(raw: object, refused: frozenset[str]) -> Callable[[FakeContact], bool]:
+    """One filter condition as a predicate; 400 for an operator the platform does not know (or is set to refuse).
+
+    `isEqualTo`/`isNotEqualTo` compare as text, case-insensitively, with null meaning "no value";
+    `exists`/`doesNotExist` ask whether there is a value at all and take no value.
+    """
     if not isinstance(raw, dict):
         raise ApiError(400)
     category, field, operator, value = raw.get("category"), raw.get("field"), raw.get("operator"), raw.get("value")
     if category == "contactField":
         getter = _FIELDS.get(field) if isinstance(field, str) else None
         if getter is None:
+            raise ApiError(400)
+        if field == "assigneeUserId" and operator in refused:
+            raise ApiError(400)
+        comparable = not isinstance(value, bool) and isinstance(value, str | int | None)
+        if operator in ("isEqualTo", "isNotEqualTo") and not comparable:
+            raise ApiError(400)
+        if operator in ("exists", "doesNotExist") and value not in (None, ""):
             raise ApiError(400)
         if operator == "isEqualTo":
             return lambda c: _same(getter(c), value)
@@ -663,8 +686,11 @@ class _Control:
         source = body.get("source", "contact")
         if not isinstance(source, str) or not source:
             raise ApiError(400, "source must be a string")
+        message = body.get("message")
+        if message is not None and (not isinstance(message, str) or not message.strip()):
+            raise ApiError(400, "message must be the text the contact wrote")
         state = self.platform.state
-        opened = state.open_conversation(contact, source)
+        opened = state.open_conversation(contact, source, first_message=message)
         return json_response(200, {"opened": opened, "contact": state.contact_json(contact)})
 
     async def assign(self, request: Request) -> Response:
@@ -675,16 +701,6 @@ class _Control:
         state = self.platform.state
         state.assign(contact, self._user(body["user_id"]))
         return json_response(200, {"contact": state.contact_json(contact)})
-
-    async def presence(self, request: Request) -> Response:
-        user = self.platform.state.users.get(request.path_params["user_id"])
-        if user is None:
-            raise ApiError(404, "User not found")
-        online = (await self.body(request)).get("online")
-        if not isinstance(online, bool):
-            raise ApiError(400, "online must be true or false")
-        self.platform.state.set_online(user, online)
-        return json_response(200, user.to_json())
 
     async def state(self, request: Request) -> Response:
         return json_response(200, self.platform.snapshot())
@@ -701,11 +717,16 @@ class _Control:
         return json_response(200, {"running": simulator.running, "closes_per_minute": simulator.closes_per_minute})
 
     async def rate_limit(self, request: Request) -> Response:
-        rate = (await self.body(request)).get("per_second")
+        body = await self.body(request)
+        limiter = self.platform.limiter
+        rate = body.get("limit", body.get("per_second"))
+        window = body.get("window", None if "limit" in body else 1.0)
         if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
-            raise ApiError(400, "per_second must be a non-negative number")
-        self.platform.limiter.set_limit(float(rate))
-        return json_response(200, {"per_second": self.platform.limiter.per_second})
+            raise ApiError(400, "limit (or per_second) must be a non-negative number")
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int | float) or window <= 0):
+            raise ApiError(400, "window must be a number of seconds above 0")
+        limiter.set_limit(float(rate), None if window is None else float(window))
+        return json_response(200, {"limit": limiter.limit, "window": limiter.window, "per_second": limiter.per_second})
 
     def routes(self) -> list[Route]:
         def wrap(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -724,7 +745,6 @@ class _Control:
             Route("/contacts/{contact_id:int}/close", wrap(self.close), methods=["POST"]),
             Route("/contacts/{contact_id:int}/open", wrap(self.open), methods=["POST"]),
             Route("/contacts/{contact_id:int}/assign", wrap(self.assign), methods=["POST"]),
-            Route("/users/{user_id:int}/presence", wrap(self.presence), methods=["POST"]),
             Route("/state", wrap(self.state), methods=["GET"]),
             Route("/simulator", wrap(self.simulator), methods=["POST"]),
             Route("/rate_limit", wrap(self.rate_limit), methods=["POST"]),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from app.platform.fake.faults import FaultPlan
+from app.platform.fake.options import ASSIGNEE_OPERATORS, DEFAULT_TOKEN, NEXT_FORMS, resolve_webhook_secrets
 from app.platform.fake.ratelimit import RateLimiter
 from app.platform.fake.requestlog import RequestLog
 from app.platform.fake.simulator import Simulator
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.types import Receive, Scope, Send
 
-DEFAULT_TOKEN = "demo-token"
-DEFAULT_WEBHOOK_SECRET = "demo-signing-key"
+__all__ = ["DEFAULT_TOKEN", "IN_PROCESS_URL", "FakePlatform", "create_fake_platform"]
+
 IN_PROCESS_URL = "http://fake.respond.invalid/v2"
 
 
@@ -42,15 +43,19 @@ class FakePlatform:
         users: int = 12,
         contacts: int = 200,
         rate_limit: float = 5.0,
+        rate_window: float = 1.0,
         faults: str | Mapping[str, float] | None = None,
         stall_seconds: float = 35.0,
         closes_per_minute: float = 0.0,
         webhook_urls: Sequence[str] = (),
-        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        webhook_secret: str | None = None,
+        webhook_secrets: Mapping[str, str] | None = None,
         webhook_retries: int = 3,
         webhook_backoff: float = 0.5,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         null_next: bool = False,
+        next_form: str = "bare",
+        refused_operators: Sequence[str] = (),
         now: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -59,7 +64,15 @@ class FakePlatform:
             raise ValueError("the fake needs a token")
         self.token = token
         self.expected_authorization = f"Bearer {token}"
+        if next_form not in NEXT_FORMS:
+            raise ValueError(f"next_form must be one of {', '.join(NEXT_FORMS)}")
+        unknown = set(refused_operators) - set(ASSIGNEE_OPERATORS)
+        if unknown:
+            raise ValueError(f"cannot refuse unknown operators: {', '.join(sorted(unknown))}")
         self.null_next = null_next
+        self.next_form = next_form
+        self.refused_operators = frozenset(refused_operators)
+        self.webhook_secrets = resolve_webhook_secrets(webhook_secret, webhook_secrets)
         self.events = EventHub()
         self.state = Workspace(
             seed=seed,
@@ -72,14 +85,14 @@ class FakePlatform:
             listening=lambda: self.events.listening,
         )
         self.faults = FaultPlan(faults, seed=seed, stall_seconds=stall_seconds)
-        self.limiter = RateLimiter(rate_limit)
+        self.limiter = RateLimiter(rate_limit, window=rate_window)
         self.log = RequestLog()
         self.simulator = Simulator(self.state, seed=seed, closes_per_minute=closes_per_minute)
         self.webhooks: WebhookSender | None = None
         if webhook_urls:
             self.webhooks = WebhookSender(
                 webhook_urls,
-                webhook_secret,
+                self.webhook_secrets,
                 retries=webhook_retries,
                 backoff=webhook_backoff,
                 transport=webhook_transport,
@@ -149,10 +162,12 @@ class FakePlatform:
 def create_fake_platform(**options: Any) -> FakePlatform:
     """A new fake workspace, taking FakePlatform's keyword options, all optional.
 
-    They are `token`, `seed`, `event_seed` (see Workspace), `users`, `contacts`, `rate_limit` (per endpoint
-    per second, 0 = unlimited), `faults` (spec string or mapping), `stall_seconds`, `closes_per_minute`
-    (simulator pace, started by `start()`), `webhook_urls`, `webhook_secret`, `webhook_retries`,
-    `webhook_backoff`, `webhook_transport`, `null_next` (end lists with `null` instead of `""`), `now`
-    (anchor of the generated history) and `clock`.
+    They are `token`, `seed`, `event_seed` (see Workspace), `users`, `contacts`, `rate_limit` (requests per
+    endpoint per `rate_window` seconds, 0 = unlimited), `faults` (spec string or mapping), `stall_seconds`,
+    `closes_per_minute` (simulator pace, started by `start()`), `webhook_urls`, `webhook_secrets` (per event,
+    see `options.resolve_webhook_secrets`), `webhook_secret` (one key for all three), `webhook_retries`,
+    `webhook_backoff`, `webhook_transport`, `null_next` (end lists with `null` instead of `""`), `next_form`
+    (`bare`, `v2` or `relative`), `refused_operators` (assigneeUserId operators answered 400), `now` (anchor
+    of the generated history) and `clock`. `options.py` lists what each command-line flag sets.
     """
     return FakePlatform(**options)

@@ -1,8 +1,9 @@
-"""The fake's rate limit: a token bucket per endpoint (method + path template), refilled every second.
+"""The fake's rate limit: a token bucket per endpoint (method + path template), `limit` per `window` seconds.
 
-The bucket holds one second of requests (`limit`), so a client that spaces its requests evenly at the limit
-never sees a 429 however its requests jitter, while one that bursts past a second's worth does. What the
-live platform uses (fixed window, sliding window, bucket) is not documented.
+The bucket holds one window of requests (`limit`) and refills evenly over the window, so a client that
+spaces its requests evenly at the limit never sees a 429 however its requests jitter, while one that bursts
+past a window's worth does. `X-RateLimit-Limit` says `limit` and nothing says the window, as on the
+platform, which publishes neither (nor whether it uses a fixed window, a sliding one or a bucket).
 """
 
 from __future__ import annotations
@@ -38,39 +39,49 @@ class _Bucket:
 class RateLimiter:
     """Per-endpoint buckets; a limit of 0 means unlimited."""
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
-        """Start every endpoint with a full bucket."""
+    def __init__(self, limit: float, clock: Callable[[], float] = time.monotonic, *, window: float = 1.0) -> None:
+        """Start every endpoint with a full bucket of `limit` requests, refilled over `window` seconds."""
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
-        self.per_second = 0.0
-        self.set_limit(per_second)
+        self.limit = 0.0
+        self.window = 1.0
+        self.set_limit(limit, window)
 
-    def set_limit(self, per_second: float) -> None:
-        """Change the limit for every endpoint; the buckets start full again."""
-        if per_second < 0:
+    def set_limit(self, limit: float, window: float | None = None) -> None:
+        """Change the limit (and the window, if given) for every endpoint; the buckets start full again."""
+        if limit < 0:
             raise ValueError("the rate limit cannot be negative")
-        self.per_second = per_second
+        if window is not None:
+            if not window > 0:
+                raise ValueError("the rate window must be more than 0 seconds")
+            self.window = window
+        self.limit = limit
         self._buckets.clear()
+
+    @property
+    def per_second(self) -> float:
+        """The sustained rate the limit allows."""
+        return self.limit / self.window
 
     @property
     def header_limit(self) -> int:
         """The `X-RateLimit-Limit` value."""
-        return max(1, round(self.per_second)) if self.per_second else UNLIMITED_HEADER
+        return max(1, round(self.limit)) if self.limit else UNLIMITED_HEADER
 
     def _refilled(self, key: str) -> _Bucket:
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(self.per_second, now)
+            bucket = self._buckets[key] = _Bucket(self.limit, now)
         else:
-            bucket.tokens = min(self.per_second, bucket.tokens + (now - bucket.updated) * self.per_second)
+            bucket.tokens = min(self.limit, bucket.tokens + (now - bucket.updated) * self.per_second)
             bucket.updated = now
         return bucket
 
     def take(self, key: str) -> Verdict:
         """Count one request against `key`'s bucket."""
         limit = self.header_limit
-        if not self.per_second:
+        if not self.limit:
             return Verdict(True, limit, limit, 0)
         bucket = self._refilled(key)
         if bucket.tokens >= 1:
@@ -82,6 +93,6 @@ class RateLimiter:
     def peek(self, key: str | None) -> Verdict:
         """The headers for a response that did not count (401, 404, injected faults)."""
         limit = self.header_limit
-        if not self.per_second or key is None:
+        if not self.limit or key is None:
             return Verdict(True, limit, limit, 0)
         return Verdict(True, limit, int(self._refilled(key).tokens), 0)

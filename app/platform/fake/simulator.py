@@ -1,4 +1,4 @@
-"""A busy inbox for the fake: contacts write in, agents get assigned, conversations close, agents come and go.
+"""A busy inbox for the fake: contacts write in, agents get assigned, conversations close.
 
 Each simulated step opens one conversation (a contact writing in, mostly) and closes another, so the numbers
 of open and closed conversations stay level however long it runs. Steps run at `closes_per_minute`, in
@@ -38,10 +38,8 @@ class Simulator:
         """Nothing happens until `start()`."""
         self.workspace = workspace
         self.closes_per_minute = closes_per_minute
-        self.presence_every = 20.0
         self._tick = tick
         self._rng = random.Random(f"{seed}-simulator")
-        self._presence_rng = random.Random(f"{seed}-presence")
         self._task: asyncio.Task[None] | None = None
         self.steps = 0
 
@@ -75,7 +73,6 @@ class Simulator:
         loop = asyncio.get_running_loop()
         last = loop.time()
         due = 0.0
-        presence_due = 0.0
         while True:
             await asyncio.sleep(self._tick)
             now = loop.time()
@@ -86,10 +83,6 @@ class Simulator:
             for _ in range(int(due)):
                 self.step()
             due -= int(due)
-            presence_due += elapsed / self.presence_every
-            while presence_due >= 1:
-                presence_due -= 1
-                self.toggle_presence()
 
     def step(self) -> None:
         """One contact writes in (or is contacted) and one open conversation closes."""
@@ -102,13 +95,12 @@ class Simulator:
             self.close_one(workspace.contacts[workspace.open_ids.choice(rng)])
 
     def open_one(self, contact: FakeContact) -> None:
-        """A new conversation: the contact writes in, and an online agent takes it if nobody has it."""
+        """A new conversation: the contact writes in, and an agent takes it if nobody has it."""
         workspace = self.workspace
         rng = self._rng
         source = _weighted(rng, _OPEN_SOURCES)
-        if not workspace.open_conversation(contact, source):
+        if not workspace.open_conversation(contact, source, first_message=rng.choice(names.INCOMING_TEXTS)):
             return
-        workspace.add_message(contact, "incoming", rng.choice(names.INCOMING_TEXTS), None)
         if contact.assignee_id is None and rng.random() < 0.85:
             agent = self._pick_agent()
             if agent is not None:
@@ -135,13 +127,5 @@ class Simulator:
 
     def _pick_agent(self) -> FakeUser | None:
         users = self.workspace.users
-        online = [user for user in users.values() if user.online and user.role != "owner"]
-        pool = online or [user for user in users.values() if user.role != "owner"] or list(users.values())
+        pool = [user for user in users.values() if user.role != "owner"] or list(users.values())
         return self._rng.choice(pool) if pool else None
-
-    def toggle_presence(self) -> None:
-        """One agent goes online or offline."""
-        users = [user for user in self.workspace.users.values() if user.role != "owner"]
-        if users:
-            user = self._presence_rng.choice(users)
-            self.workspace.set_online(user, not user.online)

@@ -11,7 +11,8 @@ Choices where the platform's behaviour is unconfirmed:
   which is the whole reason for Closeout's first workflow);
 - opening an open conversation, or closing a closed one, changes nothing and announces nothing;
 - `firstResponseTime` and `resolutionTime` are sent as Unix times (first agent reply, close), like the sample;
-- users carry an extra `online` field, which the real SpaceUser shape does not document.
+- users carry exactly the SpaceUser fields (`id, firstName, lastName, email, role, team, restrictions`): the
+  platform has no presence, so neither has the fake.
 """
 
 from __future__ import annotations
@@ -103,22 +104,15 @@ class FakeUser:
     role: str
     team: FakeTeam | None
     restrictions: list[str]
-    online: bool
 
     def ref(self) -> JsonDict:
         """The short user object the platform puts in `assignee` and `closedBy`."""
         return {"id": self.id, "firstName": self.first_name, "lastName": self.last_name, "email": self.email}
 
     def to_json(self) -> JsonDict:
-        """The SpaceUser shape, plus `online`."""
+        """The SpaceUser shape."""
         team = None if self.team is None else {"id": self.team.id, "name": self.team.name}
-        return {
-            **self.ref(),
-            "role": self.role,
-            "team": team,
-            "restrictions": list(self.restrictions),
-            "online": self.online,
-        }
+        return {**self.ref(), "role": self.role, "team": team, "restrictions": list(self.restrictions)}
 
 
 @dataclass(slots=True)
@@ -257,7 +251,8 @@ class Workspace:
             email = self._unique_email(first, last, "closeout-demo.example", used_emails)
             restrictions = sorted(rng.sample(RESTRICTIONS, rng.randint(0, 2))) if role == "agent" else []
             team = None if role == "owner" else rng.choice(self.teams)
-            self.users[user_id] = FakeUser(user_id, first, last, email, role, team, restrictions, rng.random() < 0.7)
+            rng.random()  # one draw per user is part of the seed's sequence: a seed keeps building the same workspace
+            self.users[user_id] = FakeUser(user_id, first, last, email, role, team, restrictions)
         agent_ids = list(self.users)
         for contact_id in range(1, contacts + 1):
             first, last = rng.choice(names.FIRST_NAMES), rng.choice(names.LAST_NAMES)
@@ -452,8 +447,10 @@ class Workspace:
             contact.conversation.last_assignment_time = self.now()
         self._emit("contact.assignee.updated", contact)
 
-    def open_conversation(self, contact: FakeContact, source: str, channel_id: int | None = None) -> bool:
-        """Open a new conversation; False (and no event) if one is already open."""
+    def open_conversation(
+        self, contact: FakeContact, source: str, channel_id: int | None = None, first_message: str | None = None
+    ) -> bool:
+        """Open a new conversation, with the contact's `first_message` if they wrote in; False if one is open."""
         if contact.conversation is not None and contact.conversation.is_open:
             return False
         if contact.conversation is not None:
@@ -464,7 +461,19 @@ class Workspace:
         self.closed_ids.discard(contact.id)
         self.open_ids.add(contact.id)
         self.counters["opens"] += 1
-        self._emit("conversation.opened", contact, self._conversation_json(contact))
+        first = None
+        if first_message is not None:
+            first = self._add_message(contact, "incoming", first_message, self.now(), None)
+        self._emit(
+            "conversation.opened",
+            contact,
+            {
+                "source": source,
+                "conversationOpenedAt": contact.conversation.opened_time,
+                "firstIncomingMessage": None if first is None else first.text,
+                "firstIncomingMessageChannelId": None if first is None else first.channel_id,
+            },
+        )
         return True
 
     def close_conversation(
@@ -578,7 +587,3 @@ class Workspace:
                     conversation.first_response_time = timestamp
         self.counters["messages"] += 1
         return message
-
-    def set_online(self, user: FakeUser, online: bool) -> None:
-        """Change a user's presence."""
-        user.online = online

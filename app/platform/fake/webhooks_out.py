@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -112,6 +112,9 @@ class EventHub:
 class WebhookSender:
     """Delivers event bodies to webhook URLs, signed, from background workers.
 
+    A respond.io webhook is one URL and one event, with its own signing key, so each body is signed with
+    the key of its `event_type` (`secrets`, keyed by event type); an event type without a key is not sent.
+
     A delivery that fails (no connection, timeout, non-2xx) is tried again after `backoff`, doubling, up to
     `retries` more times, then counted as failed. The queue is bounded; when full, the oldest delivery is
     dropped and counted, so a dead receiver cannot make the fake grow without end.
@@ -120,7 +123,7 @@ class WebhookSender:
     def __init__(
         self,
         urls: Sequence[str],
-        secret: str,
+        secrets: Mapping[str, str],
         *,
         retries: int = 3,
         backoff: float = 0.5,
@@ -131,26 +134,31 @@ class WebhookSender:
     ) -> None:
         """Nothing is sent until `start()`; events queued before it wait."""
         self.urls = list(urls)
-        self._secret = secret
+        self._secrets = dict(secrets)
         self._retries = retries
         self._backoff = backoff
         self._timeout = timeout
         self._workers = workers
         self._maxsize = maxsize
         self._transport = transport
-        self._queue: deque[tuple[str, bytes]] = deque()
+        self._queue: deque[tuple[str, str, bytes]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self.stats: Counter[str] = Counter()
 
     def __call__(self, body: bytes) -> None:
-        """Queue `body` for every URL (the EventHub listener)."""
+        """Queue `body` for every URL (the EventHub listener), with the key of its event type."""
+        event_type = json.loads(body).get("event_type")
+        key = self._secrets.get(event_type) if isinstance(event_type, str) else None
+        if key is None:
+            self.stats["unsigned"] += 1
+            return
         for url in self.urls:
             if len(self._queue) >= self._maxsize:
                 self._queue.popleft()
                 self.stats["dropped"] += 1
-            self._queue.append((url, body))
+            self._queue.append((url, key, body))
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -189,12 +197,12 @@ class WebhookSender:
             while not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            url, body = self._queue.popleft()
-            await self._deliver(url, body)
+            url, key, body = self._queue.popleft()
+            await self._deliver(url, key, body)
 
-    async def _deliver(self, url: str, body: bytes) -> None:
+    async def _deliver(self, url: str, key: str, body: bytes) -> None:
         assert self._client is not None
-        headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)}
+        headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(key, body)}
         delay = self._backoff
         for attempt in range(self._retries + 1):
             self.stats["attempts"] += 1

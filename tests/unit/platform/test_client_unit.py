@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from app.domain.errors import AuthRejected, Conflict, PlatformUnavailable, RateLimited, ValidationFailed
+from app.domain.errors import AuthRejected, Conflict, PlatformUnavailable, Queued, RateLimited, ValidationFailed
 from app.domain.secret import Secret
 from app.platform.client import PlatformClient, parse_retry_after
 
@@ -106,13 +107,28 @@ async def test_a_token_echoed_by_the_server_is_masked() -> None:
     assert "…7890" in str(caught.value)
 
 
-async def test_a_449_past_the_retries_is_rate_limited() -> None:
+async def test_a_449_is_not_retried_and_waits_minutes_with_jitter() -> None:
     seen, handler = recorder(httpx.Response(449, json={"code": 449, "message": "in queue"}))
+    waits = []
     async with make(handler) as client:
-        with pytest.raises(RateLimited) as caught:
+        for _ in range(5):
+            with pytest.raises(Queued) as caught:
+                await client.unassign(1)
+            assert isinstance(caught.value, RateLimited)  # what the drain reschedules by `retry_after`
+            waits.append(caught.value.retry_after)
+    assert len(seen) == 5
+    assert all(wait is not None and 120 <= wait <= 240 for wait in waits)
+    assert len(set(waits)) == 5  # spread, so queued calls do not all come back together
+
+
+async def test_a_449_with_a_longer_retry_after_waits_that_long() -> None:
+    _, handler = recorder(
+        httpx.Response(449, json={"code": 449, "message": "in queue"}, headers={"Retry-After": "600"})
+    )
+    async with make(handler) as client:
+        with pytest.raises(Queued) as caught:
             await client.unassign(1)
-    assert caught.value.status == 449
-    assert len(seen) == 3
+    assert caught.value.retry_after == 600
 
 
 async def test_next_links_to_another_host_keep_only_the_cursor() -> None:
@@ -166,7 +182,7 @@ async def test_client_side_checks_send_nothing() -> None:
     assert seen == []
 
 
-async def test_the_platform_limit_header_slows_the_client_down() -> None:
+async def test_the_platform_budget_headers_are_recorded_per_endpoint() -> None:
     _, handler = recorder(
         httpx.Response(200, json={"contactId": 1}, headers={"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "1"})
     )
@@ -174,7 +190,6 @@ async def test_the_platform_limit_header_slows_the_client_down() -> None:
         await client.unassign(1)
         budget = client.rate_limits["POST /contact/{identifier}/conversation/assignee"]
     assert (budget.limit, budget.remaining) == (2, 1)
-    assert client._pacer.bucket("POST /contact/{identifier}/conversation/assignee").rate == 2
 
 
 def test_retry_after_forms() -> None:
@@ -193,3 +208,17 @@ def test_constructor_checks() -> None:
         PlatformClient("https://x.test/v2", TOKEN)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         PlatformClient("https://x.test/v2", Secret(TOKEN), timeout=0)
+
+
+async def test_a_long_retry_after_is_raised_to_the_caller_and_later_calls_do_not_sit_through_it() -> None:
+    seen, handler = recorder(
+        httpx.Response(429, json={"code": 429, "message": "Too Many Requests"}, headers={"Retry-After": "900"})
+    )
+    async with make(handler, max_retry_after=120) as client:
+        with pytest.raises(RateLimited) as first:
+            await client.unassign(1)
+        assert first.value.retry_after == 900
+        with pytest.raises(RateLimited) as second:
+            await asyncio.wait_for(client.unassign(2), 1)  # raised at once, not after 900 s in the pacer
+        assert second.value.retry_after is not None and 890 < second.value.retry_after <= 900
+    assert len(seen) == 1

@@ -52,6 +52,9 @@ def test_simulated_steps_are_the_same_for_the_same_seed() -> None:
     assert run(3) != run(4)
 
 
+SPACE_USER_FIELDS = {"id", "firstName", "lastName", "email", "role", "team", "restrictions"}
+
+
 def test_simulated_closes_look_like_an_inbox() -> None:
     events: list[dict[str, object]] = []
     workspace = Workspace(seed=2, contacts=80, now=NOW, on_event=events.append)
@@ -64,10 +67,17 @@ def test_simulated_closes_look_like_an_inbox() -> None:
     by_user = [event for event in closes if event["conversation"]["closedBySource"] == "user"]  # type: ignore[index]
     assert all(event["conversation"]["closedBy"]["id"] is not None for event in by_user)  # type: ignore[index]
     opens = [event for event in events if event["event_type"] == "conversation.opened"]
-    contact_opens = [e for e in opens if e["conversation"]["openedBySource"] == "contact"]  # type: ignore[index]
+    contact_opens = [e for e in opens if e["conversation"]["source"] == "contact"]  # type: ignore[index]
     assert len(contact_opens) > len(opens) / 2
+    # The opened shape the platform sends: source, time and the contact's first message with its channel.
+    assert all(
+        set(e["conversation"])
+        == {"source", "conversationOpenedAt", "firstIncomingMessage", "firstIncomingMessageChannelId"}  # type: ignore[arg-type]
+        for e in opens
+    )
+    assert all(isinstance(e["conversation"]["firstIncomingMessage"], str) for e in contact_opens)  # type: ignore[index]
     assert any(event["event_type"] == "contact.assignee.updated" for event in events)
-    simulator.toggle_presence()
+    assert all(set(user.to_json()) == SPACE_USER_FIELDS for user in workspace.users.values())
 
 
 def test_event_ids_are_fresh_unless_seeded() -> None:

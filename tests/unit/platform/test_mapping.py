@@ -45,7 +45,7 @@ def test_a_contact_without_a_usable_id_is_refused(bad: object) -> None:
         mapping.contact(bad)
 
 
-def test_agent_with_team_role_and_presence() -> None:
+def test_agent_with_team_and_role_and_no_presence() -> None:
     agent = mapping.agent(
         {
             "id": 5,
@@ -60,8 +60,9 @@ def test_agent_with_team_role_and_presence() -> None:
     assert agent.team is not None and agent.team.name == "S"
     assert agent.online is False
     assert mapping.agent({"id": 6, "role": "robot", "team": None, "online": True}).role is AgentRole.AGENT
-    assert mapping.agent({"id": 6, "online": True}).online is True
-    assert mapping.agent({"id": 6, "status": "Online"}).online is True
+    # No presence is read from the platform, whatever a payload carries: availability is Closeout's own.
+    assert mapping.agent({"id": 6, "online": True}).online is False
+    assert mapping.agent({"id": 6, "status": "Online"}).online is False
 
 
 def test_notes_and_channels() -> None:

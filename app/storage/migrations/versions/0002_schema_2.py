@@ -1,5 +1,6 @@
-"""Schema 2: leases on outbox commands, a runner lease, a version on cached contacts, awaited echoes, and the
-availability the lead keeps per agent (respond.io reports no presence).
+"""Schema 2: leases on outbox commands, a runner lease, a version on cached contacts, awaited echoes, the
+availability the lead keeps per agent (respond.io reports no presence), and when the poll found a close
+(`detected_at`, apart from when it closed).
 
 Revision ID: 0002
 Revises: 0001
@@ -21,6 +22,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("awaiting_echo", sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table("contacts") as batch:
         batch.add_column(sa.Column("seen_at", sa.Float(), nullable=False, server_default="0"))
+    with op.batch_alter_table("closes") as batch:
+        batch.add_column(sa.Column("detected_at", sa.Integer(), nullable=True))
     op.create_table(
         "leases",
         sa.Column("name", sa.String(50), nullable=False),
@@ -44,6 +47,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("availability")
     op.drop_table("leases")
+    with op.batch_alter_table("closes") as batch:
+        batch.drop_column("detected_at")
     with op.batch_alter_table("contacts") as batch:
         batch.drop_column("seen_at")
     with op.batch_alter_table("outbox") as batch:
