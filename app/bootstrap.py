@@ -307,8 +307,12 @@ class Supervisor:
     async def use_template(
         self, template_id: str, name: str | None = None, values: Mapping[str, str] | None = None
     ) -> Workflow:
-        """Save a draft copy of a template and return it."""
+        """Save a draft copy of a template and return it; a value the workspace does not have is refused."""
         draft = catalog.use_template(template_id, name, values)
+        if values:
+            invalid = await self.invalid_values(draft)
+            if invalid:
+                raise WorkflowError("; ".join(invalid) + ".", "Choose a user or team the workspace has.")
         return await self.save_workflow(draft)
 
     @connected
@@ -340,6 +344,11 @@ class Supervisor:
         """What must be filled in before publishing."""
         return lifecycle.missing_fields(workflow)
 
+    @connected
+    async def invalid_values(self, workflow: Workflow) -> tuple[str, ...]:
+        """The users and teams `workflow` names that the cached workspace does not have, in words."""
+        return lifecycle.invalid_values(workflow, list((await self.agents()).values()))
+
     def warnings(self, workflow: Workflow) -> tuple[str, ...]:
         """What is allowed but probably not meant."""
         return lifecycle.warnings(workflow)
@@ -347,7 +356,8 @@ class Supervisor:
     @connected
     async def publish(self, workflow_id: int) -> Workflow:
         """Publish a workflow (PublishBlocked lists what is missing); it runs on the next event."""
-        return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id)))
+        agents = list((await self.agents()).values())
+        return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id), agents))
 
     @connected
     async def stop_workflow(self, workflow_id: int) -> Workflow:
