@@ -201,6 +201,9 @@ class Supervisor:
         With no token (and `demo` not False), Closeout runs on the built-in demo workspace.
         """
         settings = settings or Settings.load()
+        # The declared bounds hold for values passed in (the CLI's options) as for the file and the environment.
+        for setting, given in ((POLL_SECONDS, poll_seconds), (WEBHOOK_PORT, webhook_port)):
+            setting.check_bounds(given)
         if token is None and demo is not True:
             token = secrets.load_token()
         use_demo = (token is None) if demo is None else demo

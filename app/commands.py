@@ -18,21 +18,27 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app import secrets
 from app.bootstrap import QueueRow, Supervisor
-from app.domain.errors import ConfigError
+from app.domain.errors import ConfigError, Offline
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
+from app.settings import POLL_SECONDS, WEBHOOK_PORT, Setting
 from app.sync.connectivity import Connectivity
 
 EXIT_TOKEN_REJECTED = 3
 EXIT_OFFLINE = 4
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
+E = TypeVar("E", bound=StrEnum)
+
+MAX_ID = 2**63 - 1
+"""The largest id the database stores; a bigger one cannot name anything."""
 
 
 class CommandUsageError(Exception):
@@ -98,6 +104,64 @@ def parse_when(raw: str, now: float | None = None) -> float:
     return moment.timestamp()
 
 
+def record_id(raw: str) -> int:
+    """An argparse type: the id of a workflow, run, contact, user or conversation."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an id (a whole number)") from None
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an id (a whole number from 1 to {MAX_ID})")
+    return value
+
+
+def limit(raw: str) -> int:
+    """An argparse type: how many rows to show."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be from 1 to 1000000")
+    return value
+
+
+def seconds(raw: str) -> float:
+    """An argparse type: a length of time in seconds, more than 0."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if not 0 < value < 365 * 86_400:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be more than 0 seconds and less than a year")
+    return value
+
+
+def from_setting(setting: Setting[Any]) -> Callable[[str], Any]:
+    """An argparse type that parses and bounds a value as its declaration in `app.settings` says."""
+
+    def parse(raw: str) -> Any:
+        try:
+            return setting.parse(raw)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    return parse
+
+
+def one_of(kind: type[E]) -> Callable[[str], E]:
+    """An argparse type for one value of an enum; a wrong one is told the values there are."""
+
+    def parse(raw: str) -> E:
+        try:
+            return kind(raw.strip().lower())
+        except ValueError:
+            choices = ", ".join(member.value for member in kind)
+            raise argparse.ArgumentTypeError(f"{raw!r} is not one of: {choices}") from None
+
+    return parse
+
+
 def parse_sets(pairs: list[str]) -> dict[str, str]:
     """`key=value` pairs into a dict."""
     values = {}
@@ -113,6 +177,21 @@ def _iso(at: float | None) -> str:
     if at is None:
         return "-"
     return dt.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded to `width`, or cut at a word boundary with an ellipsis when it is longer."""
+    if len(text) <= width:
+        return text.ljust(width)
+    cut = text[: width - 1]
+    if " " in cut and not text[width - 1].isspace():
+        cut = cut[: cut.rindex(" ")]
+    return (cut.rstrip() + "…").ljust(width)
+
+
+def column_width(values: list[str], cap: int) -> int:
+    """The width of a column that holds `values`: the longest of them, at most `cap`."""
+    return min(max((len(v) for v in values), default=1), cap)
 
 
 # -- workflows -------------------------------------------------------------------------------------------
@@ -230,7 +309,11 @@ async def cmd_import(supervisor: Supervisor, args: argparse.Namespace) -> int:
 async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Sync with the platform: once, until idle, or until stopped."""
     if args.once:
+        if supervisor.demo is not None:
+            await supervisor.demo.start(supervisor)  # the demo's workspace answers only while it runs
         await supervisor.sync.run_once()
+        if supervisor.sync.poller.last_at is None:
+            return await _once_unfinished(supervisor)
     else:
         await supervisor.start()
         if supervisor.sync.webhook_url:
@@ -258,6 +341,18 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
         sys.stderr.write(f"offline with {status.outbox_depth} commands queued: {status.detail}\n")
         return EXIT_OFFLINE
     return 0
+
+
+async def _once_unfinished(supervisor: Supervisor) -> int:
+    """`sync --once` whose poll got no answer: say why in one line, with the documented exit code."""
+    status = await supervisor.status()
+    if status.connectivity is Connectivity.AUTH_FAILED:
+        sys.stderr.write(f"the platform rejected the token: {status.detail}\n")
+        return EXIT_TOKEN_REJECTED
+    queued = f"{status.outbox_depth} commands stay queued" if status.outbox_depth else "nothing is queued"
+    why = status.detail or "the poll did not finish (run again with --debug for details)"
+    sys.stderr.write(f"could not sync with {supervisor.sync.client.base_url}: {why} ({queued})\n")
+    return EXIT_OFFLINE
 
 
 # -- queue, history, runs ----------------------------------------------------------------------------------
@@ -292,12 +387,14 @@ async def cmd_queue(supervisor: Supervisor, args: argparse.Namespace) -> int:
     if args.json:
         emit_json([queue_json(row) for row in rows])
         return 0
-    for row in rows:
-        close = row.close
-        who = close.assignee_at_close.name if close.assignee_at_close else "unassigned"
+    names = [row.close.contact.name for row in rows]
+    categories = [row.close.category or "-" for row in rows]
+    assignees = [row.close.assignee_at_close.name if row.close.assignee_at_close else "unassigned" for row in rows]
+    widths = column_width(names, 28), column_width(categories, 24), column_width(assignees, 22)
+    for row, name, category, who in zip(rows, names, categories, assignees, strict=True):
         out(
-            f"{_iso(close.closed_time)}  {close.contact.name:<24.24} {close.closed_by_source.label:<16} "
-            f"{(close.category or '-'):<12.12} {who:<18.18} {row.status:<10} {row.reason}"
+            f"{_iso(row.close.closed_time)}  {fit(name, widths[0])} {row.close.closed_by_source.label:<16} "
+            f"{fit(category, widths[1])} {fit(who, widths[2])} {row.status:<10} {row.reason}"
         )
     return 0
 
@@ -322,20 +419,15 @@ def change_json(change: AssignmentChange) -> dict[str, Any]:
 
 def history_filter(args: argparse.Namespace) -> HistoryFilter:
     """The filter the history options describe."""
-    try:
-        source = ChangeSource(args.source) if args.source else None
-        state = SyncState(args.outcome) if args.outcome else None
-    except ValueError as exc:
-        raise CommandUsageError(str(exc)) from None
     return HistoryFilter(
         since=parse_when(args.since) if args.since else None,
         until=parse_when(args.until) if args.until else None,
         agent_id=args.agent,
-        source=source,
+        source=args.source,
         workflow_id=args.workflow,
         contact_id=args.contact,
         conversation_id=args.conversation,
-        sync_state=state,
+        sync_state=args.outcome,
     )
 
 
@@ -356,9 +448,12 @@ async def cmd_history(supervisor: Supervisor, args: argparse.Namespace) -> int:
         return "nobody" if agent_id is None else names.get(agent_id, f"user {agent_id}")
 
     total = await supervisor.history_count(flt)
-    for c in page.rows:
+    contacts = await supervisor.contact_names(sorted({c.contact_id for c in page.rows}))
+    shown = [contacts.get(c.contact_id, f"contact #{c.contact_id}") for c in page.rows]
+    width = column_width(shown, 28)
+    for c, contact in zip(page.rows, shown, strict=True):
         out(
-            f"{_iso(c.at)}  contact {c.contact_id:<8} {who(c.from_agent_id):>18.18} → {who(c.to_agent_id):<18.18} "
+            f"{_iso(c.at)}  {fit(contact, width)} {fit(who(c.from_agent_id), 18)} → {fit(who(c.to_agent_id), 18)} "
             f"{c.source.value:<9} {c.sync_state.value:<8} {c.reason}"
         )
     out(f"{len(page.rows)} of {total} changes")
@@ -382,11 +477,7 @@ def run_json(run: WorkflowRun) -> dict[str, Any]:
 
 async def cmd_runs(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """The run log, newest first."""
-    try:
-        outcome = RunOutcome(args.outcome) if args.outcome else None
-    except ValueError as exc:
-        raise CommandUsageError(str(exc)) from None
-    runs = await supervisor.runs(args.workflow, outcome, limit=args.limit)
+    runs = await supervisor.runs(args.workflow, args.outcome, limit=args.limit)
     if args.json:
         emit_json([run_json(r) for r in runs])
         return 0
@@ -428,7 +519,7 @@ async def cmd_dry_run(supervisor: Supervisor, args: argparse.Namespace) -> int:
 async def cmd_undo(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Undo a run: queue the reverse change; `sync` sends it."""
     run = await supervisor.undo(args.run_id)
-    out(f"run {run.id}: {run.reason}")
+    out(f"queued run {run.id}: {run.reason}; `closeout-cli sync --once` sends it")
     return 0
 
 
@@ -471,7 +562,10 @@ def cmd_login(args: argparse.Namespace) -> int:
             await supervisor.close()
 
     if not args.no_check:
-        asyncio.run(check())
+        try:
+            asyncio.run(check())
+        except Offline as exc:
+            raise Offline(exc.message, "Check the API URL and the network, then log in again.") from None
     where = secrets.store_token(token)
     out(f"token {token.hint} stored in {where}")
     return 0
@@ -490,12 +584,12 @@ def cmd_logout(args: argparse.Namespace) -> int:
 def _history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="from (7d, 12h, 2026-11-01, ISO time, Unix seconds)")
     parser.add_argument("--until", help="until (same forms)")
-    parser.add_argument("--agent", type=int, help="changes from or to this agent (user id)")
-    parser.add_argument("--source", help="workflow, undo or platform")
-    parser.add_argument("--workflow", type=int, help="workflow id")
-    parser.add_argument("--contact", type=int, help="contact id")
-    parser.add_argument("--conversation", type=int, help="conversation (close) id")
-    parser.add_argument("--outcome", help="pending, synced, failed, undone or skipped")
+    parser.add_argument("--agent", type=record_id, help="changes from or to this agent (user id)")
+    parser.add_argument("--source", type=one_of(ChangeSource), help="workflow, undo or platform")
+    parser.add_argument("--workflow", type=record_id, help="workflow id")
+    parser.add_argument("--contact", type=record_id, help="contact id")
+    parser.add_argument("--conversation", type=record_id, help="conversation (close) id")
+    parser.add_argument("--outcome", type=one_of(SyncState), help="pending, synced, failed, undone or skipped")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -515,10 +609,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--publish", action="store_true", help="publish it at once")
     parser = add("workflows", "list workflows", with_supervisor(cmd_workflows))
     parser.add_argument("--json", action="store_true")
-    add("publish", "publish a workflow", with_supervisor(cmd_publish)).add_argument("id", type=int)
-    add("stop", "stop a workflow", with_supervisor(cmd_stop)).add_argument("id", type=int)
+    add("publish", "publish a workflow", with_supervisor(cmd_publish)).add_argument("id", type=record_id)
+    add("stop", "stop a workflow", with_supervisor(cmd_stop)).add_argument("id", type=record_id)
     parser = add("export", "export a workflow as JSON", with_supervisor(cmd_export))
-    parser.add_argument("id", type=int)
+    parser.add_argument("id", type=record_id)
     parser.add_argument("file", nargs="?", help="where to write (default: stdout)")
     add("import", "import an exported workflow as a draft", with_supervisor(cmd_import)).add_argument("file")
 
@@ -527,30 +621,37 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode.add_argument("--once", action="store_true", help="one poll, then send everything due")
     mode.add_argument("--until-idle", action="store_true", help="also receive webhooks; stop when quiet")
     mode.add_argument("--forever", action="store_true", help="run until SIGINT or SIGTERM")
-    parser.add_argument("--idle-seconds", type=float, default=5.0, help="quiet time that ends --until-idle")
-    parser.add_argument("--webhook-port", type=int, help="receive webhooks on this port (0 picks one)")
+    parser.add_argument("--idle-seconds", type=seconds, default=5.0, help="quiet time that ends --until-idle")
+    parser.add_argument(
+        "--webhook-port", type=from_setting(WEBHOOK_PORT), help="receive webhooks on this port (0 picks one)"
+    )
     parser.add_argument("--webhook-secret", help="the webhook's signing key")
-    parser.add_argument("--poll-seconds", type=float, help="how often to poll")
+    parser.add_argument(
+        "--poll-seconds",
+        type=from_setting(POLL_SECONDS),
+        help=f"how often to poll ({POLL_SECONDS.minimum:g} to {POLL_SECONDS.maximum:g})",
+    )
 
     parser = add("queue", "closed conversations with their outcome", with_supervisor(cmd_queue))
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--limit", type=limit, default=50)
     parser.add_argument("--json", action="store_true")
     parser = add("history", "assignment history", with_supervisor(cmd_history))
     _history_options(parser)
-    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--limit", type=limit, default=200)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", metavar="FILE", help="export every matching row to FILE")
     parser = add("runs", "the run log", with_supervisor(cmd_runs))
-    parser.add_argument("--workflow", type=int)
-    parser.add_argument("--outcome", help="done, skipped, failed or waiting")
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--workflow", type=record_id)
+    parser.add_argument("--outcome", type=one_of(RunOutcome), help="done, skipped, failed or waiting")
+    parser.add_argument("--limit", type=limit, default=50)
     parser.add_argument("--json", action="store_true")
     parser = add("dry-run", "what a workflow would have done over past closes", with_supervisor(cmd_dry_run))
-    parser.add_argument("id", type=int)
+    parser.add_argument("id", type=record_id)
     parser.add_argument("--since", default="7d", help="how far back (default 7d)")
     parser.add_argument("--json", action="store_true")
-    add("undo", "undo a run (reassign the previous agent)", with_supervisor(cmd_undo)).add_argument("run_id", type=int)
+    parser = add("undo", "undo a run (reassign the previous agent)", with_supervisor(cmd_undo))
+    parser.add_argument("run_id", type=record_id)
     parser = add("status", "mode, database, outbox and last sync", with_supervisor(cmd_status))
     parser.add_argument("--json", action="store_true")
     parser = add("login", "store the respond.io API token", cmd_login)
