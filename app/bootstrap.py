@@ -102,13 +102,6 @@ class RunDetail:
     workflow: Workflow | None
 
 
-def local_offset(at: float | None = None) -> int:
-    """This machine's UTC offset in seconds at `at` (now by default), for charts by local day."""
-    moment = dt.datetime.fromtimestamp(at if at is not None else time.time()).astimezone()
-    offset = moment.utcoffset()
-    return int(offset.total_seconds()) if offset else 0
-
-
 def connected(
     method: Callable[Concatenate[Supervisor, P], Awaitable[T]],
 ) -> Callable[Concatenate[Supervisor, P], Awaitable[T]]:
@@ -466,8 +459,8 @@ class Supervisor:
 
     @connected
     async def per_day_by_source(self, flt: HistoryFilter) -> list[tuple[int, str, int]]:
-        """Changes per local day and source."""
-        return await self.store.db.read(self.store.history.per_day_by_source, flt, local_offset())
+        """Changes per day and source, the days breaking at midnight in this machine's zone (across DST changes)."""
+        return await self.store.db.read(self.store.history.per_day_by_source, flt, None)
 
     @connected
     async def open_load(self) -> dict[int, int]:
@@ -560,5 +553,4 @@ __all__ = [
     "Template",
     "chip",
     "connected",
-    "local_offset",
 ]
