@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from app import secrets
 from app.bootstrap import QueueRow, Supervisor
-from app.domain.errors import ConfigError, Offline
+from app.domain.errors import AuthRejected, ConfigError, Offline
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
@@ -564,6 +564,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     if not args.no_check:
         try:
             asyncio.run(check())
+        except AuthRejected as exc:
+            action = "Copy it again from respond.io (Settings > Integrations > Developer API) and log in again."
+            raise AuthRejected(f"The platform rejected the token: {exc.message}", action, status=exc.status) from None
         except Offline as exc:
             raise Offline(exc.message, "Check the API URL and the network, then log in again.") from None
     where = secrets.store_token(token)
