@@ -3,7 +3,7 @@
 Each opens the Supervisor (the same facade the desktop app uses), does one thing and closes it. `--json`
 output is stable: the fields each command prints are listed in the README and only ever grow.
 Exit codes: 0 done; 1 an error, said in one line on stderr; 2 a usage mistake; 3 the platform rejected
-the token; 4 the platform could not be reached and commands are still queued.
+the token; 4 the platform could not be reached (what was queued stays queued).
 """
 
 from __future__ import annotations
