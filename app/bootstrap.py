@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Un
 
 from app import secrets
 from app.domain.conversations import ClosedConversation
-from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
+from app.domain.errors import ConfigError, NotFoundLocally, PublishBlocked, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
@@ -313,7 +313,15 @@ class Supervisor:
 
     @connected
     async def save_workflow(self, workflow: Workflow) -> Workflow:
-        """Store a workflow as it is (a published workflow keeps running with the saved definition)."""
+        """Store a workflow (a published workflow keeps running with the saved definition).
+
+        A published workflow must stay publishable: PublishBlocked says what is missing or names a user or
+        team the workspace lacks. A draft may hold anything; `missing_fields` and `invalid_values` say what.
+        """
+        if workflow.state is WorkflowState.PUBLISHED:
+            problems = lifecycle.missing_fields(workflow) + await self.invalid_values(workflow)
+            if problems:
+                raise PublishBlocked(workflow.name or "This workflow", problems)
         saved = await self.store.db.write(self.store.workflows.save, workflow)
         if saved.state is WorkflowState.PUBLISHED:
             await self.sync.intake.load_workflows()

@@ -3,8 +3,9 @@
 Each subcommand is a `register_*` function that adds its parser and sets `run` to a function taking the
 parsed arguments and returning the exit code; `build_parser` calls every registrar in `REGISTRARS`.
 Errors are one line on stderr: exit 2 for a usage mistake, 3 for a rejected token, 4 for a platform that
-cannot be reached, 1 for anything else, and a traceback only with `--debug` (log records too). The global options are applied as the `CLOSEOUT_*` environment before the subcommand runs, so
-paths and settings pick them up however deep they are read.
+cannot be reached, 1 for anything else, and a traceback only with `--debug` (log records too). The
+global options are applied as the `CLOSEOUT_*` environment before the subcommand runs, so paths and
+settings pick them up however deep they are read.
 """
 
 from __future__ import annotations

@@ -85,23 +85,33 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
+LATEST = 253_402_300_799.0
+"""9999-12-31 23:59:59 UTC: the last moment `datetime` and the database's integer seconds both hold."""
+
+
 def parse_when(raw: str, now: float | None = None) -> float:
     """`7d`, `12h`, `30m` (that long ago), `2026-11-01` (local midnight), an ISO time, or Unix seconds."""
     now = time.time() if now is None else now
     text = raw.strip()
     if match := _RELATIVE.match(text.lower()):
-        return now - float(match.group(1)) * _UNITS[match.group(2)]
+        return _in_range(raw, now - float(match.group(1)) * _UNITS[match.group(2)])
     try:
-        return float(text)
+        return _in_range(raw, float(text))
     except ValueError:
         pass
     try:
         moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+        return _in_range(raw, moment.timestamp())
+    except (ValueError, OverflowError, OSError):
         raise CommandUsageError(f"{raw!r} is not a time: use 7d, 12h, 2026-11-01 or an ISO time") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.timestamp()
+
+
+def _in_range(raw: str, at: float) -> float:
+    if not 0 <= at <= LATEST:  # also refuses NaN
+        raise CommandUsageError(f"{raw!r} is outside the times Closeout keeps (1970 to the year 9999)")
+    return at
 
 
 def record_id(raw: str) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.bootstrap import Supervisor
 from app.cli import _OneLineFormatter
-from app.commands import column_width, fit
+from app.commands import CommandUsageError, column_width, fit, parse_when
 from app.domain.errors import ConfigError, DiskFull, StorageError
 from app.settings import POLL_SECONDS, WEBHOOK_PORT, Settings
 from app.storage.database import translate
@@ -95,3 +95,15 @@ def test_the_cli_logs_through_the_one_line_formatter() -> None:
     finally:
         root.handlers[:] = kept
         root.setLevel(level)
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "1e400", "-5", "99999999999d", "1e20"])
+def test_a_time_outside_what_the_database_holds_is_a_usage_mistake(raw: str) -> None:
+    with pytest.raises(CommandUsageError) as caught:
+        parse_when(raw)
+    assert "outside the times Closeout keeps" in str(caught.value)
+
+
+def test_times_in_range_still_parse() -> None:
+    assert parse_when("7d", now=1_800_000_000) == 1_800_000_000 - 7 * 86_400
+    assert parse_when("1700000000") == 1_700_000_000
