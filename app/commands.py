@@ -114,26 +114,25 @@ def _in_range(raw: str, at: float) -> float:
     return at
 
 
-def record_id(raw: str) -> int:
-    """An argparse type: the id of a workflow, run, contact, user or conversation."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not an id (a whole number)") from None
-    if not 1 <= value <= MAX_ID:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not an id (a whole number from 1 to {MAX_ID})")
-    return value
+def whole_number(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
+    """An argparse type for a whole number from `low` to `high`; anything else is refused in words."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not {what} (a whole number from {low} to {high})")
+        return value
+
+    return parse
 
 
-def limit(raw: str) -> int:
-    """An argparse type: how many rows to show."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"{raw!r} must be from 1 to 1000000")
-    return value
+record_id = whole_number(1, MAX_ID, "an id")
+"""An argparse type: the id of a workflow, run, contact, user or conversation."""
+limit = whole_number(1, 1_000_000, "a number of rows")
+"""An argparse type: how many rows to show."""
 
 
 def seconds(raw: str) -> float:

@@ -47,7 +47,7 @@ def _nobody_at(home: Path, token: str = "any-token") -> dict[str, str]:
         (("undo", HUGE), ["run_id", "is not an id"]),
         (("history", "--agent", HUGE), ["--agent", "is not an id"]),
         (("publish", "-1"), ["is not an id"]),
-        (("queue", "--limit", "0"), ["--limit", "must be from 1"]),
+        (("queue", "--limit", "0"), ["--limit", "is not a number of rows (a whole number from 1 to 1000000)"]),
         (("sync", "--once", "--webhook-port", "70000"), ["Webhook port must be at most 65535"]),
         (("sync", "--forever", "--poll-seconds", "0"), ["Poll interval (s) must be at least 5"]),
         (("sync", "--until-idle", "--idle-seconds", "nan"), ["--idle-seconds"]),
