@@ -490,11 +490,14 @@ async def cmd_runs(supervisor: Supervisor, args: argparse.Namespace) -> int:
     if args.json:
         emit_json([run_json(r) for r in runs])
         return 0
-    for r in runs:
+    workflows = {w.id: w.name for w in await supervisor.workflows()}
+    contacts = await supervisor.contact_names(sorted({r.contact_id for r in runs}))
+    names = [workflows.get(r.workflow_id, f"workflow #{r.workflow_id}") for r in runs]
+    people = [contacts.get(r.contact_id, f"contact #{r.contact_id}") for r in runs]
+    widths = column_width(names, 48), column_width(people, 28)
+    for r, name, person in zip(runs, names, people, strict=True):
         undone = " (undone)" if r.undone else ""
-        out(
-            f"{r.id:>7}  {_iso(r.started_at)}  workflow {r.workflow_id:<4} contact {r.contact_id:<8} {r.reason}{undone}"
-        )
+        out(f"{r.id:>7}  {_iso(r.started_at)}  {fit(name, widths[0])} {fit(person, widths[1])} {r.reason}{undone}")
     return 0
 
 

@@ -136,7 +136,7 @@ def test_a_webhook_port_in_use_exits_1_with_one_line(fake: LoopbackFake, tmp_pat
     _exits(result, EXIT_ERROR, f"127.0.0.1:{port}", "another program is already listening there")
 
 
-def test_history_names_contacts_and_agents(fake: LoopbackFake, tmp_path: Path) -> None:
+def test_history_and_runs_name_contacts_agents_and_workflows(fake: LoopbackFake, tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home", fake)
     _ok(run_cli(env, "use-template", "unassign-after-close", "--publish"))
     _ok(run_cli(env, "sync", "--once"))
@@ -148,6 +148,10 @@ def test_history_names_contacts_and_agents(fake: LoopbackFake, tmp_path: Path) -
         assert queue[change["contact_id"]]["contact_name"][:20] in line
         assert queue[change["contact_id"]]["assignee_at_close_name"][:16] in line
         assert f"contact {change['contact_id']}" not in line
+    runs = json.loads(_ok(run_cli(env, "runs", "--json", "--limit", "5")))
+    for line, run in zip(_ok(run_cli(env, "runs", "--limit", "5")).splitlines(), runs, strict=True):
+        assert "Assignment: Unassign After Conversation Closes" in line
+        assert queue[run["contact_id"]]["contact_name"][:20] in line
 
 
 def _login(env: dict[str, str], token: str) -> subprocess.CompletedProcess[str]:
