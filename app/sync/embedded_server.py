@@ -41,7 +41,8 @@ class EmbeddedServer:
         and exiting the process.
         """
         try:
-            listener = socket.create_server((self.host, self.port))
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, self.port), family=family)
         except OSError as exc:
             raise ConfigError(_bind_failure(self.host, self.port, exc), "Choose another webhook port.") from None
         self._task = asyncio.create_task(self._server.serve(sockets=[listener]), name="embedded-http-server")
