@@ -41,6 +41,8 @@ from app.storage.rows import change_from, change_values
 
 INSERT_CHUNK = 5000
 DAY = 86_400
+DAYS_PER_QUERY = 4000
+"""Days counted per statement: two bound values each, well under SQLite's 32,766 (a history since 1970 has 20,000)."""
 VALUE_COLUMNS = tuple(column.name for column in CHANGES.c if column.name != "id")
 
 
@@ -172,14 +174,17 @@ class HistoryRepository:
         `since` and `until` only cut the first and last day short, so they narrow those days' ranges rather
         than being checked on every entry (which took a third of the time).
         """
+        bounds = [(math.floor(start), math.floor(end)) for _, start, end in local_days.days_between(*span, zone)]
+        found: list[tuple[int, str, int]] = []
+        for first in range(0, len(bounds), DAYS_PER_QUERY):
+            found.extend(self._count_days(flt, bounds[first : first + DAYS_PER_QUERY]))
+        return found
+
+    def _count_days(self, flt: HistoryFilter, bounds: list[tuple[int, int]]) -> list[tuple[int, str, int]]:
+        """The counts of `_per_day_from_index` for these days, each given as its [start, end) in Unix seconds."""
         c = CHANGES.c
         by_source = conditions(replace(flt, since=None, until=None))
-        bounds = [(day_start, end) for _, day_start, end in local_days.days_between(*span, zone)]
-        days = (
-            values(column("start", Float), column("end", Float), name="days")
-            .data([(math.floor(day_start), math.floor(end)) for day_start, end in bounds])
-            .cte("days")
-        )
+        days = values(column("start", Float), column("end", Float), name="days").data(bounds).cte("days")
         low = days.c.start if flt.since is None else case((days.c.start < flt.since, flt.since), else_=days.c.start)
         high = days.c.end if flt.until is None else case((days.c.end > flt.until, flt.until), else_=days.c.end)
         sources = sorted(source.value for source in ChangeSource)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.storage.store import Store
@@ -102,3 +104,25 @@ def test_the_machine_zone_is_followed_across_its_dst_change(store: Store, zone_o
         figures = store.history.per_day_by_source(flt, None)
         assert Counter({(d, s): n for d, s, n in figures}) == expected
         assert {NOV_1_START, NOV_2_START} <= {d for d, _, _ in figures}
+
+
+def test_a_history_that_spans_decades_is_counted_in_several_statements(store: Store) -> None:
+    """A stray change from 1970 beside today's makes 20,000 days, more than one statement may bind.
+
+    Debian's SQLite binds up to 250,000 values; SQLite's own default, which other builds keep, is 32,766.
+    """
+
+    @event.listens_for(store.db.engine, "connect")
+    def _default_limit(connection: sqlite3.Connection, _record: object) -> None:
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+
+    store.db.engine.dispose()
+    rows = [_change(7.0), _change(NOV_1_START + HOUR, ChangeSource.UNDO), _change(NOV_2_START + HOUR)]
+    store.history.insert_many(rows)
+    figures = store.history.per_day_by_source(HistoryFilter(), NEW_YORK)
+    first_day = dt.datetime.combine(dt.date(1969, 12, 31), dt.time(), tzinfo=NEW_YORK).timestamp()
+    assert figures == [
+        (int(first_day), "workflow", 1),
+        (int(NOV_1_START), "undo", 1),
+        (int(NOV_2_START), "workflow", 1),
+    ]
