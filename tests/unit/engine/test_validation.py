@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.domain.errors import PublishBlocked, WorkflowFileError
+from app.domain.errors import PublishBlocked, WorkflowError, WorkflowFileError
 from app.domain.workflows import AssignAction, AssignToStep, Condition, ConditionField, ConditionOperator
 from app.engine.catalog import use_template
 from app.engine.file_format import export_workflow, import_workflow
@@ -107,3 +107,10 @@ def test_a_good_export_still_imports() -> None:
     imported = import_workflow(_with_step_field("timeout_seconds", "3600"))
     step = imported.steps[0]
     assert isinstance(step, AssignToStep) and (step.timeout_seconds, step.team_id) == (3600, 3)
+
+
+@pytest.mark.parametrize("raw", ["0", "-3", "abc", "", "99999999999999999999999", "1.5"])
+def test_a_team_given_on_use_template_must_be_an_id(raw: str) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        use_template("round-robin-online", values={"team": raw})
+    assert "The team must be given by its id" in caught.value.message
