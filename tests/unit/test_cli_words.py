@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,14 @@ def test_a_time_outside_what_the_database_holds_is_a_usage_mistake(raw: str) -> 
 def test_times_in_range_still_parse() -> None:
     assert parse_when("7d", now=1_800_000_000) == 1_800_000_000 - 7 * 86_400
     assert parse_when("1700000000") == 1_700_000_000
+
+
+def test_a_date_means_local_midnight_on_either_side_of_a_dst_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_when("2026-11-01") == dt.datetime(2026, 11, 1, 4, tzinfo=dt.UTC).timestamp()  # EDT
+        assert parse_when("2026-11-02") == dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC).timestamp()  # EST
+    finally:
+        monkeypatch.undo()
+        time.tzset()
