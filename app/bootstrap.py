@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Un
 
 from app import secrets
 from app.domain.conversations import ClosedConversation
-from app.domain.errors import ConfigError, NotFoundLocally, PublishBlocked, WorkflowError
+from app.domain.errors import ConfigError, NotFoundLocally, PlatformError, PublishBlocked, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
-from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
+from app.domain.workflows import ConditionField, RunOutcome, Workflow, WorkflowRun, WorkflowState
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
 from app.engine.dry_run import DryRunReport, dry_run
@@ -154,6 +154,7 @@ class Supervisor:
         self._sync: SyncService | None = None
         self._connected = asyncio.Event()
         self._agents: dict[int, Agent] = {}
+        self._categories: tuple[str, ...] | None = None
         self._closed = False
         self.bus.subscribe(self._on_change)
 
@@ -271,6 +272,7 @@ class Supervisor:
     def _on_change(self, change: ChangeSet) -> None:
         if change.agents_changed:
             self._agents.clear()
+            self._categories = None
 
     @connected
     async def start(self, *, poll: bool = True, drain: bool = True) -> None:
@@ -350,8 +352,28 @@ class Supervisor:
 
     @connected
     async def invalid_values(self, workflow: Workflow) -> tuple[str, ...]:
-        """The users and teams `workflow` names that the cached workspace does not have, in words."""
-        return lifecycle.invalid_values(workflow, list((await self.agents()).values()))
+        """The users, teams and closing-note categories `workflow` names that the workspace lacks, in words."""
+        uses_categories = any(c.field is ConditionField.CATEGORY for c in workflow.trigger.conditions)
+        categories = await self.closing_categories() if uses_categories else ()
+        return lifecycle.invalid_values(workflow, list((await self.agents()).values()), categories)
+
+    @connected
+    async def closing_categories(self) -> tuple[str, ...]:
+        """The workspace's closing-note categories, asked at most once per poll; empty when the platform cannot say.
+
+        Not asked while Closeout knows the platform is unreachable or the token rejected, so checking a
+        workflow offline never waits on retries; an answer that fails is not asked again until the next poll.
+        """
+        if self._categories is None:
+            if self.sync.connectivity.state in (Connectivity.OFFLINE, Connectivity.AUTH_FAILED):
+                return ()
+            try:
+                notes = await self.sync.client.list_closing_notes()
+            except PlatformError as exc:
+                log.info("closing-note categories unavailable, so not checked: %s", exc)
+                notes = []
+            self._categories = tuple(note.category for note in notes)
+        return self._categories
 
     def warnings(self, workflow: Workflow) -> tuple[str, ...]:
         """What is allowed but probably not meant."""
@@ -360,8 +382,11 @@ class Supervisor:
     @connected
     async def publish(self, workflow_id: int) -> Workflow:
         """Publish a workflow (PublishBlocked lists what is missing); it runs on the next event."""
-        agents = list((await self.agents()).values())
-        return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id), agents))
+        workflow = await self.workflow(workflow_id)
+        invalid = await self.invalid_values(workflow)
+        if invalid:
+            raise PublishBlocked(workflow.name or "This workflow", lifecycle.missing_fields(workflow) + invalid)
+        return await self.save_workflow(lifecycle.publish(workflow))
 
     @connected
     async def stop_workflow(self, workflow_id: int) -> Workflow:

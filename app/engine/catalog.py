@@ -96,9 +96,9 @@ def use_template(template_id: str, name: str | None = None, values: Mapping[str,
     steps = entry.steps
     if "team" in values:
         raw = values.pop("team")
-        team_id = int(raw) if raw.isdigit() else 0
-        if not 1 <= team_id <= MAX_ID:
-            raise WorkflowError(f"The team must be given by its id (a whole number from 1), not {raw!r}.")
+        team_id = int(raw) if raw.isdigit() else -1
+        if not 0 <= team_id <= MAX_ID:
+            raise WorkflowError(f"The team must be given by its id (a whole number), not {raw!r}.")
         steps = tuple(replace(s, team_id=team_id) if isinstance(s, AssignToStep) else s for s in steps)
     if values:
         raise WorkflowError(f"This template has no input called {', '.join(sorted(values))}.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from app.domain.errors import PublishBlocked
@@ -44,45 +44,58 @@ def missing_fields(workflow: Workflow) -> tuple[str, ...]:
     return tuple(missing)
 
 
-def invalid_values(workflow: Workflow, agents: Sequence[Agent]) -> tuple[str, ...]:
-    """The users and teams `workflow` names that the cached workspace does not have, in words, in step order.
+def invalid_values(workflow: Workflow, agents: Sequence[Agent], categories: Collection[str] = ()) -> tuple[str, ...]:
+    """The users, teams and categories `workflow` names that the workspace does not have, in words, in order.
 
-    `agents` are the cached agents (teams are known through their members). With no agent cached yet there
-    is nothing to check against, so nothing is refused.
+    `agents` are the cached agents (teams are known through their members); `categories` the workspace's
+    closing-note categories. Where either is empty there is nothing to check against, so nothing is refused.
     """
-    if not agents:
-        return ()
     users = {agent.id: agent.name for agent in agents}
     teams = {agent.team.id: agent.team.name for agent in agents if agent.team is not None}
+    known_categories = {category.casefold() for category in categories}
     problems: list[str] = []
     for number, condition in enumerate(workflow.trigger.conditions, 1):
-        if condition.field in (ConditionField.CLOSED_BY_USER, ConditionField.ASSIGNEE_AT_CLOSE):
-            known, what = users, "user"
-        elif condition.field is ConditionField.ASSIGNEE_TEAM:
-            known, what = teams, "team"
-        else:
-            continue
-        for value in condition.values:
-            if not value.isdigit() or int(value) not in known:
-                problems.append(f"Condition {number}: there is no {what} {value} in this workspace{_known(known)}")
+        if condition.field is ConditionField.CATEGORY and known_categories:
+            problems.extend(
+                f"Condition {number}: there is no closing-note category {value!r} in this workspace"
+                f"{_listed(sorted(categories))}"
+                for value in condition.values
+                if value.casefold() not in known_categories
+            )
+        elif condition.field in (ConditionField.CLOSED_BY_USER, ConditionField.ASSIGNEE_AT_CLOSE) and users:
+            problems.extend(_unknown_ids(f"Condition {number}", "user", condition.values, users))
+        elif condition.field is ConditionField.ASSIGNEE_TEAM and users:
+            problems.extend(_unknown_ids(f"Condition {number}", "team", condition.values, teams))
     for number, step in enumerate(workflow.steps, 1):
-        if not isinstance(step, AssignToStep):
+        if not isinstance(step, AssignToStep) or not users:
             continue
         where = f"Step {number} (Assign To)"
-        if step.action is AssignAction.SPECIFIC_USER and step.user_id is not None and step.user_id not in users:
-            problems.append(f"{where}: there is no user {step.user_id} in this workspace{_known(users)}")
-        if step.action is AssignAction.TEAM_USER and step.team_id is not None and step.team_id not in teams:
-            problems.append(f"{where}: there is no team {step.team_id} in this workspace{_known(teams)}")
+        if step.action is AssignAction.SPECIFIC_USER and step.user_id is not None:
+            problems.extend(_unknown_ids(where, "user", (str(step.user_id),), users))
+        if step.action is AssignAction.TEAM_USER and step.team_id is not None:
+            problems.extend(_unknown_ids(where, "team", (str(step.team_id),), teams))
     return tuple(problems)
 
 
-def _known(names: dict[int, str], shown: int = 8) -> str:
-    """`(teams there are: 1 Sales, 2 Support)`, cut short for a big workspace."""
+def _unknown_ids(where: str, what: str, values: Sequence[str], known: dict[int, str]) -> list[str]:
+    return [
+        f"{where}: there is no {what} {value} in this workspace{_known(known)}"
+        for value in values
+        if not value.isdigit() or int(value) not in known
+    ]
+
+
+def _listed(names: Sequence[str], shown: int = 8) -> str:
+    """` (there are: A, B and 3 more)`, or ` (it has none)`."""
     if not names:
         return " (it has none)"
-    listed = ", ".join(f"{key} {names[key]}" for key in sorted(names)[:shown])
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return f" (there are: {listed}{more})"
+    return f" (there are: {', '.join(names[:shown])}{more})"
+
+
+def _known(names: dict[int, str]) -> str:
+    """` (there are: 1 Sales, 2 Support)`, cut short for a big workspace."""
+    return _listed([f"{key} {names[key]}" for key in sorted(names)])
 
 
 def warnings(workflow: Workflow) -> tuple[str, ...]:
@@ -97,12 +110,12 @@ def warnings(workflow: Workflow) -> tuple[str, ...]:
     return ()
 
 
-def publish(workflow: Workflow, agents: Sequence[Agent] = ()) -> Workflow:
+def publish(workflow: Workflow, agents: Sequence[Agent] = (), categories: Collection[str] = ()) -> Workflow:
     """The published version of `workflow`, one version up; PublishBlocked lists what is missing or invalid.
 
-    `agents` are the cached agents, against which the users and teams the workflow names are checked.
+    `agents` and `categories` are what the users, teams and categories the workflow names are checked against.
     """
-    missing = missing_fields(workflow) + invalid_values(workflow, agents)
+    missing = missing_fields(workflow) + invalid_values(workflow, agents, categories)
     if missing:
         raise PublishBlocked(workflow.name or "This workflow", missing)
     return replace(workflow, state=WorkflowState.PUBLISHED, version=workflow.version + 1)

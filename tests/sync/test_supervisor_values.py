@@ -11,7 +11,7 @@ import pytest
 from app.bootstrap import Supervisor
 from app.demo import SEEDED
 from app.domain.errors import PublishBlocked, WorkflowError
-from app.domain.workflows import AssignToStep, WorkflowState
+from app.domain.workflows import AssignToStep, Condition, ConditionField, ConditionOperator, WorkflowState
 from app.settings import Settings
 from tests.factories import MAYA, RAVI
 
@@ -54,3 +54,19 @@ async def test_a_draft_may_hold_an_unknown_team_but_cannot_be_published_or_saved
     with pytest.raises(PublishBlocked):
         await supervisor.save_workflow(replace(wrong, state=WorkflowState.PUBLISHED))
     assert (await supervisor.workflow(wrong.id)).state is WorkflowState.DRAFT
+
+
+async def test_categories_are_checked_against_the_workspaces_closing_notes(supervisor: Supervisor) -> None:
+    await supervisor.start(poll=False, drain=False)  # the demo's workspace answers while it runs
+    draft = await supervisor.use_template("unassign-after-close")
+    misspelt = Condition(ConditionField.CATEGORY, ConditionOperator.IS, ("Spma",))
+    wrong = await supervisor.save_workflow(replace(draft, trigger=replace(draft.trigger, conditions=(misspelt,))))
+    assert wrong.id is not None
+    with pytest.raises(PublishBlocked) as caught:
+        await supervisor.publish(wrong.id)
+    assert "there is no closing-note category 'Spma' in this workspace (there are: Billing question" in str(
+        caught.value
+    )
+    right = replace(misspelt, values=("spam",))
+    fixed = await supervisor.save_workflow(replace(wrong, trigger=replace(wrong.trigger, conditions=(right,))))
+    assert fixed.id is not None and (await supervisor.publish(fixed.id)).state is WorkflowState.PUBLISHED

@@ -109,8 +109,18 @@ def test_a_good_export_still_imports() -> None:
     assert isinstance(step, AssignToStep) and (step.timeout_seconds, step.team_id) == (3600, 3)
 
 
-@pytest.mark.parametrize("raw", ["0", "-3", "abc", "", "99999999999999999999999", "1.5"])
+@pytest.mark.parametrize("raw", ["-3", "abc", "", "99999999999999999999999", "1.5"])
 def test_a_team_given_on_use_template_must_be_an_id(raw: str) -> None:
     with pytest.raises(WorkflowError) as caught:
         use_template("round-robin-online", values={"team": raw})
     assert "The team must be given by its id" in caught.value.message
+
+
+def test_a_category_the_workspace_does_not_have_is_refused_and_case_does_not_matter() -> None:
+    draft = use_template("unassign-after-close")
+    condition = Condition(ConditionField.CATEGORY, ConditionOperator.IS, ("spam", "Spma"))
+    draft = replace(draft, trigger=replace(draft.trigger, conditions=(condition,)))
+    assert invalid_values(draft, [MAYA], ["Resolved", "Spam"]) == (
+        "Condition 1: there is no closing-note category 'Spma' in this workspace (there are: Resolved, Spam)",
+    )
+    assert invalid_values(draft, [MAYA]) == ()  # the workspace's categories are not known: nothing to check
