@@ -271,21 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _fail(f"stopped by a library with exit status {exc.code!r}; run again with --debug for details")
         return 1
-    except AuthRejected as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(str(exc))
-        return commands.EXIT_TOKEN_REJECTED
-    except Offline as exc:
-        if debug:
-            traceback.print_exc()
-        _fail(str(exc))
-        return commands.EXIT_OFFLINE
     except CloseoutError as exc:
         if debug:
             traceback.print_exc()
         _fail(str(exc))
-        return 1
+        if isinstance(exc, AuthRejected):
+            return commands.EXIT_TOKEN_REJECTED
+        return commands.EXIT_OFFLINE if isinstance(exc, Offline) else 1
     except OSError as exc:
         if debug:
             traceback.print_exc()

@@ -120,3 +120,23 @@ def test_a_date_means_local_midnight_on_either_side_of_a_dst_change(monkeypatch:
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_library_that_exits_cannot_pass_off_its_code_as_the_clis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app import cli, commands
+
+    def exits(args: object) -> int:
+        raise SystemExit(3)  # uvicorn does this when it cannot bind; 3 would read as "token rejected"
+
+    monkeypatch.setattr(commands, "cmd_logout", exits)
+    root = logging.getLogger()
+    kept, level = list(root.handlers), root.level
+    try:
+        assert cli.main(["logout"]) == 1
+    finally:
+        root.handlers[:] = kept
+        root.setLevel(level)
+    assert "stopped by a library with exit status 3" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
