@@ -27,6 +27,7 @@ from app.bootstrap import QueueRow, Supervisor
 from app.domain.errors import AuthRejected, ConfigError, Offline
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
+from app.domain.workflow_codec import MAX_ID
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
 from app.settings import POLL_SECONDS, WEBHOOK_PORT, Setting
 from app.sync.connectivity import Connectivity
@@ -36,9 +37,6 @@ EXIT_OFFLINE = 4
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
 E = TypeVar("E", bound=StrEnum)
-
-MAX_ID = 2**63 - 1
-"""The largest id the database stores; a bigger one cannot name anything."""
 
 
 class CommandUsageError(Exception):
