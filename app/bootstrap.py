@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Un
 from app import secrets
 from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours, zone_named
 from app.domain.conversations import ClosedConversation
-from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
+from app.domain.errors import ConfigError, NotFoundLocally, PlatformError, PublishBlocked, WorkflowError
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, signing_key
-from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
+from app.domain.workflows import ConditionField, RunOutcome, Workflow, WorkflowRun, WorkflowState
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
 from app.engine.dry_run import DryRunReport, dry_run
@@ -135,13 +135,6 @@ class RunDetail:
     workflow: Workflow | None
 
 
-def local_offset(at: float | None = None) -> int:
-    """This machine's UTC offset in seconds at `at` (now by default), for charts by local day."""
-    moment = dt.datetime.fromtimestamp(at if at is not None else time.time()).astimezone()
-    offset = moment.utcoffset()
-    return int(offset.total_seconds()) if offset else 0
-
-
 def connected(
     method: Callable[Concatenate[Supervisor, P], Awaitable[T]],
 ) -> Callable[Concatenate[Supervisor, P], Awaitable[T]]:
@@ -196,6 +189,7 @@ class Supervisor:
         self._sync: SyncService | None = None
         self._connected = asyncio.Event()
         self._agents: dict[int, Agent] = {}
+        self._categories: tuple[str, ...] | None = None
         self._closed = False
         self._started = False
         self.bus.subscribe(self._on_change)
@@ -239,6 +233,9 @@ class Supervisor:
         are accepted besides the stored signing keys (the CLI's `--webhook-secret`).
         """
         settings = settings or Settings.load()
+        # The declared bounds hold for values passed in (the CLI's options) as for the file and the environment.
+        for setting, given in ((POLL_SECONDS, poll_seconds), (WEBHOOK_PORT, webhook_port)):
+            setting.check_bounds(given)
         if token is None and demo is not True:
             token = secrets.load_token()
         use_demo = (token is None) if demo is None else demo
@@ -325,6 +322,7 @@ class Supervisor:
     def _on_change(self, change: ChangeSet) -> None:
         if change.agents_changed:
             self._agents.clear()
+            self._categories = None
 
     @connected
     async def start(self, *, poll: bool = True, drain: bool = True) -> None:
@@ -358,13 +356,25 @@ class Supervisor:
     async def use_template(
         self, template_id: str, name: str | None = None, values: Mapping[str, str] | None = None
     ) -> Workflow:
-        """Save a draft copy of a template and return it."""
+        """Save a draft copy of a template and return it; a value the workspace does not have is refused."""
         draft = catalog.use_template(template_id, name, values)
+        if values:
+            invalid = await self.invalid_values(draft)
+            if invalid:
+                raise WorkflowError("; ".join(invalid) + ".", "Choose a user or team the workspace has.")
         return await self.save_workflow(draft)
 
     @connected
     async def save_workflow(self, workflow: Workflow) -> Workflow:
-        """Store a workflow as it is (a published workflow keeps running with the saved definition)."""
+        """Store a workflow (a published workflow keeps running with the saved definition).
+
+        A published workflow must stay publishable: PublishBlocked says what is missing or names a user or
+        team the workspace lacks. A draft may hold anything; `missing_fields` and `invalid_values` say what.
+        """
+        if workflow.state is WorkflowState.PUBLISHED:
+            problems = lifecycle.missing_fields(workflow) + await self.invalid_values(workflow)
+            if problems:
+                raise PublishBlocked(workflow.name or "This workflow", problems)
         saved = await self.store.db.write(self.store.workflows.save, workflow)
         if saved.state is WorkflowState.PUBLISHED:
             await self.sync.intake.load_workflows()
@@ -391,6 +401,31 @@ class Supervisor:
         """What must be filled in before publishing."""
         return lifecycle.missing_fields(workflow)
 
+    @connected
+    async def invalid_values(self, workflow: Workflow) -> tuple[str, ...]:
+        """The users, teams and closing-note categories `workflow` names that the workspace lacks, in words."""
+        uses_categories = any(c.field is ConditionField.CATEGORY for c in workflow.trigger.conditions)
+        categories = await self.closing_categories() if uses_categories else ()
+        return lifecycle.invalid_values(workflow, list((await self.agents()).values()), categories)
+
+    @connected
+    async def closing_categories(self) -> tuple[str, ...]:
+        """The workspace's closing-note categories, asked at most once per poll; empty when the platform cannot say.
+
+        Not asked while Closeout knows the platform is unreachable or the token rejected, so checking a
+        workflow offline never waits on retries; an answer that fails is not asked again until the next poll.
+        """
+        if self._categories is None:
+            if self.sync.connectivity.state in (Connectivity.OFFLINE, Connectivity.AUTH_FAILED):
+                return ()
+            try:
+                notes = await self.sync.client.list_closing_notes()
+            except PlatformError as exc:
+                log.info("closing-note categories unavailable, so not checked: %s", exc)
+                notes = []
+            self._categories = tuple(note.category for note in notes)
+        return self._categories
+
     def warnings(self, workflow: Workflow) -> tuple[str, ...]:
         """What is allowed but probably not meant."""
         return lifecycle.warnings(workflow)
@@ -398,7 +433,11 @@ class Supervisor:
     @connected
     async def publish(self, workflow_id: int) -> Workflow:
         """Publish a workflow (PublishBlocked lists what is missing); it runs on the next event."""
-        return await self.save_workflow(lifecycle.publish(await self.workflow(workflow_id)))
+        workflow = await self.workflow(workflow_id)
+        invalid = await self.invalid_values(workflow)
+        if invalid:
+            raise PublishBlocked(workflow.name or "This workflow", lifecycle.missing_fields(workflow) + invalid)
+        return await self.save_workflow(lifecycle.publish(workflow))
 
     async def overlap_warnings(self, workflow_id: int) -> tuple[str, ...]:
         """Warnings naming each other published workflow whose trigger overlaps this one's."""
@@ -518,8 +557,8 @@ class Supervisor:
 
     @connected
     async def per_day_by_source(self, flt: HistoryFilter) -> list[tuple[int, str, int]]:
-        """Changes per local day and source."""
-        return await self.store.db.read(self.store.history.per_day_by_source, flt, local_offset())
+        """Changes per day and source, the days breaking at midnight in this machine's zone (across DST changes)."""
+        return await self.store.db.read(self.store.history.per_day_by_source, flt, None)
 
     @connected
     async def open_load(self) -> dict[int, int]:
@@ -723,5 +762,4 @@ __all__ = [
     "Template",
     "chip",
     "connected",
-    "local_offset",
 ]

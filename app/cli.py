@@ -2,9 +2,10 @@
 
 Each subcommand is a `register_*` function that adds its parser and sets `run` to a function taking the
 parsed arguments and returning the exit code; `build_parser` calls every registrar in `REGISTRARS`.
-Errors are one line on stderr: exit 2 for a usage mistake, 1 for anything else, and a traceback only with
-`--debug`. The global options are applied as the `CLOSEOUT_*` environment before the subcommand runs, so
-paths and settings pick them up however deep they are read.
+Errors are one line on stderr: exit 2 for a usage mistake, 3 for a rejected token, 4 for a platform that
+cannot be reached, 1 for anything else, and a traceback only with `--debug` (log records too). The
+global options are applied as the `CLOSEOUT_*` environment before the subcommand runs, so paths and
+settings pick them up however deep they are read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from app import commands
-from app.domain.errors import CloseoutError
+from app.domain.errors import AuthRejected, CloseoutError, Offline
 
 PROG = "closeout-cli"
 
@@ -90,6 +91,18 @@ def run_fake_platform(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_url(raw: str) -> str:
+    """An SQLAlchemy URL with a driver Closeout can load, checked before anything opens it."""
+    from app.domain.errors import ConfigError
+    from app.settings import check_database_url
+
+    try:
+        check_database_url(raw)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return raw
+
+
 REGISTRARS: list[Registrar] = [commands.register, register_fake_platform]
 """Every subcommand, in the order `--help` lists them."""
 
@@ -98,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line: global options, then one subcommand."""
     parser = _Parser(prog=PROG, description="Closeout without a window.")
     parser.add_argument("--home", metavar="DIR", help="keep every Closeout file under DIR (CLOSEOUT_HOME)")
-    parser.add_argument("--db-url", metavar="URL", help="database URL (CLOSEOUT_DB_URL)")
+    parser.add_argument("--db-url", metavar="URL", type=_database_url, help="database URL (CLOSEOUT_DB_URL)")
     parser.add_argument("--api-url", metavar="URL", help="respond.io API base URL (CLOSEOUT_API_URL)")
     parser.add_argument("--demo", action="store_true", help="use the built-in demo workspace")
     parser.add_argument("--debug", action="store_true", help="log debug detail and show tracebacks")
@@ -120,18 +133,48 @@ def _fail(message: str) -> None:
     sys.stderr.flush()
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Log records as one line each: the traceback a record carries is shown only with `--debug`."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.debug or not (record.exc_info or record.stack_info):
+            return super().format(record)
+        error = record.exc_info[1] if record.exc_info else None
+        quiet = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None})
+        line = super().format(quiet)
+        return f"{line} ({_words(error)})" if error is not None else line
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter(debug))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
+
+
+def _words(exc: BaseException) -> str:
+    """An error as a person would read it: the words of a CloseoutError, else the message and its kind."""
+    if isinstance(exc, CloseoutError):
+        return str(exc)
+    return f"{exc} ({type(exc).__name__})" if str(exc) else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the exit code."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help ends here
+            return exc.code if isinstance(exc.code, int) else 0
         if getattr(args, "run", None) is None:
             raise UsageError(f"choose a command (see `{PROG} --help`)")
-        logging.basicConfig(
-            level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-        )
+        _configure_logging(args.debug)
         _apply_globals(args)
         code: int = args.run(args)
         return code
@@ -140,13 +183,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except SystemExit as exc:  # --help and --version end here
-        return exc.code if isinstance(exc.code, int) else 0
+    except SystemExit as exc:  # a library that tries to end the process must not pass off its code as ours
+        if debug:
+            traceback.print_exc()
+        _fail(f"stopped by a library with exit status {exc.code!r}; run again with --debug for details")
+        return 1
     except CloseoutError as exc:
         if debug:
             traceback.print_exc()
         _fail(str(exc))
-        return 1
+        if isinstance(exc, AuthRejected):
+            return commands.EXIT_TOKEN_REJECTED
+        return commands.EXIT_OFFLINE if isinstance(exc, Offline) else 1
     except OSError as exc:
         if debug:
             traceback.print_exc()
@@ -156,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
-        _fail(f"unexpected error: {exc}" if str(exc) else f"unexpected error: {type(exc).__name__}")
+        _fail(f"unexpected error: {_words(exc)}; run again with --debug for the details")
         return 1
 
 

@@ -3,7 +3,7 @@
 Each opens the Supervisor (the same facade the desktop app uses), does one thing and closes it. `--json`
 output is stable: the fields each command prints are listed in the README and only ever grow.
 Exit codes: 0 done; 1 an error, said in one line on stderr; 2 a usage mistake; 3 the platform rejected
-the token; 4 the platform could not be reached and commands are still queued.
+the token; 4 the platform could not be reached (what was queued stays queued).
 """
 
 from __future__ import annotations
@@ -20,18 +20,20 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import portable, secrets
 from app.bootstrap import QueueRow, Supervisor, TeamMember
 from app.domain.availability import WHERE_SET, Presence, WorkingHours
-from app.domain.errors import ConfigError
+from app.domain.errors import AuthRejected, ConfigError, Offline
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
 from app.domain.secret import Secret
 from app.domain.signing_keys import EVENT_LABELS, SigningKey, parse_key_option, signing_key
+from app.domain.workflow_codec import MAX_ID
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
-from app.settings import WEBHOOK_PORT, Settings
+from app.settings import POLL_SECONDS, WEBHOOK_PORT, Setting, Settings
 from app.sync.connectivity import Connectivity
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ TOKEN_CHECK_TICKS = 5  # look for a newly stored token every fifth second while 
 
 Command = Callable[[Supervisor, argparse.Namespace], Awaitable[int]]
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 
 
 class CommandUsageError(Exception):
@@ -92,23 +95,90 @@ _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
+LATEST = 253_402_300_799.0
+"""9999-12-31 23:59:59 UTC: the last moment `datetime` and the database's integer seconds both hold."""
+
+
 def parse_when(raw: str, now: float | None = None) -> float:
     """`7d`, `12h`, `30m` (that long ago), `2026-11-01` (local midnight), an ISO time, or Unix seconds."""
     now = time.time() if now is None else now
     text = raw.strip()
     if match := _RELATIVE.match(text.lower()):
-        return now - float(match.group(1)) * _UNITS[match.group(2)]
+        return _in_range(raw, now - float(match.group(1)) * _UNITS[match.group(2)])
     try:
-        return float(text)
+        return _in_range(raw, float(text))
     except ValueError:
         pass
     try:
         moment = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+        return _in_range(raw, moment.timestamp())
+    except (ValueError, OverflowError, OSError):
         raise CommandUsageError(f"{raw!r} is not a time: use 7d, 12h, 2026-11-01 or an ISO time") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.timestamp()
+
+
+def _in_range(raw: str, at: float) -> float:
+    if not 0 <= at <= LATEST:  # also refuses NaN
+        raise CommandUsageError(f"{raw!r} is outside the times Closeout keeps (1970 to the year 9999)")
+    return at
+
+
+def whole_number(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
+    """An argparse type for a whole number from `low` to `high`; anything else is refused in words."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not {what} (a whole number from {low} to {high})")
+        return value
+
+    return parse
+
+
+record_id = whole_number(1, MAX_ID, "an id")
+"""An argparse type: the id of a workflow, run, contact, user or conversation."""
+limit = whole_number(1, 1_000_000, "a number of rows")
+"""An argparse type: how many rows to show."""
+
+
+def seconds(raw: str) -> float:
+    """An argparse type: a length of time in seconds, more than 0."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if not 0 < value < 365 * 86_400:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be more than 0 seconds and less than a year")
+    return value
+
+
+def from_setting(setting: Setting[Any]) -> Callable[[str], Any]:
+    """An argparse type that parses and bounds a value as its declaration in `app.settings` says."""
+
+    def parse(raw: str) -> Any:
+        try:
+            return setting.parse(raw)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    return parse
+
+
+def one_of(kind: type[E]) -> Callable[[str], E]:
+    """An argparse type for one value of an enum; a wrong one is told the values there are."""
+
+    def parse(raw: str) -> E:
+        try:
+            return kind(raw.strip().lower())
+        except ValueError:
+            choices = ", ".join(member.value for member in kind)
+            raise argparse.ArgumentTypeError(f"{raw!r} is not one of: {choices}") from None
+
+    return parse
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -142,6 +212,21 @@ def _iso(at: float | None) -> str:
     if at is None:
         return "-"
     return dt.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded to `width`, or cut at a word boundary with an ellipsis when it is longer."""
+    if len(text) <= width:
+        return text.ljust(width)
+    cut = text[: width - 1]
+    if " " in cut and not text[width - 1].isspace():
+        cut = cut[: cut.rindex(" ")]
+    return (cut.rstrip() + "…").ljust(width)
+
+
+def column_width(values: list[str], cap: int) -> int:
+    """The width of a column that holds `values`: the longest of them, at most `cap`."""
+    return min(max((len(v) for v in values), default=1), cap)
 
 
 # -- workflows -------------------------------------------------------------------------------------------
@@ -295,10 +380,14 @@ async def _say_and_wait_for_a_new_token(supervisor: Supervisor) -> None:
 async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Sync with the platform: once, until idle, or until stopped."""
     if args.once:
+        if supervisor.demo is not None:
+            await supervisor.demo.start(supervisor)  # the demo's workspace answers only while it runs
         report = await supervisor.sync.run_once()
         if report.other_runner:
             sys.stderr.write(f"{report.other_runner}; nothing was sent from here\n")
             return EXIT_WORK_LEFT
+        if supervisor.sync.poller.last_at is None:
+            return await _once_unfinished(supervisor)
         left = _once_left(report)
         if left:
             sys.stderr.write(left + "\n")
@@ -335,6 +424,18 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _once_unfinished(supervisor: Supervisor) -> int:
+    """`sync --once` whose poll got no answer: say why in one line, with the documented exit code."""
+    status = await supervisor.status()
+    if status.connectivity is Connectivity.AUTH_FAILED:
+        sys.stderr.write(f"the platform rejected the token: {status.detail}\n")
+        return EXIT_TOKEN_REJECTED
+    queued = f"{status.outbox_depth} commands stay queued" if status.outbox_depth else "nothing is queued"
+    why = status.detail or "the poll did not finish (run again with --debug for details)"
+    sys.stderr.write(f"could not sync with {supervisor.sync.client.base_url}: {why} ({queued})\n")
+    return EXIT_OFFLINE
+
+
 # -- queue, history, runs ----------------------------------------------------------------------------------
 
 
@@ -368,12 +469,14 @@ async def cmd_queue(supervisor: Supervisor, args: argparse.Namespace) -> int:
     if args.json:
         emit_json([queue_json(row) for row in rows])
         return 0
-    for row in rows:
-        close = row.close
-        who = close.assignee_at_close.name if close.assignee_at_close else "unassigned"
+    names = [row.close.contact.name for row in rows]
+    categories = [row.close.category or "-" for row in rows]
+    assignees = [row.close.assignee_at_close.name if row.close.assignee_at_close else "unassigned" for row in rows]
+    widths = column_width(names, 28), column_width(categories, 24), column_width(assignees, 22)
+    for row, name, category, who in zip(rows, names, categories, assignees, strict=True):
         out(
-            f"{_iso(close.closed_time)}  {close.contact.name:<24.24} {close.closed_by_source.label:<16} "
-            f"{(close.category or '-'):<12.12} {who:<18.18} {row.status:<10} {row.reason}"
+            f"{_iso(row.close.closed_time)}  {fit(name, widths[0])} {row.close.closed_by_source.label:<16} "
+            f"{fit(category, widths[1])} {fit(who, widths[2])} {row.status:<10} {row.reason}"
         )
     return 0
 
@@ -398,20 +501,15 @@ def change_json(change: AssignmentChange) -> dict[str, Any]:
 
 def history_filter(args: argparse.Namespace) -> HistoryFilter:
     """The filter the history options describe."""
-    try:
-        source = ChangeSource(args.source) if args.source else None
-        state = SyncState(args.outcome) if args.outcome else None
-    except ValueError as exc:
-        raise CommandUsageError(str(exc)) from None
     return HistoryFilter(
         since=parse_when(args.since) if args.since else None,
         until=parse_when(args.until) if args.until else None,
         agent_id=args.agent,
-        source=source,
+        source=args.source,
         workflow_id=args.workflow,
         contact_id=args.contact,
         conversation_id=args.conversation,
-        sync_state=state,
+        sync_state=args.outcome,
     )
 
 
@@ -432,9 +530,12 @@ async def cmd_history(supervisor: Supervisor, args: argparse.Namespace) -> int:
         return "nobody" if agent_id is None else names.get(agent_id, f"user {agent_id}")
 
     total = await supervisor.history_count(flt)
-    for c in page.rows:
+    contacts = await supervisor.contact_names(sorted({c.contact_id for c in page.rows}))
+    shown = [contacts.get(c.contact_id, f"contact #{c.contact_id}") for c in page.rows]
+    width = column_width(shown, 28)
+    for c, contact in zip(page.rows, shown, strict=True):
         out(
-            f"{_iso(c.at)}  contact {c.contact_id:<8} {who(c.from_agent_id):>18.18} → {who(c.to_agent_id):<18.18} "
+            f"{_iso(c.at)}  {fit(contact, width)} {fit(who(c.from_agent_id), 18)} → {fit(who(c.to_agent_id), 18)} "
             f"{c.source.value:<9} {c.sync_state.value:<8} {c.reason}"
         )
     out(f"{len(page.rows)} of {total} changes")
@@ -458,19 +559,18 @@ def run_json(run: WorkflowRun) -> dict[str, Any]:
 
 async def cmd_runs(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """The run log, newest first."""
-    try:
-        outcome = RunOutcome(args.outcome) if args.outcome else None
-    except ValueError as exc:
-        raise CommandUsageError(str(exc)) from None
-    runs = await supervisor.runs(args.workflow, outcome, limit=args.limit)
+    runs = await supervisor.runs(args.workflow, args.outcome, limit=args.limit)
     if args.json:
         emit_json([run_json(r) for r in runs])
         return 0
-    for r in runs:
+    workflows = {w.id: w.name for w in await supervisor.workflows()}
+    contacts = await supervisor.contact_names(sorted({r.contact_id for r in runs}))
+    names = [workflows.get(r.workflow_id, f"workflow #{r.workflow_id}") for r in runs]
+    people = [contacts.get(r.contact_id, f"contact #{r.contact_id}") for r in runs]
+    widths = column_width(names, 48), column_width(people, 28)
+    for r, name, person in zip(runs, names, people, strict=True):
         undone = " (undone)" if r.undone else ""
-        out(
-            f"{r.id:>7}  {_iso(r.started_at)}  workflow {r.workflow_id:<4} contact {r.contact_id:<8} {r.reason}{undone}"
-        )
+        out(f"{r.id:>7}  {_iso(r.started_at)}  {fit(name, widths[0])} {fit(person, widths[1])} {r.reason}{undone}")
     return 0
 
 
@@ -504,7 +604,7 @@ async def cmd_dry_run(supervisor: Supervisor, args: argparse.Namespace) -> int:
 async def cmd_undo(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Undo a run: queue the reverse change; `sync` sends it."""
     run = await supervisor.undo(args.run_id)
-    out(f"run {run.id}: {run.reason}")
+    out(f"queued run {run.id}: {run.reason}; `closeout-cli sync --once` sends it")
     return 0
 
 
@@ -563,7 +663,13 @@ def cmd_login(args: argparse.Namespace) -> int:
             await supervisor.close()
 
     if not args.no_check:
-        asyncio.run(check())
+        try:
+            asyncio.run(check())
+        except AuthRejected as exc:
+            action = "Copy it again from respond.io (Settings > Integrations > Developer API) and log in again."
+            raise AuthRejected(f"The platform rejected the token: {exc.message}", action, status=exc.status) from None
+        except Offline as exc:
+            raise Offline(exc.message, "Check the API URL and the network, then log in again.") from None
     where = secrets.store_token(token)
     out(f"token {token.hint} stored in {where}")
     return 0
@@ -702,12 +808,12 @@ def cmd_keys_remove(args: argparse.Namespace) -> int:
 def _history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="from (7d, 12h, 2026-11-01, ISO time, Unix seconds)")
     parser.add_argument("--until", help="until (same forms)")
-    parser.add_argument("--agent", type=int, help="changes from or to this agent (user id)")
-    parser.add_argument("--source", help="workflow, undo or platform")
-    parser.add_argument("--workflow", type=int, help="workflow id")
-    parser.add_argument("--contact", type=int, help="contact id")
-    parser.add_argument("--conversation", type=int, help="conversation (close) id")
-    parser.add_argument("--outcome", help="pending, synced, failed, undone or skipped")
+    parser.add_argument("--agent", type=record_id, help="changes from or to this agent (user id)")
+    parser.add_argument("--source", type=one_of(ChangeSource), help="workflow, undo or platform")
+    parser.add_argument("--workflow", type=record_id, help="workflow id")
+    parser.add_argument("--contact", type=record_id, help="contact id")
+    parser.add_argument("--conversation", type=record_id, help="conversation (close) id")
+    parser.add_argument("--outcome", type=one_of(SyncState), help="pending, synced, failed, undone or skipped")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -727,10 +833,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--publish", action="store_true", help="publish it at once")
     parser = add("workflows", "list workflows", with_supervisor(cmd_workflows))
     parser.add_argument("--json", action="store_true")
-    add("publish", "publish a workflow", with_supervisor(cmd_publish)).add_argument("id", type=int)
-    add("stop", "stop a workflow", with_supervisor(cmd_stop)).add_argument("id", type=int)
+    add("publish", "publish a workflow", with_supervisor(cmd_publish)).add_argument("id", type=record_id)
+    add("stop", "stop a workflow", with_supervisor(cmd_stop)).add_argument("id", type=record_id)
     parser = add("export", "export a workflow as JSON", with_supervisor(cmd_export))
-    parser.add_argument("id", type=int)
+    parser.add_argument("id", type=record_id)
     parser.add_argument("file", nargs="?", help="where to write (default: stdout)")
     add("import", "import an exported workflow as a draft", with_supervisor(cmd_import)).add_argument("file")
 
@@ -739,35 +845,42 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode.add_argument("--once", action="store_true", help="one poll, then send everything due")
     mode.add_argument("--until-idle", action="store_true", help="also receive webhooks; stop when quiet")
     mode.add_argument("--forever", action="store_true", help="run until SIGINT or SIGTERM")
-    parser.add_argument("--idle-seconds", type=float, default=5.0, help="quiet time that ends --until-idle")
-    parser.add_argument("--webhook-port", type=int, help="receive webhooks on this port (0 picks one)")
+    parser.add_argument("--idle-seconds", type=seconds, default=5.0, help="quiet time that ends --until-idle")
+    parser.add_argument(
+        "--webhook-port", type=from_setting(WEBHOOK_PORT), help="receive webhooks on this port (0 picks one)"
+    )
     parser.add_argument(
         "--webhook-secret",
         action="append",
         metavar="[LABEL=]KEY",
         help="a webhook's signing key, besides the stored ones (repeatable: closed=K1 opened=K2 assignee=K3)",
     )
-    parser.add_argument("--poll-seconds", type=float, help="how often to poll")
+    parser.add_argument(
+        "--poll-seconds",
+        type=from_setting(POLL_SECONDS),
+        help=f"how often to poll ({POLL_SECONDS.minimum:g} to {POLL_SECONDS.maximum:g})",
+    )
 
     parser = add("queue", "closed conversations with their outcome", with_supervisor(cmd_queue))
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--limit", type=limit, default=50)
     parser.add_argument("--json", action="store_true")
     parser = add("history", "assignment history", with_supervisor(cmd_history))
     _history_options(parser)
-    parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--limit", type=limit, default=200)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", metavar="FILE", help="export every matching row to FILE")
     parser = add("runs", "the run log", with_supervisor(cmd_runs))
-    parser.add_argument("--workflow", type=int)
-    parser.add_argument("--outcome", help="done, skipped, failed or waiting")
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--workflow", type=record_id)
+    parser.add_argument("--outcome", type=one_of(RunOutcome), help="done, skipped, failed or waiting")
+    parser.add_argument("--limit", type=limit, default=50)
     parser.add_argument("--json", action="store_true")
     parser = add("dry-run", "what a workflow would have done over past closes", with_supervisor(cmd_dry_run))
-    parser.add_argument("id", type=int)
+    parser.add_argument("id", type=record_id)
     parser.add_argument("--since", default="7d", help="how far back (default 7d)")
     parser.add_argument("--json", action="store_true")
-    add("undo", "undo a run (reassign the previous agent)", with_supervisor(cmd_undo)).add_argument("run_id", type=int)
+    parser = add("undo", "undo a run (reassign the previous agent)", with_supervisor(cmd_undo))
+    parser.add_argument("run_id", type=record_id)
     parser = add("status", "mode, database, outbox and last sync", with_supervisor(cmd_status))
     parser.add_argument("--json", action="store_true")
     parser = add("login", "store the respond.io API token", cmd_login)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ T = TypeVar("T", str, int, float, bool)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+_KIND_WORDS = {str: "text", int: "whole number", float: "number", bool: "yes or no"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +67,40 @@ class Setting(Generic[T]):
                 value = self.kind(str(raw).strip())
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{self.label}: {raw!r} is not a valid {self.kind.__name__}.", "Enter a value of the right kind."
+                f"{self.label}: {raw!r} is not a {_KIND_WORDS[self.kind]}.", "Enter a value of the right kind."
             ) from None
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if self.minimum is not None and value < self.minimum:
-                raise ConfigError(f"{self.label} must be at least {self.minimum:g}.")
-            if self.maximum is not None and value > self.maximum:
-                raise ConfigError(f"{self.label} must be at most {self.maximum:g}.")
+        self.check_bounds(value)
         if self.check is not None:
             self.check(value)
         return cast(T, value)
+
+    def check_bounds(self, value: object) -> None:
+        """Raise ConfigError unless a number lies within the declared minimum and maximum (and is finite)."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{self.label} must be a finite number, not {value!r}.")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{self.label} must be at least {self.minimum:g}, not {value:g}.")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{self.label} must be at most {self.maximum:g}, not {value:g}.")
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a database URL that SQLAlchemy cannot read or has no dialect for; empty means the default file."""
+    if not url:
+        return
+    # Imported here: SQLAlchemy is heavy, and most uses of the settings never open a database.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    example = "e.g. sqlite:////home/me/closeout.sqlite3 or postgresql+psycopg://user@host/closeout"
+    try:
+        make_url(url).get_dialect()
+    except ArgumentError:
+        raise ConfigError(f"{url!r} is not a database URL ({example}).") from None
+    except NoSuchModuleError:
+        raise ConfigError(f"{url!r} names a kind of database Closeout cannot open ({example}).") from None
 
 
 API_URL = Setting(
@@ -92,6 +118,7 @@ DB_URL = Setting(
     "Database location",
     "An SQLAlchemy URL. Empty means the closeout.sqlite3 file in Closeout's data folder.",
     env="CLOSEOUT_DB_URL",
+    check=check_database_url,
 )
 POLL_SECONDS = Setting(
     "poll_seconds",

@@ -87,7 +87,7 @@ def _step_from_dict(data: dict[str, Any]) -> Step:
             logic=AssignLogic(data.get("logic", AssignLogic.ROUND_ROBIN.value)),
             only_online=_bool(data.get("only_online", False)),
             max_open_contacts=_opt_int(data.get("max_open_contacts")),
-            timeout_seconds=int(data.get("timeout_seconds", SEVEN_DAYS)),
+            timeout_seconds=_whole(data.get("timeout_seconds", SEVEN_DAYS), "timeout_seconds"),
         )
     raise ValueError(f"unknown step type {kind!r}")
 
@@ -110,9 +110,20 @@ def _bool(value: object) -> bool:
     return value
 
 
+MAX_ID = 2**63 - 1
+"""The largest id SQLite stores as an integer; the platform's ids are far below it."""
+
+
 def _opt_int(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{value!r} is not a whole number")
-    return int(value)
+    return _whole(value, "an id")
+
+
+def _whole(value: object, what: str) -> int:
+    """A whole number from 0 to MAX_ID, given as a JSON number or a string of digits."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+        raise ValueError(f"{what} must be a whole number from 0 to {MAX_ID}, not {value!r}")
+    return value

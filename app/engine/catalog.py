@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from app.domain.errors import WorkflowError
+from app.domain.workflow_codec import MAX_ID
 from app.domain.workflows import (
     AssignAction,
     AssignLogic,
@@ -96,10 +97,10 @@ def use_template(template_id: str, name: str | None = None, values: Mapping[str,
     values = dict(values or {})
     steps = entry.steps
     if "team" in values:
-        try:
-            team_id = int(values.pop("team"))
-        except ValueError:
-            raise WorkflowError("The team must be given by its id (a whole number).") from None
+        raw = values.pop("team")
+        team_id = int(raw) if raw.isdigit() else -1
+        if not 0 <= team_id <= MAX_ID:
+            raise WorkflowError(f"The team must be given by its id (a whole number), not {raw!r}.")
         steps = tuple(replace(s, team_id=team_id) if isinstance(s, AssignToStep) else s for s in steps)
     if values:
         raise WorkflowError(f"This template has no input called {', '.join(sorted(values))}.")

@@ -28,13 +28,17 @@ def export_workflow(workflow: Workflow) -> str:
 def import_workflow(text: str | bytes) -> Workflow:
     """A new draft from an exported document; a bad file raises WorkflowFileError saying what is wrong."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WorkflowFileError(f"The file is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise WorkflowFileError("The file is not valid JSON (it is nested too deeply).") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise WorkflowFileError("The file is not a Closeout workflow export.")
     version = document.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise WorkflowFileError(f"The file's format version must be a whole number from 1, not {version!r}.")
+    if version > VERSION:
         raise WorkflowFileError(
             f"The file uses format version {version!r}; this Closeout reads up to {VERSION}.",
             "Update Closeout to import it.",
@@ -52,3 +56,8 @@ def import_workflow(text: str | bytes) -> Workflow:
         state=WorkflowState.DRAFT,
         template_id=template_id if isinstance(template_id, str) else None,
     )
+
+
+def _refuse_constant(name: str) -> float:
+    """JSON has no NaN or Infinity; Python's reader accepts them unless told not to."""
+    raise ValueError(f"{name} is not a JSON number")

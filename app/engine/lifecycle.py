@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from app.domain.errors import PublishBlocked
+from app.domain.people import Agent
 from app.domain.workflows import (
     AssignAction,
     AssignToStep,
+    ConditionField,
     ConditionOperator,
     TriggerKind,
     Workflow,
@@ -48,6 +50,60 @@ def missing_fields(workflow: Workflow) -> tuple[str, ...]:
         elif not step.text.strip():
             missing.append(f"Step {number} (Add Comment): write the comment")
     return tuple(missing)
+
+
+def invalid_values(workflow: Workflow, agents: Sequence[Agent], categories: Collection[str] = ()) -> tuple[str, ...]:
+    """The users, teams and categories `workflow` names that the workspace does not have, in words, in order.
+
+    `agents` are the cached agents (teams are known through their members); `categories` the workspace's
+    closing-note categories. Where either is empty there is nothing to check against, so nothing is refused.
+    """
+    users = {agent.id: agent.name for agent in agents}
+    teams = {agent.team.id: agent.team.name for agent in agents if agent.team is not None}
+    known_categories = {category.casefold() for category in categories}
+    problems: list[str] = []
+    for number, condition in enumerate(workflow.trigger.conditions, 1):
+        if condition.field is ConditionField.CATEGORY and known_categories:
+            problems.extend(
+                f"Condition {number}: there is no closing-note category {value!r} in this workspace"
+                f"{_listed(sorted(categories))}"
+                for value in condition.values
+                if value.casefold() not in known_categories
+            )
+        elif condition.field in (ConditionField.CLOSED_BY_USER, ConditionField.ASSIGNEE_AT_CLOSE) and users:
+            problems.extend(_unknown_ids(f"Condition {number}", "user", condition.values, users))
+        elif condition.field is ConditionField.ASSIGNEE_TEAM and users:
+            problems.extend(_unknown_ids(f"Condition {number}", "team", condition.values, teams))
+    for number, step in enumerate(workflow.steps, 1):
+        if not isinstance(step, AssignToStep) or not users:
+            continue
+        where = f"Step {number} (Assign To)"
+        if step.action is AssignAction.SPECIFIC_USER and step.user_id is not None:
+            problems.extend(_unknown_ids(where, "user", (str(step.user_id),), users))
+        if step.action is AssignAction.TEAM_USER and step.team_id is not None:
+            problems.extend(_unknown_ids(where, "team", (str(step.team_id),), teams))
+    return tuple(problems)
+
+
+def _unknown_ids(where: str, what: str, values: Sequence[str], known: dict[int, str]) -> list[str]:
+    return [
+        f"{where}: there is no {what} {value} in this workspace{_known(known)}"
+        for value in values
+        if not value.isdigit() or int(value) not in known
+    ]
+
+
+def _listed(names: Sequence[str], shown: int = 8) -> str:
+    """` (there are: A, B and 3 more)`, or ` (it has none)`."""
+    if not names:
+        return " (it has none)"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f" (there are: {', '.join(names[:shown])}{more})"
+
+
+def _known(names: dict[int, str]) -> str:
+    """` (there are: 1 Sales, 2 Support)`, cut short for a big workspace."""
+    return _listed([f"{key} {names[key]}" for key in sorted(names)])
 
 
 def warnings(workflow: Workflow) -> tuple[str, ...]:
@@ -94,9 +150,12 @@ def _exclusive(one: Workflow, other: Workflow) -> bool:
     return False
 
 
-def publish(workflow: Workflow) -> Workflow:
-    """The published version of `workflow`, one version up; PublishBlocked lists what is missing."""
-    missing = missing_fields(workflow)
+def publish(workflow: Workflow, agents: Sequence[Agent] = (), categories: Collection[str] = ()) -> Workflow:
+    """The published version of `workflow`, one version up; PublishBlocked lists what is missing or invalid.
+
+    `agents` and `categories` are what the users, teams and categories the workflow names are checked against.
+    """
+    missing = missing_fields(workflow) + invalid_values(workflow, agents, categories)
     if missing:
         raise PublishBlocked(workflow.name or "This workflow", missing)
     return replace(workflow, state=WorkflowState.PUBLISHED, version=workflow.version + 1)

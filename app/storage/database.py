@@ -79,6 +79,12 @@ def translate(exc: BaseException, where: str) -> StorageError | None:
         return DatabaseReadOnly(f"The database at {where} cannot be opened or created.")
     if "disk is full" in message or "no space left" in message or getattr(exc, "errno", None) == 28:
         return DiskFull(f"The disk holding {where} is full.")
+    if "disk i/o error" in message:
+        # SQLite says this when a write fails for want of room in its WAL file, as well as on a failing disk.
+        return DiskFull(
+            f"Closeout could not write to the disk holding {where} (a disk I/O error): it may be full or failing.",
+            "Free some disk space or check the disk; nothing committed was lost.",
+        )
     if "locked" in message or "busy" in message:
         return DatabaseLocked(f"The database at {where} is busy in another program.")
     if "not a database" in message or "malformed" in message or "encrypted" in message:

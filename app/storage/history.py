@@ -7,23 +7,42 @@ with its column.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
-from itertools import islice
+from itertools import islice, pairwise
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, cast, func, insert, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    values,
+)
 from sqlalchemy import Integer as SqlInteger
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain import local_days
 from app.domain.history import AssignmentChange, ChangeSource, Cursor, HistoryFilter, HistoryPage
 from app.storage.models import CHANGES
 from app.storage.rows import change_from, change_values
 
 INSERT_CHUNK = 5000
 DAY = 86_400
+DAYS_PER_QUERY = 4000
+"""Days counted per statement: two bound values each, well under SQLite's 32,766 (a history since 1970 has 20,000)."""
 VALUE_COLUMNS = tuple(column.name for column in CHANGES.c if column.name != "id")
 
 
@@ -93,20 +112,31 @@ class HistoryRepository:
         with self._sessions() as session:
             return int(session.execute(statement).scalar_one())
 
-    def per_day_by_source(self, flt: HistoryFilter, utc_offset: int = 0) -> list[tuple[int, str, int]]:
+    def per_day_by_source(self, flt: HistoryFilter, zone: dt.tzinfo | None = None) -> list[tuple[int, str, int]]:
         """Changes per local day and source: (day start as Unix seconds, source, count), oldest day first.
 
-        `utc_offset` is the local zone's offset in seconds, so days break at local midnight: local day n
-        starts at the whole second n * DAY - utc_offset, so a change's day is (floor(at) + utc_offset) // DAY.
+        Days break at midnight in `zone` (None: this machine's zone), so a day that leaves summer time has
+        25 hours and one that enters it 23 (see `app.domain.local_days`).
 
         A GROUP BY on that day makes SQLite sort every matching row (a second for 1M changes). When only time
         and source are filtered, the chart's usual view, the figures are counted from the (source, at) index
         instead (see `_per_day_from_index`). Other filters usually pick fewer rows through their own index, and
         the GROUP BY then has little to sort.
         """
+        span = self._span(flt)
+        if span is None:
+            return []
         if replace(flt, since=None, until=None, source=None) == HistoryFilter():
-            return self._per_day_from_index(flt, utc_offset)
-        day = (cast(CHANGES.c.at, SqlInteger) + utc_offset) // DAY  # CAST truncates: floor(at) for times after 1970
+            return self._per_day_from_index(flt, span, zone)
+        # A change's local day number is (floor(at) + offset) // DAY, with the offset in force at that moment.
+        changes = local_days.offset_changes(*span, zone)
+        whole = cast(CHANGES.c.at, SqlInteger)  # CAST truncates: floor(at) for times after 1970
+        day: ColumnElement[int] = (whole + changes[-1][1]) // DAY
+        if len(changes) > 1:
+            segments = [
+                (CHANGES.c.at < until, (whole + offset) // DAY) for (_, offset), (until, _) in pairwise(changes)
+            ]
+            day = case(*segments, else_=day)
         statement = (
             select(day.label("day"), CHANGES.c.source, func.count())
             .where(and_(True, *conditions(flt)))
@@ -114,19 +144,15 @@ class HistoryRepository:
             .order_by("day", CHANGES.c.source)
         )
         with self._sessions() as session:
-            return [(int(d) * DAY - utc_offset, str(s), int(n)) for d, s, n in session.execute(statement)]
+            rows = session.execute(statement).all()
+        return [
+            (int(local_days.day_start(local_days.date_of_number(int(d)), zone)), str(s), int(n)) for d, s, n in rows
+        ]
 
-    def _per_day_from_index(self, flt: HistoryFilter, utc_offset: int) -> list[tuple[int, str, int]]:
-        """`per_day_by_source` as one range count on the (source, at) index per (day, source).
-
-        The days run from the first matching change's to the last's, and each count reads its index entries
-        once and the table not at all; sources and days without changes are left out, as a GROUP BY would.
-        `since` and `until` only cut the first and last day short, so they narrow those days' ranges rather
-        than being checked on every entry (which took a third of the time).
-        """
+    def _span(self, flt: HistoryFilter) -> tuple[float, float] | None:
+        """The times of the first and last change that match `flt`, or None when none does."""
         c = CHANGES.c
         where = and_(True, *conditions(flt))
-        by_source = conditions(replace(flt, since=None, until=None))
         with self._sessions() as session:
             first, last = session.execute(
                 select(
@@ -134,25 +160,43 @@ class HistoryRepository:
                     select(func.max(c.at)).where(where).scalar_subquery(),
                 )
             ).one()
-            if first is None or last is None:
-                return []
-            days = select(literal((math.floor(first) + utc_offset) // DAY, SqlInteger).label("n")).cte(
-                "days", recursive=True
-            )
-            days = days.union_all(select(days.c.n + 1).where(days.c.n < (math.floor(last) + utc_offset) // DAY))
-            start = days.c.n * DAY - utc_offset
-            end = start + DAY
-            low = start if flt.since is None else case((start < flt.since, flt.since), else_=start)
-            high = end if flt.until is None else case((end > flt.until, flt.until), else_=end)
-            sources = sorted(source.value for source in ChangeSource)
-            counts = [
-                select(func.count()).where(c.source == source, c.at >= low, c.at < high, *by_source).scalar_subquery()
-                for source in sources
-            ]
-            rows = session.execute(select(days.c.n, *counts).order_by(days.c.n)).all()
+        if first is None or last is None:
+            return None
+        return float(first), float(last)
+
+    def _per_day_from_index(
+        self, flt: HistoryFilter, span: tuple[float, float], zone: dt.tzinfo | None
+    ) -> list[tuple[int, str, int]]:
+        """`per_day_by_source` as one range count on the (source, at) index per (day, source).
+
+        The days run from the first matching change's to the last's, and each count reads its index entries
+        once and the table not at all; sources and days without changes are left out, as a GROUP BY would.
+        `since` and `until` only cut the first and last day short, so they narrow those days' ranges rather
+        than being checked on every entry (which took a third of the time).
+        """
+        bounds = [(math.floor(start), math.floor(end)) for _, start, end in local_days.days_between(*span, zone)]
+        found: list[tuple[int, str, int]] = []
+        for first in range(0, len(bounds), DAYS_PER_QUERY):
+            found.extend(self._count_days(flt, bounds[first : first + DAYS_PER_QUERY]))
+        return found
+
+    def _count_days(self, flt: HistoryFilter, bounds: list[tuple[int, int]]) -> list[tuple[int, str, int]]:
+        """The counts of `_per_day_from_index` for these days, each given as its [start, end) in Unix seconds."""
+        c = CHANGES.c
+        by_source = conditions(replace(flt, since=None, until=None))
+        days = values(column("start", Float), column("end", Float), name="days").data(bounds).cte("days")
+        low = days.c.start if flt.since is None else case((days.c.start < flt.since, flt.since), else_=days.c.start)
+        high = days.c.end if flt.until is None else case((days.c.end > flt.until, flt.until), else_=days.c.end)
+        sources = sorted(source.value for source in ChangeSource)
+        counts = [
+            select(func.count()).where(c.source == source, c.at >= low, c.at < high, *by_source).scalar_subquery()
+            for source in sources
+        ]
+        with self._sessions() as session:
+            rows = session.execute(select(days.c.start, *counts).order_by(days.c.start)).all()
         return [
-            (int(n) * DAY - utc_offset, source, int(count))
-            for n, *day_counts in rows
+            (int(day_start), source, int(count))
+            for day_start, *day_counts in rows
             for source, count in zip(sources, day_counts, strict=True)
             if count
         ]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
 from collections.abc import Generator
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from app.domain.errors import ConfigError
 
 
 class _QuietServer(uvicorn.Server):
@@ -31,8 +35,17 @@ class EmbeddedServer:
         self.port = port
 
     async def start(self) -> None:
-        """Start listening, and learn the real port."""
-        self._task = asyncio.create_task(self._server.serve(), name="embedded-http-server")
+        """Start listening, and learn the real port; a port that cannot be had raises ConfigError in words.
+
+        The socket is bound here rather than by uvicorn, which reports a failed bind only by logging it
+        and exiting the process.
+        """
+        try:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            listener = socket.create_server((self.host, self.port), family=family)
+        except OSError as exc:
+            raise ConfigError(_bind_failure(self.host, self.port, exc), "Choose another webhook port.") from None
+        self._task = asyncio.create_task(self._server.serve(sockets=[listener]), name="embedded-http-server")
         while not self._server.started:
             if self._task.done():
                 self._task.result()
@@ -48,3 +61,14 @@ class EmbeddedServer:
         self._server.should_exit = True
         await self._task
         self._task = None
+
+
+def _bind_failure(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"Cannot receive webhooks on {where}: another program is already listening there."
+    if exc.errno == errno.EACCES:
+        return f"Cannot receive webhooks on {where}: this user may not listen on that port."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"Cannot receive webhooks on {where}: this computer has no such address."
+    return f"Cannot receive webhooks on {where}: {exc.strerror or exc}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
 from collections import Counter
@@ -125,7 +126,7 @@ def test_per_day_by_source_adds_up_per_local_day(store: Store) -> None:
     rows = _sample(300)
     store.history.insert_many(rows)
     offset = 2 * 3600
-    figures = store.history.per_day_by_source(HistoryFilter(), utc_offset=offset)
+    figures = store.history.per_day_by_source(HistoryFilter(), dt.timezone(dt.timedelta(seconds=offset)))
     expected = Counter((int((r.at + offset) // DAY) * DAY - offset, r.source.value) for r in rows)
     assert {(d, s): n for d, s, n in figures} == expected
     assert [d for d, _, _ in figures] == sorted(d for d, _, _ in figures)

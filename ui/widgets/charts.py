@@ -106,7 +106,7 @@ class PerDayChart(_Chart):
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
         step = max(1, len(days) // 8)
         ticks = [
-            (i, dt.datetime.fromtimestamp(day, dt.UTC).strftime("%d %b"))
+            (i, dt.datetime.fromtimestamp(day).strftime("%d %b"))  # a local midnight, named in local time
             for i, day in enumerate(days)
             if i % step == 0 or i == len(days) - 1
         ]
