@@ -51,6 +51,10 @@ class _Settled:
     sent: bool = False  # a POST changed the platform
 
 
+class _LeaseLost(Exception):
+    """The command's lease passed to another process while this one held it: that process sends it now."""
+
+
 def backoff(attempts: int, rng: random.Random) -> float:
     """Seconds before the next try: doubling from 1 s, capped at 5 minutes, with jitter so retries spread out."""
     base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
@@ -244,6 +248,9 @@ class Drain:
         try:
             settled = await self._execute(client, command)
             seen_at = time.time()
+        except _LeaseLost:
+            log.warning("command %s passed to another process before it was sent; it sends it", command.id)
+            return None
         except AuthRejected as exc:
             # A refusal of a token that has since been replaced says nothing about the new one.
             if client is self._client():
@@ -296,9 +303,20 @@ class Drain:
         )
         return depth
 
+    async def _still_ours(self, command: OutboxCommand) -> None:
+        """Renew the command's lease right before the request that changes the platform, or raise _LeaseLost.
+
+        A process whose loop stalled past its lease may find another one took the command over (and checked the
+        contact, and is sending): sending as well would send it twice.
+        """
+        assert command.id is not None
+        if not await self._store.db.write(self._store.outbox.renew, [command.id]):
+            raise _LeaseLost
+
     async def _execute(self, client: PlatformClient, command: OutboxCommand) -> _Settled:
         payload = command.payload
         if command.kind is CommandKind.ADD_COMMENT:
+            await self._still_ours(command)
             await client.add_comment(command.contact_id, str(payload.get("text", "")))
             return _Settled(OutboxState.DONE)
 
@@ -331,6 +349,7 @@ class Drain:
                 )
         # With verification, an answer that leaves it unsure whether the platform acted is not retried by the
         # client: the command comes back here, and the next attempt reads the contact before sending again.
+        await self._still_ours(command)
         if command.kind is CommandKind.UNASSIGN:
             await client.unassign(command.contact_id, retry_if_unsure=not verify)
             # What the platform has now: the contact as read, without its assignee.

@@ -476,3 +476,45 @@ async def test_a_late_webhook_whose_facts_fail_a_condition_stops_the_unsent_unas
     assert [c.sync_state for c in _history(rig) if c.contact_id == contact.id] == [SyncState.SKIPPED]
     cached = rig.store.cache.contact(contact.id)
     assert cached is not None and cached.assignee is not None and cached.assignee.id == agent_id
+
+
+class _AfterContactRead(httpx.AsyncBaseTransport):
+    """The fake's transport, running `hook` once, after the drain's read of a contact was answered."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, hook: Callable[[], None]) -> None:
+        self._inner = inner
+        self._hook: Callable[[], None] | None = hook
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if self._hook is not None and request.method == "GET" and "/contact/id:" in request.url.path:
+            hook, self._hook = self._hook, None
+            hook()
+        return response
+
+
+async def test_a_command_taken_over_by_another_process_while_checked_is_not_sent_from_here(rig: Rig) -> None:
+    await rig.publish_unassign()
+    await rig.service.start(poll=False, drain=False)
+    contact = rig.assigned_contacts()[0]
+    await rig.close_and_record(contact)
+
+    def another_process_takes_it() -> None:
+        # What a second runner does once this one's loop stalled past the lease: the claim is now its own.
+        with rig.store.db.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE outbox SET lease_owner = 'other:1', lease_until = ? WHERE state = 'in_flight'",
+                (time.time() + 60,),
+            )
+
+    transport = _AfterContactRead(rig.fake.transport(), another_process_takes_it)
+    await rig.service.set_client(
+        PlatformClient(IN_PROCESS_URL, Secret(rig.fake.token), rate_limit=0, transport=transport)
+    )
+    await rig.service.drain.run_until_idle()
+
+    assert rig.assignee_posts(contact.id) == []
+    assert contact.assignee_id is not None  # left to the process that holds the command now
+    with rig.store.db.engine.connect() as connection:
+        (row,) = connection.exec_driver_sql("SELECT state, lease_owner FROM outbox").all()
+    assert tuple(row) == ("in_flight", "other:1")
