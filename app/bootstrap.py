@@ -22,10 +22,21 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
+from urllib.parse import urlsplit
 
 from app import secrets
 from app.domain.conversations import ClosedConversation
-from app.domain.errors import ConfigError, NotFoundLocally, WorkflowError
+from app.domain.errors import (
+    AuthRejected,
+    CloseoutError,
+    ConfigError,
+    NotFound,
+    NotFoundLocally,
+    Offline,
+    PlatformUnavailable,
+    RateLimited,
+    WorkflowError,
+)
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
@@ -491,6 +502,10 @@ class Supervisor:
         async with self._client(self.settings, token, api_url) as client:
             await client.check_connection()
 
+    async def stored_token(self) -> Secret | None:
+        """The kept token, read off the calling thread: a keyring's unlock prompt can take minutes."""
+        return await asyncio.to_thread(secrets.load_token)
+
     @connected
     async def set_token(self, token: Secret) -> str:
         """Keep a new token and switch to it (leaving the demo workspace needs a restart); returns where it went."""
@@ -532,6 +547,36 @@ class Supervisor:
         return sorted(counts, key=lambda category: (-counts[category], category.lower()))
 
 
+def connection_words(error: CloseoutError, api_url: str) -> str:
+    """A failed connection test in words that name the URL and the cause, never an exception class."""
+    parts = urlsplit(api_url)
+    host = parts.hostname or api_url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if isinstance(error, AuthRejected):
+        return f"{host} refused the token. Paste a valid one (respond.io: Settings > Integrations > Developer API)."
+    if isinstance(error, NotFound):
+        return f"{api_url} answers, but not as respond.io's API does: is the API URL right (it ends in /v2)?"
+    if isinstance(error, Offline):
+        if "did not answer within" in error.message:
+            return f"{host}:{port} did not answer in time: is the API URL right, and is the network up?"
+        return f"Nothing answers at {host}:{port}: is the API URL right?"
+    if isinstance(error, RateLimited):
+        return f"{host} asks Closeout to slow down (rate limit); try again in a minute."
+    if isinstance(error, PlatformUnavailable):
+        return f"{host} answered with an error of its own; try again, and check respond.io's status page if it lasts."
+    return str(error)
+
+
+def api_url_problem(api_url: str) -> str | None:
+    """Why `api_url` cannot be an API address, in words, or None when it can."""
+    parts = urlsplit(api_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (
+            f"“{api_url}” is not a web address: the API URL starts with https:// (respond.io's is {API_URL.default})."
+        )
+    return None
+
+
 def _open_store(url: str | None) -> Store:
     from app.storage.store import Store
 
@@ -545,7 +590,9 @@ __all__ = [
     "RunDetail",
     "Supervisor",
     "Template",
+    "api_url_problem",
     "chip",
     "connected",
+    "connection_words",
     "local_offset",
 ]

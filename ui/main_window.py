@@ -15,6 +15,7 @@ from app import paths
 from app.bootstrap import Connectivity, Supervisor
 from ui.bridge import Bridge
 from ui.compat import pending_slot_tasks
+from ui.connection_state import ConnectionState
 from ui.style import app_stylesheet
 from ui.tasks import OwnedTasks
 from ui.views.main_window_view import HISTORY, PAGES, QUEUE, RUN_LOG, SETTINGS, WORKFLOWS, MainWindowView
@@ -51,11 +52,12 @@ class MainWindow(MainWindowView):
         self.live_queue = LiveQueue(supervisor, self.bridge, self.notifier)
         self.history = HistoryPanel(supervisor, self.bridge, self.notifier)
         self.run_log = RunLog(supervisor, self.bridge, self.notifier)
-        self.settings_panel = SettingsPanel(supervisor, self.notifier)
+        self.connection = ConnectionState(supervisor, self.bridge, self)
+        self.settings_panel = SettingsPanel(supervisor, self.notifier, self.connection)
         self.pages = (self.workflows_page, self.live_queue, self.history, self.run_log, self.settings_panel)
         for page in self.pages:
             self.stack.addWidget(page)
-        self.status = SyncStatusBar(supervisor, self.bridge)
+        self.status = SyncStatusBar(supervisor, self.bridge, self.connection)
         self.setStatusBar(self.status)
         self.banner.setVisible(supervisor.is_demo)
         self.banner.connect_button.clicked.connect(lambda: self.show_page(SETTINGS))
@@ -63,7 +65,7 @@ class MainWindow(MainWindowView):
         for number in range(1, len(PAGES) + 1):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda page=number - 1: self.show_page(page))
-        self.bridge.connectivity_changed.connect(self._connectivity_changed)
+        self.connection.changed.connect(self._connectivity_changed)
         self._closed = asyncio.Event()
         self._tasks = OwnedTasks("window")
         self._apply_style()
@@ -100,7 +102,7 @@ class MainWindow(MainWindowView):
         self.status.start()
         preload_in_background()
 
-    def _connectivity_changed(self, value: str) -> None:
+    def _connectivity_changed(self, value: str, detail: str = "") -> None:
         state = Connectivity(value)
         if state is Connectivity.AUTH_FAILED:
             self.notifier.error(
@@ -164,6 +166,7 @@ class MainWindow(MainWindowView):
             self.history.tasks,
             self.run_log.tasks,
             self.workflows_page.tasks,
+            self.settings_panel.tasks,
         ]
         slots = [task for task in pending_slot_tasks() if not task.done()]
         for task in slots:

@@ -44,9 +44,13 @@ def wants_xcb(environ: Mapping[str, str]) -> bool:
 
 def plugin_path() -> Path:
     """Where this Qt keeps its xcb platform plugin (inside the bundle when frozen)."""
+    import PySide6
     from PySide6.QtCore import QLibraryInfo  # QtCore loads no platform plugin
 
-    return Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+    configured = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+    if configured.exists():
+        return configured
+    return Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"  # PyInstaller's layout
 
 
 def missing_libraries(plugin: Path) -> list[str]:
