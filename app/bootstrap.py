@@ -14,6 +14,7 @@ finished waits for it. `Supervisor.open` does both steps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -79,7 +80,9 @@ class QueueRow:
     """One closed conversation in the live queue, with what happened to it and why.
 
     `status` is what the outcome chip shows: pending, unassigned (or assigned), skipped, failed, waiting,
-    undone, or "no workflow" when nothing ran on it.
+    undone, or "no workflow" when nothing ran on it. It is the close's *effective* outcome over every run on it
+    (two workflows on one trigger make two runs, an undo a third): `run` is the run it comes from, the one that
+    changed the assignment when one did, and so the one Undo reverses. `runs` holds every run, oldest first.
     """
 
     close: ClosedConversation
@@ -87,10 +90,19 @@ class QueueRow:
     sync_state: SyncState | None
     status: str
     reason: str
+    runs: tuple[WorkflowRun, ...] = ()
+
+
+UNDO_WORDS = {SyncState.PENDING: "undo queued", SyncState.SYNCED: "undo sent", SyncState.FAILED: "undo failed"}
+
+
+def is_undo(run: WorkflowRun) -> bool:
+    """Whether `run` is the reversal of another run."""
+    return run.key.startswith("undo:")
 
 
 def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str, str]:
-    """The queue's outcome chip and reason for a close's latest run and its history row."""
+    """The queue's outcome chip and reason for one run and its history row."""
     if run is None:
         return "no workflow", "no published workflow ran on this close"
     if run.undone:
@@ -103,6 +115,34 @@ def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str,
     return run.outcome.value, run.reason
 
 
+def effective_run(runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]) -> WorkflowRun | None:
+    """The run that says what happened to the contact: the last one that changed its assignment, else the last
+    workflow run (an undo run is never it: the run it reversed shows "undone").
+    """
+    own = [run for run in runs if not is_undo(run)]
+    changed = [run for run in own if run.id is not None and run.id in changes]
+    if changed:
+        return changed[-1]
+    return own[-1] if own else (runs[-1] if runs else None)
+
+
+def queue_row(
+    close: ClosedConversation, runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]
+) -> QueueRow:
+    """A close's queue row from every run on it and the first change of each."""
+    run = effective_run(runs, changes)
+    change = changes.get(run.id) if run is not None and run.id is not None else None
+    status, reason = chip(run, change)
+    if status == "undone" and run is not None:
+        undo = next((r for r in reversed(runs) if r.key == f"undo:{run.id}"), None)
+        if undo is not None:
+            undo_change = changes.get(undo.id) if undo.id is not None else None
+            sent = undo_change.sync_state if undo_change is not None else SyncState.PENDING
+            words = UNDO_WORDS.get(sent, f"undo {sent.value}")
+            reason = f"{undo.reason.split(' (undo of run')[0]} ({words}, run {undo.id})"
+    return QueueRow(close, run, change.sync_state if change else None, status, reason, tuple(runs))
+
+
 @dataclass(frozen=True, slots=True)
 class RunDetail:
     """A run with the close it ran on and the changes it made."""
@@ -111,6 +151,10 @@ class RunDetail:
     close: ClosedConversation | None
     changes: tuple[AssignmentChange, ...]
     workflow: Workflow | None
+    close_runs: tuple[WorkflowRun, ...] = ()
+    """Every run on the same close (this one included), oldest first."""
+    workflow_names: Mapping[int, str] = dataclasses.field(default_factory=dict)
+    """The name of each workflow among `close_runs`, by id."""
 
 
 def local_offset(at: float | None = None) -> int:
@@ -401,15 +445,9 @@ class Supervisor:
     def _queue(self, limit: int, before_id: int | None, ids: list[int] | None) -> list[QueueRow]:
         store = self.store
         closes = store.closes.by_ids(ids) if ids is not None else store.closes.newest(limit, before_id)
-        runs = store.runs.for_conversations([c.id for c in closes if c.id is not None])
-        changes = store.history.first_for_runs([r.id for r in runs.values() if r.id is not None])
-        rows = []
-        for close in closes:
-            run = runs.get(close.id) if close.id is not None else None
-            change = changes.get(run.id) if run is not None and run.id is not None else None
-            status, reason = chip(run, change)
-            rows.append(QueueRow(close, run, change.sync_state if change else None, status, reason))
-        return rows
+        runs = store.closes.runs_of([c.id for c in closes if c.id is not None])
+        changes = store.history.first_for_runs([r.id for rs in runs.values() for r in rs if r.id is not None])
+        return [queue_row(close, runs.get(close.id, []) if close.id is not None else [], changes) for close in closes]
 
     @connected
     async def runs(
@@ -429,11 +467,19 @@ class Supervisor:
         def load() -> RunDetail:
             run = self.store.runs.get(run_id)
             close = self.store.closes.get(run.conversation_id) if run.conversation_id is not None else None
-            try:
-                workflow = self.store.workflows.get(run.workflow_id)
-            except NotFoundLocally:
-                workflow = None
-            return RunDetail(run, close, tuple(self.store.history.for_run(run_id)), workflow)
+            close_runs = self.store.closes.runs_of([close.id])[close.id] if close and close.id is not None else [run]
+            names: dict[int, str] = {}
+            workflow = None
+            for workflow_id in {r.workflow_id for r in close_runs} | {run.workflow_id}:
+                try:
+                    found = self.store.workflows.get(workflow_id)
+                except NotFoundLocally:
+                    continue
+                names[workflow_id] = found.name
+                if workflow_id == run.workflow_id:
+                    workflow = found
+            changes = tuple(self.store.history.for_run(run_id))
+            return RunDetail(run, close, changes, workflow, tuple(close_runs), names)
 
         return await self.store.db.read(load)
 
@@ -594,5 +640,8 @@ __all__ = [
     "chip",
     "connected",
     "connection_words",
+    "effective_run",
+    "is_undo",
     "local_offset",
+    "queue_row",
 ]

@@ -66,9 +66,9 @@ class LiveQueue(LiveQueueView):
         self._closes = Coalescer(FLUSH_MS, self._flush, self)
         self._loaded = False
         self._arrived = 0
-        bridge.closes_changed.connect(self._closes.add)
+        bridge.closes_changed.connect(self._closes_changed)
         bridge.runs_changed.connect(self._runs_changed)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self._filter_changed)
         self.pause.toggled.connect(self._pause_toggled)
         self.table.doubleClicked.connect(self._open_detail)
         self.table.clicked.connect(self._clicked)
@@ -96,6 +96,11 @@ class LiveQueue(LiveQueueView):
     def paused(self) -> bool:
         """Whether new closes are held back."""
         return self.pause.isChecked()
+
+    def _closes_changed(self, ids: list[int]) -> None:
+        self._closes.add(ids)
+        if self.paused:
+            self._update_summary()
 
     def _runs_changed(self, run_ids: list[int]) -> None:
         # A run changed (synced, failed, undone): refresh its close's row if it is shown.
@@ -133,12 +138,25 @@ class LiveQueue(LiveQueueView):
             self._closes.poke()
         self._update_summary()
 
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        self._update_summary()
+
     def _update_summary(self) -> None:
-        shown = self.model.rowCount()
-        text = f"{shown:,} closes shown"
+        total = self.model.rowCount()
+        if self.filter.text().strip():
+            text = f"{self.proxy.rowCount():,} of {total:,} closes"
+        else:
+            text = f"{total:,} closes"
         if self.paused:
-            text += f" · paused, {self._closes.pending:,} waiting"
+            arrived = self.arrived_while_paused()
+            text += f" · paused, {arrived:,} new {'close' if arrived == 1 else 'closes'} waiting"
         self.summary.setText(text)
+        self.table.setColumnHidden(queue_model.CHANNEL, not self.model.has_channels)
+
+    def arrived_while_paused(self) -> int:
+        """Closes that came in while paused and are not shown yet (changes to shown rows do not count)."""
+        return sum(1 for close_id in self._closes.pending_ids() if not self.model.shows(close_id))
 
     # -- actions -------------------------------------------------------------------------------------------
 
