@@ -116,8 +116,10 @@ def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str,
 
 
 def effective_run(runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]) -> WorkflowRun | None:
-    """The run that says what happened to the contact: the last one that changed its assignment, else the last
-    workflow run (an undo run is never it: the run it reversed shows "undone").
+    """The run that says what happened to the contact.
+
+    The last one that changed its assignment, else the last workflow run; never an undo run, since the run it
+    reversed shows "undone".
     """
     own = [run for run in runs if not is_undo(run)]
     changed = [run for run in own if run.id is not None and run.id in changes]

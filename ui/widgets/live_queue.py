@@ -144,10 +144,8 @@ class LiveQueue(LiveQueueView):
 
     def _update_summary(self) -> None:
         total = self.model.rowCount()
-        if self.filter.text().strip():
-            text = f"{self.proxy.rowCount():,} of {total:,} closes"
-        else:
-            text = f"{total:,} closes"
+        filtered = bool(self.filter.text().strip())
+        text = f"{self.proxy.rowCount():,} of {total:,} closes" if filtered else f"{total:,} closes"
         if self.paused:
             arrived = self.arrived_while_paused()
             text += f" · paused, {arrived:,} new {'close' if arrived == 1 else 'closes'} waiting"
