@@ -41,7 +41,7 @@ from app.domain.errors import (
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
-from app.domain.workflows import RunOutcome, Workflow, WorkflowRun, WorkflowState
+from app.domain.workflows import RunOutcome, TriggerKind, Workflow, WorkflowRun, WorkflowState
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
 from app.engine.dry_run import DryRunReport, dry_run
@@ -425,7 +425,16 @@ class Supervisor:
 
     @connected
     async def dry_run(self, workflow: Workflow, since: float, until: float | None = None) -> DryRunReport:
-        """What `workflow` would have done over the closes recorded in [since, until)."""
+        """What `workflow` would have done over the closes recorded in [since, until).
+
+        Only a Conversation Closed workflow can be replayed: the past Closeout records is closes.
+        """
+        if workflow.trigger.kind is not TriggerKind.CONVERSATION_CLOSED:
+            raise WorkflowError(
+                "A dry run replays past closes, so it is for Conversation Closed workflows only; this one starts "
+                "when a conversation opens.",
+                "Publish it to see it run, or change its trigger to Conversation Closed.",
+            )
         until = time.time() if until is None else until
         closes = await self.store.db.read(self.store.closes.between, int(since), int(until) + 1)
         agents = await self.agents()

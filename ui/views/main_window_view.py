@@ -75,9 +75,10 @@ class MainWindowView(QMainWindow):
         self.banner = DemoBannerView()
         self.banner.hide()
         right.addWidget(self.banner)
-        self.notice_slot = QVBoxLayout()
-        right.addLayout(self.notice_slot)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
-        outer.addLayout(right, 1)
+        # Notices float over this area (see NotificationArea), so showing one never moves a control.
+        self.page_area = QWidget()
+        self.page_area.setLayout(right)
+        outer.addWidget(self.page_area, 1)
         self.setCentralWidget(central)
