@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from typing_extensions import override
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -207,12 +207,21 @@ class MainWindow(MainWindowView):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1280, 800)
+            self.resize(self.default_size())
         page = stored.value("page", WORKFLOWS)
         try:
             self.show_page(int(page))  # type: ignore[call-overload]
         except (TypeError, ValueError):
             self.show_page(WORKFLOWS)
+
+    def default_size(self) -> QSize:
+        """1280×800, or less on a smaller screen (a 1366×768 laptop keeps room for its panels)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        wanted = QSize(1280, 800)
+        if screen is None:
+            return wanted
+        room = screen.availableGeometry().size() - QSize(40, 60)
+        return wanted.boundedTo(room).expandedTo(self.minimumSize())
 
     def save_geometry(self) -> None:
         """Remember the window's size, place and page."""

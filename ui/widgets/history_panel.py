@@ -33,6 +33,7 @@ from ui.models import history_model
 from ui.models.history_model import HistoryEntry, HistoryModel
 from ui.tasks import OwnedTasks
 from ui.views.history_view import HistoryView
+from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.delegates import ChipDelegate
 from ui.widgets.notifications import Notifier
 
@@ -100,8 +101,20 @@ class HistoryPanel(HistoryView):
         self.model = HistoryModel(self.tasks, PAGE, parent=self)
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(history_model.OUTCOME, ChipDelegate(history_model.STATUS_ROLE, self.table))
-        for column, width in ((0, 110), (1, 150), (2, 130), (3, 130), (4, 80), (5, 170), (6, 90)):
-            self.table.horizontalHeader().resizeSection(column, width)
+        h = history_model
+        self.fitter = ColumnFitter(
+            self.table,
+            (
+                Column(0, 110, 70, priority=0),
+                Column(1, 150, 100, priority=0),
+                Column(2, 130, 80, priority=2),
+                Column(3, 130, 80, priority=1),
+                Column(4, 80, 64, priority=3),
+                Column(5, 170, 80, priority=4),
+                Column(h.OUTCOME, 90, 84, key=True),
+            ),
+            stretch=len(h.COLUMNS) - 1,
+        )
         self.filter = HistoryFilter()
         self._custom: tuple[dt.date, dt.date] | None = None
         self._agent_names: dict[int, str] = {}

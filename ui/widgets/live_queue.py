@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
@@ -22,6 +22,7 @@ from ui.models import queue_model
 from ui.models.queue_model import QueueModel
 from ui.tasks import OwnedTasks
 from ui.views.live_queue_view import LiveQueueView
+from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.notifications import Notifier
 
 log = logging.getLogger("closeout.ui.queue")
@@ -50,18 +51,20 @@ class LiveQueue(LiveQueueView):
         self.proxy.setFilterRole(queue_model.SEARCH_ROLE)
         self.table.setModel(self.proxy)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # a double-click opens the run
-        header = self.table.horizontalHeader()
-        for column, width in (
-            (queue_model.TIME, 80),
-            (queue_model.CONTACT, 150),
-            (queue_model.CHANNEL, 90),
-            (queue_model.CLOSED_BY, 170),
-            (queue_model.CATEGORY, 130),
-            (queue_model.ASSIGNEE, 140),
-            (queue_model.ACTION, 60),
-        ):
-            header.resizeSection(column, width)
-        header.setSectionResizeMode(queue_model.OUTCOME, QHeaderView.ResizeMode.Stretch)
+        q = queue_model
+        self.fitter = ColumnFitter(
+            self.table,
+            (
+                Column(q.TIME, 90, 64, priority=1),
+                Column(q.CONTACT, 150, 100, priority=0),
+                Column(q.CHANNEL, 90, 60, priority=5),
+                Column(q.CLOSED_BY, 170, 90, priority=3),
+                Column(q.CATEGORY, 130, 80, priority=4),
+                Column(q.ASSIGNEE, 140, 90, priority=2),
+                Column(q.ACTION, 60, 56, key=True),
+            ),
+            stretch=q.OUTCOME,
+        )
 
         self._closes = Coalescer(FLUSH_MS, self._flush, self)
         self._loaded = False
@@ -150,7 +153,8 @@ class LiveQueue(LiveQueueView):
             arrived = self.arrived_while_paused()
             text += f" · paused, {arrived:,} new {'close' if arrived == 1 else 'closes'} waiting"
         self.summary.setText(text)
-        self.table.setColumnHidden(queue_model.CHANNEL, not self.model.has_channels)
+        if (queue_model.CHANNEL in self.fitter.kept_hidden) == self.model.has_channels:
+            self.fitter.set_kept_hidden(queue_model.CHANNEL, not self.model.has_channels)
 
     def arrived_while_paused(self) -> int:
         """Closes that came in while paused and are not shown yet (changes to shown rows do not count)."""

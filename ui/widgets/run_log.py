@@ -23,6 +23,7 @@ from ui.models import run_log_model
 from ui.models.run_log_model import RunEntry, RunLogModel
 from ui.tasks import OwnedTasks
 from ui.views.run_log_view import RunLogView
+from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.delegates import ChipDelegate
 from ui.widgets.notifications import Notifier
 
@@ -43,8 +44,16 @@ class RunLog(RunLogView):
         self.model = RunLogModel(self.tasks, PAGE, parent=self)
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(run_log_model.OUTCOME, ChipDelegate(run_log_model.STATUS_ROLE, self.table))
-        for column, width in ((0, 120), (1, 260), (2, 160), (3, 100)):
-            self.table.horizontalHeader().resizeSection(column, width)
+        self.fitter = ColumnFitter(
+            self.table,
+            (
+                Column(0, 120, 70, priority=1),
+                Column(1, 260, 120, priority=0),
+                Column(2, 160, 90, priority=2),
+                Column(run_log_model.OUTCOME, 100, 90, key=True),
+            ),
+            stretch=len(run_log_model.COLUMNS) - 1,
+        )
         self.workflow.addItem("Any workflow", None)
         self.outcome.addItem("Any outcome", None)
         for outcome in RunOutcome:
