@@ -215,7 +215,7 @@ class MainWindow(MainWindowView):
             self.show_page(WORKFLOWS)
 
     def default_size(self) -> QSize:
-        """1280×800, or less on a smaller screen (a 1366×768 laptop keeps room for its panels)."""
+        """1280x800, or less on a smaller screen (a 1366x768 laptop keeps room for its panels)."""
         screen = self.screen() or QApplication.primaryScreen()
         wanted = QSize(1280, 800)
         if screen is None:

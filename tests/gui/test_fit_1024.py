@@ -1,4 +1,4 @@
-"""At 1024×700 the key columns (Outcome, Undo, Reason) sit inside each table's viewport, with no horizontal scroll."""
+"""At 1024x700 the key columns (Outcome, Undo, Reason) sit inside each table's viewport, with no horizontal scroll."""
 
 from __future__ import annotations
 

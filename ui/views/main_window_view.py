@@ -48,7 +48,7 @@ class MainWindowView(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Closeout")
-        self.setMinimumSize(960, 600)  # fits a 1366×768 laptop with its panels; the tables fit columns to it
+        self.setMinimumSize(960, 600)  # fits a 1366x768 laptop with its panels; the tables fit columns to it
         central = QWidget()
         outer = QHBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)
