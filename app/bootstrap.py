@@ -530,10 +530,12 @@ class Supervisor:
         return await self.store.db.read(self.store.cache.open_load)
 
     @connected
-    async def export_csv(self, path: Path, flt: HistoryFilter, progress: Progress | None = None) -> int:
-        """Write the filtered history to `path` as CSV; returns the number of rows."""
+    async def export_csv(
+        self, path: Path, flt: HistoryFilter, progress: Progress | None = None, for_excel: bool = False
+    ) -> int:
+        """Write the filtered history to `path` as CSV (with a UTF-8 BOM `for_excel`); returns the number of rows."""
         names = {agent_id: agent.name for agent_id, agent in (await self.agents()).items()}
-        return await self.store.db.read(self.store.exporter.to_path, path, flt, names, progress)
+        return await self.store.db.read(self.store.exporter.to_path, path, flt, names, progress, for_excel)
 
     # -- people, status, token ------------------------------------------------------------------------------
 

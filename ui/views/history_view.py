@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
@@ -41,6 +42,10 @@ class HistoryView(QWidget):
         self.cancel_export = QPushButton("Cancel")
         self.cancel_export.hide()
         header.addWidget(self.cancel_export)
+        self.for_excel = QCheckBox("For Excel")
+        self.for_excel.setToolTip("Start the file with a UTF-8 mark so Excel shows names like “Lucía” and “João” right")
+        self.for_excel.setChecked(True)
+        header.addWidget(self.for_excel)
         self.export = QPushButton("Export CSV…")
         header.addWidget(self.export)
         layout.addLayout(header)

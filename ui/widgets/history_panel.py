@@ -379,7 +379,9 @@ class HistoryPanel(HistoryView):
         self.export_progress.show()
         self.cancel_export.show()
         try:
-            written = await self._supervisor.export_csv(path, self.filter, self._progress)
+            written = await self._supervisor.export_csv(
+                path, self.filter, self._progress, for_excel=self.for_excel.isChecked()
+            )
         except CloseoutError as exc:
             self._notifier.error(exc)
             return None
