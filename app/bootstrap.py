@@ -41,7 +41,15 @@ from app.domain.errors import (
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
 from app.domain.people import Agent, UserRef
 from app.domain.secret import Secret
-from app.domain.workflows import RunOutcome, TriggerKind, Workflow, WorkflowRun, WorkflowState
+from app.domain.workflows import (
+    AssignAction,
+    AssignToStep,
+    RunOutcome,
+    TriggerKind,
+    Workflow,
+    WorkflowRun,
+    WorkflowState,
+)
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
 from app.engine.dry_run import DryRunReport, dry_run
@@ -606,6 +614,24 @@ class Supervisor:
         return sorted(counts, key=lambda category: (-counts[category], category.lower()))
 
 
+def unknown_references(workflow: Workflow, agents: Mapping[int, Agent]) -> tuple[str, ...]:
+    """Teams and users the workflow names that the workspace's cached agents do not have, in words, per step.
+
+    The messages read like `missing_fields`' ("Step 1 (Assign To): ..."), so the editor marks the same field.
+    """
+    teams = {agent.team.id: agent.team.name for agent in agents.values() if agent.team is not None}
+    found: list[str] = []
+    for number, step in enumerate(workflow.steps, 1):
+        if not isinstance(step, AssignToStep):
+            continue
+        if step.action is AssignAction.TEAM_USER and step.team_id is not None and step.team_id not in teams:
+            known = ", ".join(sorted(teams.values())) or "none cached yet"
+            found.append(f"Step {number} (Assign To): team {step.team_id} is not a team of this workspace ({known})")
+        if step.action is AssignAction.SPECIFIC_USER and step.user_id is not None and step.user_id not in agents:
+            found.append(f"Step {number} (Assign To): user {step.user_id} is not a user of this workspace")
+    return tuple(found)
+
+
 def connection_words(error: CloseoutError, api_url: str) -> str:
     """A failed connection test in words that name the URL and the cause, never an exception class."""
     parts = urlsplit(api_url)
@@ -657,4 +683,5 @@ __all__ = [
     "is_undo",
     "local_offset",
     "queue_row",
+    "unknown_references",
 ]

@@ -145,3 +145,22 @@ async def test_notices_never_move_the_layout_and_stay_under_the_pointer(gui_app,
         assert not timer.isActive()
         QApplication.sendEvent(frame, QEvent(QEvent.Type.Leave))
         assert timer.isActive()
+
+
+async def test_an_unknown_team_is_marked_where_it_is_typed_and_not_published(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, seeded=False)
+        window = app.window(supervisor)
+        draft = await supervisor.use_template("round-robin-online", values={"team": "999"})
+        page = window.workflows_page
+        await page.open_editor(draft)
+        editor = page.editor
+        problem = next(m for m in editor.missing_now if "team 999" in m)
+        assert "is not a team of this workspace" in problem
+        assert problem in editor.missing.text()
+        step = editor.step_editors[0]
+        assert step.team.property("needsInput") is True and "team 999" in step.team.toolTip()
+        assert await editor.publish_now() is None
+        assert (await supervisor.workflow(draft.id)).state is WorkflowState.DRAFT
+        assert any("team 999" in n.text for n in window.notifications.notices())
+        editor.dirty = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QTableView, QWidget
+from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
 
 from tests.helpers import wait_until
 from ui.main_window import HISTORY, QUEUE, RUN_LOG
@@ -26,6 +26,8 @@ def assert_inside(table: QTableView, columns: list[int]) -> None:
         width = header.sectionSize(column)
         assert left >= 0 and left + width <= viewport.width() + 1, (column, left, width, viewport.width())
         assert width >= 50, (column, width)
+    if columns and header.sectionResizeMode(columns[0]) == QHeaderView.ResizeMode.Stretch:
+        assert header.sectionSize(columns[0]) >= 200, "the key column is too narrow to read"
 
 
 async def test_every_view_fits_its_key_columns_at_1024_by_700(gui_app) -> None:

@@ -28,12 +28,12 @@ class Column:
 class ColumnFitter(QObject):
     """Re-fits `table`'s columns each time its viewport changes size; `stretch` takes the remainder."""
 
-    def __init__(self, table: QTableView, columns: Sequence[Column], stretch: int) -> None:
+    def __init__(self, table: QTableView, columns: Sequence[Column], stretch: int, stretch_minimum: int = 200) -> None:
         super().__init__(table)
         self.table = table
         self.columns = list(columns)
         self.stretch = stretch
-        self.stretch_minimum = 160
+        self.stretch_minimum = stretch_minimum
         self.hidden_by_fit: set[int] = set()
         self.kept_hidden: set[int] = set()  # hidden for reasons of their own (e.g. always empty)
         table.setTextElideMode(Qt.TextElideMode.ElideRight)

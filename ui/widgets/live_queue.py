@@ -64,6 +64,7 @@ class LiveQueue(LiveQueueView):
                 Column(q.ACTION, 60, 56, key=True),
             ),
             stretch=q.OUTCOME,
+            stretch_minimum=300,  # the chip and enough of the reason to read it
         )
 
         self._closes = Coalescer(FLUSH_MS, self._flush, self)

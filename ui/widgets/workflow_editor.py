@@ -13,8 +13,9 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from app.bootstrap import Supervisor
+from app.bootstrap import Supervisor, unknown_references
 from app.domain.errors import CloseoutError, PublishBlocked
+from app.domain.people import Agent
 from app.domain.workflows import (
     AddCommentStep,
     AssignAction,
@@ -69,6 +70,7 @@ class WorkflowEditor(WorkflowEditorView):
         self._agents: list[tuple[int, str]] = []
         self._teams: list[tuple[int, str]] = []
         self._loading = False
+        self._agent_map: dict[int, Agent] = {}
         self.dirty = False
         self.missing_now: tuple[str, ...] = ()
         self.state_chip = ChipLabel()
@@ -101,6 +103,7 @@ class WorkflowEditor(WorkflowEditorView):
     async def open_workflow(self, workflow: Workflow) -> None:
         """Load the workspace's agents, teams and categories, then show `workflow`."""
         agents = await self._supervisor.agents()
+        self._agent_map = dict(agents)
         categories = await self._supervisor.recent_categories()
         self._agents = sorted(((a.id, a.name) for a in agents.values()), key=lambda p: p[1].lower())
         teams = {a.team.id: a.team.name for a in agents.values() if a.team is not None}
@@ -229,7 +232,7 @@ class WorkflowEditor(WorkflowEditorView):
 
     def _refresh(self) -> None:
         workflow = self.form_workflow()
-        self.missing_now = self._supervisor.missing_fields(workflow)
+        self.missing_now = self._supervisor.missing_fields(workflow) + unknown_references(workflow, self._agent_map)
         self.show_missing(self.missing_now)
         if not self.missing_now:
             self._notifier.withdraw(PUBLISH_NOTICE)  # "cannot be published yet" no longer holds
@@ -348,6 +351,11 @@ class WorkflowEditor(WorkflowEditorView):
             await self.save_now() if self.dirty or self.workflow is None or self.workflow.id is None else self.workflow
         )
         if saved is None or saved.id is None:
+            return None
+        refused = unknown_references(saved, self._agent_map)
+        if refused:  # the same words the marks show; nothing is published
+            self.show_missing(self.missing_now)
+            self._notifier.error(f"“{saved.name}” cannot be published yet: {'; '.join(refused)}.", key=PUBLISH_NOTICE)
             return None
         try:
             published = await self._supervisor.publish(saved.id)
