@@ -78,6 +78,9 @@ class HistoryView(QWidget):
             filters.addWidget(label, 0, column * 2, Qt.AlignmentFlag.AlignRight)
             filters.addWidget(field, 0, column * 2 + 1)
         filters.addWidget(self.range_button, 0, 6)
+        self.reset = QPushButton("Reset filters")
+        self.reset.setToolTip("Back to the last 7 days, every agent, source, workflow and outcome")
+        filters.addWidget(self.reset, 0, 7)
         for column, (label, field) in enumerate(row1):
             filters.addWidget(label, 1, column * 2, Qt.AlignmentFlag.AlignRight)
             filters.addWidget(field, 1, column * 2 + 1)

@@ -35,6 +35,7 @@ from ui.tasks import OwnedTasks
 from ui.views.history_view import HistoryView
 from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.delegates import ChipDelegate
+from ui.widgets.empty_state import EmptyState
 from ui.widgets.notifications import Notifier
 
 log = logging.getLogger("closeout.ui.history")
@@ -56,6 +57,15 @@ LIVE_MS = 1_000
 CHARTS_MS = 5_000
 TEXT_MS = 300
 DAY = 86_400
+
+
+def preset_days(preset: str) -> int | None:
+    """How many days the per-day chart shows for a preset (None: the days that have data)."""
+    if preset in ("Today", "Yesterday"):
+        return 1
+    if preset.startswith("Last ") and preset.endswith(" days"):
+        return int(preset.split()[1])
+    return None
 
 
 def preset_range(
@@ -153,6 +163,14 @@ class HistoryPanel(HistoryView):
         for field in (self.contact, self.conversation):
             field.textChanged.connect(self._text_timer.start)
         self.export.clicked.connect(self._export_clicked)
+        self.reset.clicked.connect(self.reset_filters)
+        self.empty = EmptyState(
+            self.table,
+            "No assignment change matches these filters. Widen the dates or press Reset filters; "
+            "changes appear here as workflows run.",
+            busy=lambda: bool(self.model.loading),
+        )
+        self.model.rows_loaded.connect(self.empty.update_state)
         self.cancel_export.clicked.connect(self._cancel_export.set)
         self.export_progressed.connect(self._show_export_progress)
         self.model.rows_loaded.connect(self._update_count_label)
@@ -194,7 +212,8 @@ class HistoryPanel(HistoryView):
         self._fill(
             self.agent, "Any agent", sorted(((a.name, a.id) for a in agents.values()), key=lambda p: p[0].lower())
         )
-        self._fill(self.workflow, "Any workflow", [(w.name, w.id) for w in workflows])
+        labels = formatting.workflow_labels(workflows)
+        self._fill(self.workflow, "Any workflow", [(labels.get(w.id or 0, w.name), w.id) for w in workflows])
 
     @staticmethod
     def _fill(combo: Any, anything: str, choices: list[tuple[str, Any]]) -> None:
@@ -254,6 +273,23 @@ class HistoryPanel(HistoryView):
             conversation_id=conversation,
             sync_state=current_enum(self.outcome, SyncState),
         )
+
+    def reset_filters(self) -> None:
+        """Every filter back to its default (the last 7 days, nothing else), in one reload."""
+        widgets = (self.preset, self.agent, self.source, self.workflow, self.outcome, self.contact, self.conversation)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.preset.setCurrentIndex(max(0, self.preset.findText(DEFAULT_PRESET)))
+            self.range_button.setVisible(False)
+            for combo in (self.agent, self.source, self.workflow, self.outcome):
+                combo.setCurrentIndex(0)
+            self.contact.clear()
+            self.conversation.clear()
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self.apply_filters()
 
     def apply_filters(self, *_: Any) -> None:
         """Start over with the filter the fields describe: first page, count and charts, all off the GUI thread."""
@@ -346,7 +382,7 @@ class HistoryPanel(HistoryView):
         if generation != self._generation or self._charts is None:
             return
         per_day_chart, load_chart = self._charts
-        per_day_chart.set_data(per_day)
+        per_day_chart.set_data(per_day, preset_days(self.preset.currentText()))
         load_chart.set_data(loads, self._agent_names)
 
     # -- export ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ui.tasks import OwnedTasks
 from ui.views.run_log_view import RunLogView
 from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.delegates import ChipDelegate
+from ui.widgets.empty_state import EmptyState
 from ui.widgets.notifications import Notifier
 
 PAGE = 200
@@ -65,6 +66,13 @@ class RunLog(RunLogView):
         self.outcome.currentIndexChanged.connect(self.apply_filters)
         self.table.doubleClicked.connect(self._open_detail)
         self.model.rows_loaded.connect(self._update_summary)
+        self.reset.clicked.connect(self.reset_filters)
+        self.empty = EmptyState(
+            self.table,
+            "No run matches these filters. Press Reset filters; runs appear here as published workflows run.",
+            busy=lambda: bool(self.model.loading),
+        )
+        self.model.rows_loaded.connect(self.empty.update_state)
         bridge.runs_changed.connect(self._runs_changed)
         bridge.workflows_changed.connect(self._workflows_changed)
 
@@ -84,15 +92,24 @@ class RunLog(RunLogView):
 
     async def _load_workflows(self) -> None:
         workflows = await self._supervisor.workflows()
-        self.model.set_workflow_names({w.id: w.name for w in workflows if w.id is not None})
+        labels = formatting.workflow_labels(workflows)
+        self.model.set_workflow_names(labels)
         current = self.workflow.currentData()
         self.workflow.blockSignals(True)
         self.workflow.clear()
         self.workflow.addItem("Any workflow", None)
         for workflow in workflows:
-            self.workflow.addItem(workflow.name, workflow.id)
+            self.workflow.addItem(labels.get(workflow.id or 0, workflow.name), workflow.id)
         self.workflow.setCurrentIndex(max(0, self.workflow.findData(current)))
         self.workflow.blockSignals(False)
+
+    def reset_filters(self) -> None:
+        """Any workflow, any outcome."""
+        for combo in (self.workflow, self.outcome):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.apply_filters()
 
     def apply_filters(self, *_: Any) -> None:
         """Start over with the chosen workflow and outcome."""

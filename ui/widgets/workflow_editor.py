@@ -334,7 +334,22 @@ class WorkflowEditor(WorkflowEditorView):
         self.dirty = False
         self._refresh()
         self.saved.emit(saved)
+        await self._warn_if_name_taken(saved)
         return saved
+
+    async def _warn_if_name_taken(self, saved: Workflow) -> None:
+        others = [
+            w
+            for w in await self._supervisor.workflows()
+            if w.id != saved.id and w.name.strip().lower() == saved.name.strip().lower()
+        ]
+        if others:
+            names = ", ".join(f"#{w.id} ({formatting.STATE_WORDS[w.state].lower()})" for w in others)
+            self._notifier.warning(
+                f"Another workflow is also called “{saved.name}”: {names}. Lists tell them apart by number and "
+                "version; a name of its own makes it clearer.",
+                key="duplicate-name",
+            )
 
     @asyncSlot()
     async def _save_clicked(self) -> None:

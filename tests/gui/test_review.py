@@ -1,0 +1,58 @@
+"""History and run log as a lead reviews them: Reset filters, empty states, whole-number ticks, seven days in seven."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from app.domain.history import ChangeSource
+from tests.helpers import wait_until
+from ui import formatting
+from ui.main_window import HISTORY, RUN_LOG
+from ui.widgets.charts import tick_step
+
+
+def test_ticks_are_whole_round_steps() -> None:
+    assert tick_step(3) == 1
+    assert tick_step(0) == 1
+    assert tick_step(14) == 5
+    assert tick_step(230) == 50
+    assert all(isinstance(tick_step(n), int) for n in (1, 7, 99, 12345))
+
+
+async def test_reset_filters_empty_state_and_a_week_of_days(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        await supervisor.start()
+        window.show_page(HISTORY)
+        history = window.history
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        assert not history.empty.isVisible()
+        await wait_until(lambda: history._charts is not None and history._charts[0].totals, timeout=30)
+        per_day = history._charts[0]
+        assert len(per_day.totals) == 7  # "Last 7 days" shows seven days, the quiet ones too
+
+        history.source.setCurrentIndex(history.source.findData(ChangeSource.UNDO))
+        await wait_until(lambda: history.model.rowCount() == 0 and not history.model.loading, timeout=30)
+        assert history.empty.isVisible() and "Reset filters" in history.empty.text()
+        history.reset.click()
+        assert history.source.currentIndex() == 0
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        assert not history.empty.isVisible()
+
+        window.show_page(RUN_LOG)
+        log = window.run_log
+        await wait_until(lambda: log.model.rowCount() > 0, timeout=30)
+        log.outcome.setCurrentIndex(log.outcome.count() - 1)
+        log.reset.click()
+        assert log.outcome.currentIndex() == 0 and log.workflow.currentIndex() == 0
+
+
+def test_workflows_with_one_name_are_told_apart() -> None:
+    from app.domain.workflows import Trigger, TriggerKind, Workflow
+
+    base = Workflow("Unassign", Trigger(TriggerKind.CONVERSATION_CLOSED), id=1, version=2)
+    labels = formatting.workflow_labels(
+        [base, dataclasses.replace(base, id=2, version=1), dataclasses.replace(base, id=3, name="Other")]
+    )
+    assert labels == {1: "Unassign (#1, v2)", 2: "Unassign (#2, v1)", 3: "Other"}
