@@ -9,6 +9,7 @@ import pytest
 from app.commands import queue_json
 from app.domain.workflows import RunOutcome
 from tests.helpers import wait_until
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.run_detail_dialog import RunDetailDialog
 from ui.main_window import QUEUE
 from ui.models import queue_model
@@ -16,8 +17,14 @@ from ui.models import queue_model
 
 @pytest.mark.slow
 async def test_two_workflows_one_close_shows_the_effective_outcome_with_undo_on_the_run_that_changed(
-    gui_app,
+    gui_app, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    answers: list[bool] = [False, True]  # the first Undo is cancelled at the question, the second confirmed
+
+    async def confirm(cls, parent, title: str, text: str, action: str) -> bool:
+        return answers.pop(0)
+
+    monkeypatch.setattr(ConfirmDialog, "ask", classmethod(confirm))
     async with gui_app() as app:
         supervisor = await app.open(demo=True, seeded=False, rate=1200.0)
         first = await supervisor.use_template("unassign-after-close", name="Unassign on close")
@@ -62,6 +69,9 @@ async def test_two_workflows_one_close_shows_the_effective_outcome_with_undo_on_
 
         # Undo from the row: the row says undone, and the undo run joins the close's runs.
         close_id = row.close.id
+        window.live_queue.undo_row(at)  # cancelled: nothing is undone
+        await wait_until(lambda: len(answers) == 1)
+        assert not [r for r in (await supervisor.queue_rows([close_id]))[0].runs if r.key.startswith("undo:")]
         window.live_queue.undo_row(at)
 
         def current():

@@ -17,6 +17,7 @@ from app.domain.errors import CloseoutError
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
 from ui.compat import asyncSlot
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.run_detail_dialog import RunDetailDialog
 from ui.models import queue_model
 from ui.models.queue_model import QueueModel
@@ -193,6 +194,16 @@ class LiveQueue(LiveQueueView):
 
     @asyncSlot(int, int)
     async def _undo(self, run_id: int, close_id: int) -> None:
+        row = next(
+            (self.model.row_at(r) for r in range(self.model.rowCount()) if self.model.row_at(r).close.id == close_id),
+            None,
+        )
+        who = row.close.assignee_at_close.name if row and row.close.assignee_at_close else "the agent it had at close"
+        contact = row.close.contact.name if row else "the contact"
+        if not await ConfirmDialog.ask(
+            self, "Undo", f"Give {contact} back to {who}? Closeout sends the change to respond.io.", "Undo"
+        ):
+            return
         try:
             undo_run = await self._supervisor.undo(run_id)
         except CloseoutError as exc:

@@ -34,6 +34,7 @@ from app.domain.workflows import (
 from ui import formatting
 from ui.combo import current_enum
 from ui.compat import asyncSlot
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.dry_run_dialog import DryRunDialog
 from ui.dialogs.unsaved_changes_dialog import DISCARD, SAVE, UnsavedChangesDialog
 from ui.views.workflow_editor_view import WorkflowEditorView
@@ -394,6 +395,10 @@ class WorkflowEditor(WorkflowEditorView):
     @asyncSlot()
     async def _stop_clicked(self) -> None:
         if self.workflow is None or self.workflow.id is None:
+            return
+        if not await ConfirmDialog.ask(
+            self, "Stop workflow", f"Stop “{self.workflow.name}”? It no longer runs on new events.", "Stop"
+        ):
             return
         try:
             stopped = await self._supervisor.stop_workflow(self.workflow.id)
