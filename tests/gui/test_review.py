@@ -56,3 +56,32 @@ def test_workflows_with_one_name_are_told_apart() -> None:
         [base, dataclasses.replace(base, id=2, version=1), dataclasses.replace(base, id=3, name="Other")]
     )
     assert labels == {1: "Unassign (#1, v2)", 2: "Unassign (#2, v1)", 3: "Other"}
+
+
+async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_app) -> None:
+    import time
+
+    import pytest
+
+    from app.domain.errors import WorkflowError
+    from app.domain.workflows import RunOutcome
+    from ui.dialogs.dry_run_dialog import DryRunDialog
+    from ui.models import dry_run_model
+
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.start(poll=False, drain=False)
+        unassign = next(w for w in await supervisor.workflows() if w.template_id == "unassign-after-close")
+        report = await supervisor.dry_run(unassign, time.time() - 7 * 86_400)
+        assert report.rows  # the demo's seeded past gives the dry run something to replay at once
+        dialog = DryRunDialog(report, "the last 7 days")
+        texts = {
+            dialog.model.data(dialog.model.index(r, dry_run_model.OUTCOME))
+            for r in range(dialog.model.rowCount())
+            if dialog.model._rows[r].outcome is RunOutcome.DONE
+        }
+        assert texts == {"would run"}
+        dialog.deleteLater()
+        opened = await supervisor.use_template("round-robin-online")
+        with pytest.raises(WorkflowError, match="Conversation Closed workflows only"):
+            await supervisor.dry_run(opened, time.time() - 7 * 86_400)
