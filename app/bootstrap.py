@@ -39,7 +39,7 @@ from app.domain.errors import (
     WorkflowError,
 )
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
-from app.domain.people import Agent, UserRef
+from app.domain.people import Agent, Contact, UserRef
 from app.domain.secret import Secret
 from app.domain.workflows import (
     AssignAction,
@@ -592,6 +592,16 @@ class Supervisor:
         """Display names of the cached contacts among `contact_ids` (the history table shows names, not ids)."""
         found = await self.store.db.read(self.store.cache.contacts, list(contact_ids))
         return {contact_id: contact.name for contact_id, contact in found.items()}
+
+    @connected
+    async def find_contacts(self, text: str, limit: int = 20) -> list[Contact]:
+        """Cached contacts by id, or whose name, phone or email contains `text` (the filters' look-up)."""
+        stripped = text.strip()
+        if stripped.isdigit():
+            found = await self.store.db.read(self.store.cache.contacts, [int(stripped)])
+            if found:
+                return list(found.values())
+        return await self.store.db.read(self.store.cache.find, stripped, limit)
 
     @connected
     async def history_rows(self, change_ids: Sequence[int]) -> list[AssignmentChange]:

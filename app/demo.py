@@ -171,10 +171,10 @@ class DemoWorkspace:
             draft = await supervisor.use_template("unassign-after-close")
             assert draft.id is not None
             published = await supervisor.publish(draft.id)
-            plans = past_plans(self.fake, published, time.time())
+            plans = [Plan(contacts=workspace_contacts(self.fake)), *past_plans(self.fake, published, time.time())]
             await supervisor.store.db.write(supervisor.store.plans.commit_many, plans)
             await supervisor.store.db.write(supervisor.store.meta.set, SEEDED, "1")
-            log.info("demo: published %r and recorded %d past closes", draft.name, len(plans))
+            log.info("demo: published %r and recorded %d past closes", draft.name, len(plans) - 1)
         else:
             # The simulated workspace starts from the same state on every launch, but the cache remembers the last
             # one: take the workspace's contacts as they are now, so the first poll finds nothing that changed

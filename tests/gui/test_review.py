@@ -85,3 +85,25 @@ async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_a
         opened = await supervisor.use_template("round-robin-online")
         with pytest.raises(WorkflowError, match="Conversation Closed workflows only"):
             await supervisor.dry_run(opened, time.time() - 7 * 86_400)
+
+
+async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        await supervisor.start()
+        window.show_page(HISTORY)
+        history = window.history
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        entry = history.model.rows()[0]
+        contact = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
+        history.contact.setText(contact.name.upper())  # any case
+        await wait_until(lambda: history.filter.contact_id == contact.id, timeout=30)
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        assert {e.change.contact_id for e in history.model.rows()} == {contact.id}
+        if contact.email:
+            history.contact.setText(contact.email)
+            await wait_until(lambda: history.contact.toolTip().startswith(contact.name), timeout=30)
+        history.contact.setText("zz-no-such-contact")
+        await wait_until(lambda: "No contact" in history.contact.toolTip(), timeout=30)
+        assert history.contact.property("needsInput") is True

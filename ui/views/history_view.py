@@ -62,7 +62,7 @@ class HistoryView(QWidget):
         self.workflow.setMinimumContentsLength(18)
         self.outcome = QComboBox()
         self.contact = QLineEdit()
-        self.contact.setPlaceholderText("contact id")
+        self.contact.setPlaceholderText("name, phone, email or id")
         self.conversation = QLineEdit()
         self.conversation.setPlaceholderText("conversation id")
         for field in (self.contact, self.conversation):

@@ -149,7 +149,8 @@ class HistoryPanel(HistoryView):
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
         self._text_timer.setInterval(TEXT_MS)
-        self._text_timer.timeout.connect(self.apply_filters)
+        self._text_timer.timeout.connect(self._text_settled)
+        self._contact_match: tuple[str, int | None] = ("", None)
         self._live = Coalescer(LIVE_MS, self._refresh_changes, self)
         self._charts_timer = QTimer(self)
         self._charts_timer.setSingleShot(True)
@@ -258,10 +259,47 @@ class HistoryPanel(HistoryView):
         field.setToolTip("" if ok else "Enter a number (the id), or leave empty")
         return (int(text) if ok else None), ok
 
+    def _text_settled(self) -> None:
+        self.tasks.spawn(self._resolve_contact_then_apply(), "contact")
+
+    async def _resolve_contact_then_apply(self) -> None:
+        """The contact field takes a name, phone, email or id: find the one contact it means."""
+        text = self.contact.text().strip()
+        chosen: int | None = None
+        tip = ""
+        if text:
+            found = await self._supervisor.find_contacts(text)
+            exact = [c for c in found if c.name.lower() == text.lower() or str(c.id) == text]
+            if len(found) == 1 or len(exact) == 1:
+                contact = found[0] if len(found) == 1 else exact[0]
+                chosen, tip = contact.id, f"{contact.name} (id {contact.id})"
+            elif not found:
+                tip = f"No contact's name, phone or email contains “{text}”."
+            else:
+                names = ", ".join(c.name for c in found[:5]) + ("…" if len(found) > 5 else "")
+                tip = f"{len(found)} contacts match: {names}. Type more of the name, or the phone or email."
+        if text != self.contact.text().strip():
+            return  # typed on meanwhile: the next pause resolves it
+        self._contact_match = (text, chosen)
+        marked = bool(text) and chosen is None
+        self.contact.setProperty("needsInput", marked)
+        self.contact.style().polish(self.contact)
+        self.contact.setToolTip(tip)
+        self.apply_filters()
+
+    def _contact_id(self) -> int | None:
+        text = self.contact.text().strip()
+        if not text:
+            return None
+        matched_text, matched = self._contact_match
+        if matched_text == text:
+            return matched if matched is not None else -1  # no such contact: the filter shows nothing
+        return int(text) if text.isdigit() else -1
+
     def current_filter(self) -> HistoryFilter:
         """The filter the fields describe now."""
         since, until = preset_range(self.preset.currentText(), dt.date.today(), self._custom)
-        contact, _ = self._int_field(self.contact)
+        contact = self._contact_id()
         conversation, _ = self._int_field(self.conversation)
         return HistoryFilter(
             since=since,
