@@ -20,7 +20,7 @@ from app.domain.workflows import RunOutcome
 from ui import formatting
 from ui.widgets.delegates import ChipPixmaps
 
-COLUMNS = ("Time", "Contact", "Channel", "Closed by", "Category", "Assignee at close", "Outcome", "")
+COLUMNS = ("Time", "Contact", "Channel", "Closed by", "Category", "Assignee", "Outcome", "")
 TIME, CONTACT, CHANNEL, CLOSED_BY, CATEGORY, ASSIGNEE, OUTCOME, ACTION = range(len(COLUMNS))
 MAX_ROWS = 5_000
 UNDO_TIP = "Give the contact back to the agent it had at close"
@@ -50,6 +50,9 @@ class QueueModel(QStandardItemModel):
     def __init__(self, max_rows: int = MAX_ROWS, parent: Any = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
+        assignee = self.horizontalHeaderItem(ASSIGNEE)
+        if assignee is not None:
+            assignee.setToolTip("The contact's assignee when the conversation closed")
         self._rows: list[QueueRow] = []
         self._position: dict[int, int] | None = {}
         self._close_of_run: dict[int, int] = {}  # each shown row's run id -> its close id
