@@ -164,3 +164,50 @@ async def test_an_unknown_team_is_marked_where_it_is_typed_and_not_published(gui
         assert (await supervisor.workflow(draft.id)).state is WorkflowState.DRAFT
         assert any("team 999" in n.text for n in window.notifications.notices())
         editor.dirty = False
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support")  # the offscreen platform, for the popup menu
+async def test_the_small_editor_slips_are_gone(gui_app, qtbot: QtBot) -> None:
+    from PySide6.QtCore import QPointF as Point
+    from PySide6.QtGui import QMouseEvent
+
+    from app.domain.workflows import AssignAction
+
+    async with gui_app() as app:
+        supervisor, window, editor = await open_draft(app, qtbot)
+        await supervisor.start(drain=False)
+        await wait_until(lambda: supervisor.sync.poller.last is not None, timeout=30)
+        supervisor._agents = {}  # read the agents the first poll cached
+        await editor.open_workflow(editor.workflow)
+        # "Verify before unassign" shows only where a step unassigns.
+        assert editor.verify.isVisibleTo(editor)
+        editor.step_editors[0].action.setCurrentIndex(editor.step_editors[0].action.findData(AssignAction.TEAM_USER))
+        assert not editor.verify.isVisibleTo(editor)
+        # The "cannot be published yet" notice goes once nothing is missing any more.
+        assert await editor.publish_now() is None
+        assert any(n.key == "publish" for n in window.notifications.notices())
+        team = editor.step_editors[0].team
+        team.setCurrentIndex(1)
+        assert not editor.missing_now
+        assert not any(n.key == "publish" for n in window.notifications.notices())
+        # The values picker: one arrow (the button draws it), and the menu stays open while values are ticked.
+        editor._add_condition_clicked()
+        field = editor.condition_rows[0].values
+        assert field.pick.text() == "Choose"
+        menu = field.menu
+        menu.popup(field.pick.mapToGlobal(field.pick.rect().bottomLeft()))
+        await wait_until(menu.isVisible)
+        action = menu.actions()[0]
+        centre = Point(menu.actionGeometry(action).center())
+        release = QMouseEvent(
+            QEvent.Type.MouseButtonRelease,
+            centre,
+            centre,
+            Qt.MouseButton.LeftButton,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(menu, release)
+        assert action.isChecked() and menu.isVisible()
+        menu.hide()
+        editor.show_workflow(editor.workflow)

@@ -11,6 +11,17 @@ from ui.main_window import HISTORY, RUN_LOG
 from ui.widgets.charts import tick_step
 
 
+async def history_shown(app):
+    """A started demo with its History page shown and loaded."""
+    supervisor = await app.open(demo=True)
+    window = app.window(supervisor)
+    await supervisor.start()
+    window.show_page(HISTORY)
+    history = window.history
+    await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+    return supervisor, window, history
+
+
 def test_ticks_are_whole_round_steps() -> None:
     assert tick_step(3) == 1
     assert tick_step(0) == 1
@@ -21,12 +32,7 @@ def test_ticks_are_whole_round_steps() -> None:
 
 async def test_reset_filters_empty_state_and_a_week_of_days(gui_app) -> None:
     async with gui_app() as app:
-        supervisor = await app.open(demo=True)
-        window = app.window(supervisor)
-        await supervisor.start()
-        window.show_page(HISTORY)
-        history = window.history
-        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        _, window, history = await history_shown(app)
         assert not history.empty.isVisible()
         await wait_until(lambda: history._charts is not None and history._charts[0].totals, timeout=30)
         per_day = history._charts[0]
@@ -89,12 +95,7 @@ async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_a
 
 async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
     async with gui_app() as app:
-        supervisor = await app.open(demo=True)
-        window = app.window(supervisor)
-        await supervisor.start()
-        window.show_page(HISTORY)
-        history = window.history
-        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        supervisor, _, history = await history_shown(app)
         entry = history.model.rows()[0]
         contact = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
         history.contact.setText(contact.name.upper())  # any case
