@@ -14,6 +14,7 @@ finished waits for it. `Supervisor.open` does both steps.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -22,16 +23,36 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
+from urllib.parse import urlsplit
 
 from app import secrets
 from app.domain.availability import Availability, AvailabilityBook, Presence, WorkingHours, zone_named
 from app.domain.conversations import ClosedConversation
-from app.domain.errors import ConfigError, NotFoundLocally, PlatformError, PublishBlocked, WorkflowError
+from app.domain.errors import (
+    AuthRejected,
+    CloseoutError,
+    ConfigError,
+    NotFound,
+    NotFoundLocally,
+    Offline,
+    PlatformError,
+    PlatformUnavailable,
+    PublishBlocked,
+    RateLimited,
+    WorkflowError,
+)
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
-from app.domain.people import Agent, UserRef
+from app.domain.people import Agent, Contact, UserRef
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, signing_key
-from app.domain.workflows import ConditionField, RunOutcome, Workflow, WorkflowRun, WorkflowState
+from app.domain.workflows import (
+    ConditionField,
+    RunOutcome,
+    TriggerKind,
+    Workflow,
+    WorkflowRun,
+    WorkflowState,
+)
 from app.engine import catalog, lifecycle
 from app.engine.catalog import Template
 from app.engine.dry_run import DryRunReport, dry_run
@@ -72,7 +93,9 @@ class QueueRow:
     """One closed conversation in the live queue, with what happened to it and why.
 
     `status` is what the outcome chip shows: pending, unassigned (or assigned), skipped, failed, waiting,
-    undone, or "no workflow" when nothing ran on it.
+    undone, or "no workflow" when nothing ran on it. It is the close's *effective* outcome over every run on it
+    (two workflows on one trigger make two runs, an undo a third): `run` is the run it comes from, the one that
+    changed the assignment when one did, and so the one Undo reverses. `runs` holds every run, oldest first.
     """
 
     close: ClosedConversation
@@ -80,10 +103,19 @@ class QueueRow:
     sync_state: SyncState | None
     status: str
     reason: str
+    runs: tuple[WorkflowRun, ...] = ()
+
+
+UNDO_WORDS = {SyncState.PENDING: "undo queued", SyncState.SYNCED: "undo sent", SyncState.FAILED: "undo failed"}
+
+
+def is_undo(run: WorkflowRun) -> bool:
+    """Whether `run` is the reversal of another run."""
+    return run.key.startswith("undo:")
 
 
 def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str, str]:
-    """The queue's outcome chip and reason for a close's latest run and its history row."""
+    """The queue's outcome chip and reason for one run and its history row."""
     if run is None:
         return "no workflow", "no published workflow ran on this close"
     if run.undone:
@@ -125,6 +157,36 @@ class TeamMember:
     available_now: bool
 
 
+def effective_run(runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]) -> WorkflowRun | None:
+    """The run that says what happened to the contact.
+
+    The last one that changed its assignment, else the last workflow run; never an undo run, since the run it
+    reversed shows "undone".
+    """
+    own = [run for run in runs if not is_undo(run)]
+    changed = [run for run in own if run.id is not None and run.id in changes]
+    if changed:
+        return changed[-1]
+    return own[-1] if own else (runs[-1] if runs else None)
+
+
+def queue_row(
+    close: ClosedConversation, runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]
+) -> QueueRow:
+    """A close's queue row from every run on it and the first change of each."""
+    run = effective_run(runs, changes)
+    change = changes.get(run.id) if run is not None and run.id is not None else None
+    status, reason = chip(run, change)
+    if status == "undone" and run is not None:
+        undo = next((r for r in reversed(runs) if r.key == f"undo:{run.id}"), None)
+        if undo is not None:
+            undo_change = changes.get(undo.id) if undo.id is not None else None
+            sent = undo_change.sync_state if undo_change is not None else SyncState.PENDING
+            words = UNDO_WORDS.get(sent, f"undo {sent.value}")
+            reason = f"{undo.reason.split(' (undo of run')[0]} ({words}, run {undo.id})"
+    return QueueRow(close, run, change.sync_state if change else None, status, reason, tuple(runs))
+
+
 @dataclass(frozen=True, slots=True)
 class RunDetail:
     """A run with the close it ran on and the changes it made."""
@@ -133,6 +195,10 @@ class RunDetail:
     close: ClosedConversation | None
     changes: tuple[AssignmentChange, ...]
     workflow: Workflow | None
+    close_runs: tuple[WorkflowRun, ...] = ()
+    """Every run on the same close (this one included), oldest first."""
+    workflow_names: Mapping[int, str] = dataclasses.field(default_factory=dict)
+    """The name of each workflow among `close_runs`, by id."""
 
 
 def connected(
@@ -471,7 +537,16 @@ class Supervisor:
 
     @connected
     async def dry_run(self, workflow: Workflow, since: float, until: float | None = None) -> DryRunReport:
-        """What `workflow` would have done over the closes recorded in [since, until)."""
+        """What `workflow` would have done over the closes recorded in [since, until).
+
+        Only a Conversation Closed workflow can be replayed: the past Closeout records is closes.
+        """
+        if workflow.trigger.kind is not TriggerKind.CONVERSATION_CLOSED:
+            raise WorkflowError(
+                "A dry run replays past closes, so it is for Conversation Closed workflows only; this one starts "
+                "when a conversation opens.",
+                "Publish it to see it run, or change its trigger to Conversation Closed.",
+            )
         until = time.time() if until is None else until
         closes = await self.store.db.read(self.store.closes.between, int(since), int(until) + 1)
         agents = await self.agents()
@@ -494,15 +569,9 @@ class Supervisor:
     def _queue(self, limit: int, before_id: int | None, ids: list[int] | None) -> list[QueueRow]:
         store = self.store
         closes = store.closes.by_ids(ids) if ids is not None else store.closes.newest(limit, before_id)
-        runs = store.runs.for_conversations([c.id for c in closes if c.id is not None])
-        changes = store.history.first_for_runs([r.id for r in runs.values() if r.id is not None])
-        rows = []
-        for close in closes:
-            run = runs.get(close.id) if close.id is not None else None
-            change = changes.get(run.id) if run is not None and run.id is not None else None
-            status, reason = chip(run, change)
-            rows.append(QueueRow(close, run, change.sync_state if change else None, status, reason))
-        return rows
+        runs = store.closes.runs_of([c.id for c in closes if c.id is not None])
+        changes = store.history.first_for_runs([r.id for rs in runs.values() for r in rs if r.id is not None])
+        return [queue_row(close, runs.get(close.id, []) if close.id is not None else [], changes) for close in closes]
 
     @connected
     async def runs(
@@ -522,11 +591,19 @@ class Supervisor:
         def load() -> RunDetail:
             run = self.store.runs.get(run_id)
             close = self.store.closes.get(run.conversation_id) if run.conversation_id is not None else None
-            try:
-                workflow = self.store.workflows.get(run.workflow_id)
-            except NotFoundLocally:
-                workflow = None
-            return RunDetail(run, close, tuple(self.store.history.for_run(run_id)), workflow)
+            close_runs = self.store.closes.runs_of([close.id])[close.id] if close and close.id is not None else [run]
+            names: dict[int, str] = {}
+            workflow = None
+            for workflow_id in {r.workflow_id for r in close_runs} | {run.workflow_id}:
+                try:
+                    found = self.store.workflows.get(workflow_id)
+                except NotFoundLocally:
+                    continue
+                names[workflow_id] = found.name
+                if workflow_id == run.workflow_id:
+                    workflow = found
+            changes = tuple(self.store.history.for_run(run_id))
+            return RunDetail(run, close, changes, workflow, tuple(close_runs), names)
 
         return await self.store.db.read(load)
 
@@ -566,10 +643,12 @@ class Supervisor:
         return await self.store.db.read(self.store.cache.open_load)
 
     @connected
-    async def export_csv(self, path: Path, flt: HistoryFilter, progress: Progress | None = None) -> int:
-        """Write the filtered history to `path` as CSV; returns the number of rows."""
+    async def export_csv(
+        self, path: Path, flt: HistoryFilter, progress: Progress | None = None, for_excel: bool = False
+    ) -> int:
+        """Write the filtered history to `path` as CSV (with a UTF-8 BOM `for_excel`); returns the number of rows."""
         names = {agent_id: agent.name for agent_id, agent in (await self.agents()).items()}
-        return await self.store.db.read(self.store.exporter.to_path, path, flt, names, progress)
+        return await self.store.db.read(self.store.exporter.to_path, path, flt, names, progress, for_excel)
 
     # -- people, status, token ------------------------------------------------------------------------------
 
@@ -667,6 +746,10 @@ class Supervisor:
         async with self._client(self.settings, token, api_url) as client:
             await client.check_connection()
 
+    async def stored_token(self) -> Secret | None:
+        """The kept token, read off the calling thread: a keyring's unlock prompt can take minutes."""
+        return await asyncio.to_thread(secrets.load_token)
+
     @connected
     async def set_token(self, token: Secret) -> str:
         """Keep a new token and switch to it (leaving the demo workspace needs a restart); returns where it went."""
@@ -726,6 +809,16 @@ class Supervisor:
         return {contact_id: contact.name for contact_id, contact in found.items()}
 
     @connected
+    async def find_contacts(self, text: str, limit: int = 20) -> list[Contact]:
+        """Cached contacts by id, or whose name, phone or email contains `text` (the filters' look-up)."""
+        stripped = text.strip()
+        if stripped.isdigit():
+            found = await self.store.db.read(self.store.cache.contacts, [int(stripped)])
+            if found:
+                return list(found.values())
+        return await self.store.db.read(self.store.cache.find, stripped, limit)
+
+    @connected
     async def history_rows(self, change_ids: Sequence[int]) -> list[AssignmentChange]:
         """These history rows as they are now (to refresh the rows a change-set names), in no order."""
 
@@ -746,6 +839,44 @@ class Supervisor:
         return sorted(counts, key=lambda category: (-counts[category], category.lower()))
 
 
+def unknown_references(workflow: Workflow, agents: Mapping[int, Agent]) -> tuple[str, ...]:
+    """The users and teams the workflow names that the cached agents do not have, as the engine words them.
+
+    The messages read like `missing_fields`' ("Step 1 (Assign To): ..."), so the editor marks the same field.
+    """
+    return lifecycle.invalid_values(workflow, list(agents.values()))
+
+
+def connection_words(error: CloseoutError, api_url: str) -> str:
+    """A failed connection test in words that name the URL and the cause, never an exception class."""
+    parts = urlsplit(api_url)
+    host = parts.hostname or api_url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if isinstance(error, AuthRejected):
+        return f"{host} refused the token. Paste a valid one (respond.io: Settings > Integrations > Developer API)."
+    if isinstance(error, NotFound):
+        return f"{api_url} answers, but not as respond.io's API does: is the API URL right (it ends in /v2)?"
+    if isinstance(error, Offline):
+        if "did not answer within" in error.message:
+            return f"{host}:{port} did not answer in time: is the API URL right, and is the network up?"
+        return f"Nothing answers at {host}:{port}: is the API URL right?"
+    if isinstance(error, RateLimited):
+        return f"{host} asks Closeout to slow down (rate limit); try again in a minute."
+    if isinstance(error, PlatformUnavailable):
+        return f"{host} answered with an error of its own; try again, and check respond.io's status page if it lasts."
+    return str(error)
+
+
+def api_url_problem(api_url: str) -> str | None:
+    """Why `api_url` cannot be an API address, in words, or None when it can."""
+    parts = urlsplit(api_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (
+            f"“{api_url}” is not a web address: the API URL starts with https:// (respond.io's is {API_URL.default})."
+        )
+    return None
+
+
 def _open_store(url: str | None) -> Store:
     from app.storage.store import Store
 
@@ -760,6 +891,12 @@ __all__ = [
     "Supervisor",
     "TeamMember",
     "Template",
+    "api_url_problem",
     "chip",
     "connected",
+    "connection_words",
+    "effective_run",
+    "is_undo",
+    "queue_row",
+    "unknown_references",
 ]

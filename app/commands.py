@@ -460,6 +460,19 @@ def queue_json(row: QueueRow) -> dict[str, Any]:
         "outcome": row.status,
         "reason": row.reason,
         "sync_state": row.sync_state.value if row.sync_state else None,
+        "runs": [
+            {
+                "run_id": run.id,
+                "workflow_id": run.workflow_id,
+                "workflow_version": run.workflow_version,
+                "started_at": run.started_at,
+                "outcome": run.outcome.value,
+                "reason": run.reason,
+                "undone": run.undone,
+                "undo_of": int(run.key.removeprefix("undo:")) if run.key.startswith("undo:") else None,
+            }
+            for run in row.runs
+        ],
     }
 
 

@@ -9,16 +9,24 @@ what it would do against the real platform: send requests, take events, plan and
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import random
 import secrets as random_source
+import time
 from typing import TYPE_CHECKING
 
 from app import paths
-from app.domain.conversations import PlatformEvent
+from app.domain.conversations import ClosedBySource, ClosedConversation, PlatformEvent
 from app.domain.errors import WebhookRejected
+from app.domain.history import AssignmentChange, ChangeSource, SyncState
+from app.domain.people import Contact, ContactStatus, UserRef
+from app.domain.plan import Plan, PlannedAction, PlannedRun
 from app.domain.secret import Secret
+from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
 from app.platform.client import PlatformClient
 from app.platform.fake.platform import IN_PROCESS_URL, FakePlatform, create_fake_platform
+from app.platform.fake.state import FakeUser
 from app.platform.fake.threaded import ThreadedFake
 from app.platform.webhooks import parse_event
 from app.settings import DEMO_CLOSES_PER_MINUTE, Settings
@@ -32,11 +40,101 @@ DEMO_SEED = 7
 DEMO_USERS = 12
 DEMO_CONTACTS = 400
 SEEDED = "demo_seeded"
+PAST_DAYS = 30
 
 
 def demo_database_url() -> str:
     """The demo's own SQLite file, beside the real one."""
     return f"sqlite:///{paths.data_dir() / 'demo.sqlite3'}"
+
+
+def _ref(user: FakeUser) -> UserRef:
+    return UserRef(user.id, user.first_name, user.last_name, user.email)
+
+
+def workspace_contacts(fake: FakePlatform) -> tuple[Contact, ...]:
+    """The simulated workspace's contacts with their current assignee, as the platform would list them."""
+    users = fake.state.users
+    return tuple(
+        Contact(
+            c.id,
+            c.first_name,
+            c.last_name,
+            c.phone,
+            c.email,
+            _ref(users[c.assignee_id]) if c.assignee_id in users else None,
+            ContactStatus.OPEN if c.status == "open" else ContactStatus.CLOSED,
+            created_at=c.created_at,
+        )
+        for c in fake.state.contacts.values()
+    )
+
+
+def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = PAST_DAYS) -> list[Plan]:
+    """A month of closes as the published unassign workflow would have handled them, already synced.
+
+    Busier on weekdays and in working hours; most closes are by the assigned agent and unassigned, a few were
+    reassigned before the unassign went out (skipped, with the reason), and some closed by a bot or auto-close.
+    They record history only: nothing goes to the outbox, and the cache keeps the workspace's present state.
+    """
+    rng = random.Random(DEMO_SEED)
+    users = [u for u in fake.state.users.values() if u.role != "owner"] or list(fake.state.users.values())
+    contacts = list(fake.state.contacts.values())
+    categories = [note["category"] for note in fake.state.closing_notes] or ["Resolved"]
+    today = dt.datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    plans: list[Plan] = []
+    for back in range(days, 0, -1):
+        day = today - dt.timedelta(days=back)
+        count = rng.randint(25, 45) if day.weekday() < 5 else rng.randint(4, 12)
+        for _ in range(count):
+            at = day + dt.timedelta(hours=rng.uniform(8, 19))
+            stamp = int(at.timestamp())
+            contact = rng.choice(contacts)
+            agent = _ref(rng.choice(users))
+            source = (
+                ClosedBySource.USER
+                if rng.random() < 0.8
+                else rng.choice((ClosedBySource.AUTO_CLOSE, ClosedBySource.BOT, ClosedBySource.WORKFLOW))
+            )
+            person = Contact(contact.id, contact.first_name, contact.last_name, contact.phone, contact.email, agent)
+            event_id = f"demo-past-{stamp}-{contact.id}"
+            close = ClosedConversation(
+                event_id,
+                person,
+                stamp,
+                source,
+                closed_by=agent if source is ClosedBySource.USER else None,
+                category=rng.choice(categories) if rng.random() < 0.85 else None,
+                assignee_at_close=agent,
+            )
+            key = f"{workflow.id}:{event_id}"
+            if rng.random() < 0.07:
+                run = WorkflowRun(
+                    key,
+                    workflow.id or 0,
+                    workflow.version,
+                    contact.id,
+                    stamp + 2.0,
+                    RunOutcome.SKIPPED,
+                    "skipped: contact reassigned after close",
+                )
+                plans.append(Plan(close=close, runs=(PlannedRun(run),)))
+                continue
+            reason = f"unassigned agent {agent.name}"
+            run = WorkflowRun(key, workflow.id or 0, workflow.version, contact.id, stamp + 1.0, RunOutcome.DONE, reason)
+            change = AssignmentChange(
+                contact.id,
+                stamp + 1.0,
+                agent.id,
+                None,
+                ChangeSource.WORKFLOW,
+                workflow.name,
+                reason,
+                SyncState.SYNCED,
+                workflow_id=workflow.id,
+            )
+            plans.append(Plan(close=close, runs=(PlannedRun(run, (PlannedAction(change),)),)))
+    return plans
 
 
 class DemoWorkspace:
@@ -72,9 +170,16 @@ class DemoWorkspace:
         if await supervisor.store.db.read(supervisor.store.meta.get, SEEDED) is None:
             draft = await supervisor.use_template("unassign-after-close")
             assert draft.id is not None
-            await supervisor.publish(draft.id)
+            published = await supervisor.publish(draft.id)
+            plans = [Plan(contacts=workspace_contacts(self.fake)), *past_plans(self.fake, published, time.time())]
+            await supervisor.store.db.write(supervisor.store.plans.commit_many, plans)
             await supervisor.store.db.write(supervisor.store.meta.set, SEEDED, "1")
-            log.info("demo: published %r", draft.name)
+            log.info("demo: published %r and recorded %d past closes", draft.name, len(plans) - 1)
+        else:
+            # The simulated workspace starts from the same state on every launch, but the cache remembers the last
+            # one: take the workspace's contacts as they are now, so the first poll finds nothing that changed
+            # and records no close a second time.
+            await supervisor.store.db.write(supervisor.store.plans.commit, Plan(contacts=workspace_contacts(self.fake)))
         self._loop = asyncio.get_running_loop()
         self.fake.add_listener(self._deliver)
         await self._runner.start()

@@ -1,9 +1,10 @@
 """Render every view of the desktop app, with the demo workspace populated, to docs/screenshots/*.png.
 
-Run it from the repository root; without a display it re-runs itself under Xvfb (xcb platform):
+Run it from the repository root. It renders each view at 1366x768 (docs/screenshots/) and at 1024x700
+(docs/screenshots/1024x700/), each time on an Xvfb screen of that size with a window manager (openbox, when
+installed), the window maximized as a lead's would be:
 
-    .venv/bin/python scripts/screenshots.py            # needs xvfb-run (apt-get install xvfb xauth)
-    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py   # no X server at all
+    .venv/bin/python scripts/screenshots.py    # needs: apt-get install xvfb xauth openbox
 
 It uses a throw-away CLOSEOUT_HOME, so it never touches a real workspace or database.
 """
@@ -20,19 +21,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-SIZE = (1280, 800)
+
+
+SIZES = ((1366, 768, OUT), (1024, 700, OUT / "1024x700"))
 
 
 def _reexec_under_xvfb() -> int | None:
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen" or os.environ.get("_SHOTS_XVFB"):
+    if os.environ.get("_SHOTS_XVFB"):
         return None
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
-        sys.stderr.write("no display and no xvfb-run: install xvfb, or set QT_QPA_PLATFORM=offscreen\n")
+        sys.stderr.write("xvfb-run is missing: sudo apt-get install xvfb xauth openbox\n")
         return 2
-    env = dict(os.environ, _SHOTS_XVFB="1", QT_QPA_PLATFORM="xcb")
-    command = [xvfb, "-a", "-s", f"-screen 0 {SIZE[0] + 100}x{SIZE[1] + 100}x24", sys.executable, __file__]
-    return subprocess.call(command, env=env)
+    for width, height, folder in SIZES:
+        env = dict(os.environ, _SHOTS_XVFB="1", _SHOTS_SIZE=f"{width}x{height}", _SHOTS_DIR=str(folder))
+        env["QT_QPA_PLATFORM"] = "xcb"
+        command = [xvfb, "-a", "-s", f"-screen 0 {width}x{height}x24", sys.executable, __file__]
+        code = subprocess.call(command, env=env)
+        if code:
+            return code
+    return 0
+
+
+def _window_manager() -> subprocess.Popen[bytes] | None:
+    """Start openbox on the Xvfb display, so the window is placed and maximized as on a desktop."""
+    openbox = shutil.which("openbox")
+    if openbox is None:
+        sys.stderr.write("no window manager (apt-get install openbox): the window is not maximized\n")
+        return None
+    return subprocess.Popen([openbox, "--sm-disable"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def _shoot() -> int:
@@ -49,15 +66,15 @@ async def _shoot() -> int:
     settings = Settings({"demo_closes_per_minute": 240.0}, path=home / "settings.json")
     supervisor = await Supervisor.open(settings=settings, demo=True, poll_seconds=30)
     window = MainWindow(supervisor)
-    window.resize(*SIZE)
-    window.show()
+    window.showMaximized()
     await supervisor.start()
     window.start()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = Path(os.environ.get("_SHOTS_DIR", str(OUT)))
+    out.mkdir(parents=True, exist_ok=True)
 
     async def shot(name: str, settle: float = 1.0) -> None:
         await asyncio.sleep(settle)
-        path = OUT / f"{name}.png"
+        path = out / f"{name}.png"
         window.grab().save(str(path), "PNG")
         convert = Path("/usr/bin/convert")
         if convert.exists():  # an 8-bit palette keeps each PNG small; the UI has few colours
@@ -83,8 +100,8 @@ async def _shoot() -> int:
         window.show_page(QUEUE)
         await asyncio.sleep(1.0)
         status = window.status.grab()
-        status.save(str(OUT / "07-status-bar.png"), "PNG")
-        sys.stdout.write("docs/screenshots/07-status-bar.png\n")
+        status.save(str(out / "07-status-bar.png"), "PNG")
+        sys.stdout.write(f"{(out / '07-status-bar.png').relative_to(ROOT)}\n")
     finally:
         window.close()
         await window.shutdown()
@@ -97,6 +114,7 @@ def main() -> int:
     code = _reexec_under_xvfb()
     if code is not None:
         return code
+    manager = _window_manager()
     home = tempfile.mkdtemp(prefix="closeout-shots-")
     os.environ["CLOSEOUT_HOME"] = home
     sys.path.insert(0, str(ROOT))
@@ -109,6 +127,9 @@ def main() -> int:
         return gui_main([], session)  # type: ignore[arg-type]
     finally:
         shutil.rmtree(home, ignore_errors=True)
+        if manager is not None:
+            manager.terminate()
+            manager.wait(10)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ log = logging.getLogger("closeout")
 
 Session = Callable[[QApplication, argparse.Namespace], Coroutine[Any, Any, int]]
 STARTED = time.monotonic()
+MISSING_LIBRARIES = 2  # the exit code when the system lacks a library Qt's window needs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,8 +148,13 @@ def main(argv: list[str] | None = None, session: Session | None = None) -> int:
 
 def start(args: argparse.Namespace, session: Session) -> int:
     """Create the QApplication, logging and the excepthook, then run `session` to its exit code."""
+    from ui import xcb_check
     from ui.collector import MainThreadCollector
     from ui.resources import app_icon
+
+    if QApplication.instance() is None and (missing := xcb_check.check()) is not None:
+        sys.stderr.write(missing + "\n")  # before Qt aborts the process with a message that names the wrong library
+        return MISSING_LIBRARIES
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)

@@ -47,6 +47,10 @@ class Coalescer(QObject):
         """How many ids wait for the next flush."""
         return len(self._pending)
 
+    def pending_ids(self) -> frozenset[int]:
+        """The ids waiting for the next flush."""
+        return frozenset(self._pending)
+
     def take(self) -> set[int]:
         """The ids collected so far, emptied."""
         pending, self._pending = self._pending, set()

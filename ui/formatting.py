@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import ChangeSource, SyncState
-from app.domain.workflows import RunOutcome, WorkflowState
+from app.domain.workflows import RunOutcome, Workflow, WorkflowState
 
 NONE = "—"
 
@@ -81,3 +82,18 @@ def agent_name(agent_id: int | None, names: dict[int, str]) -> str:
     if agent_id is None:
         return "unassigned"
     return names.get(agent_id, f"user {agent_id}")
+
+
+def workflow_labels(workflows: Iterable[Workflow]) -> dict[int, str]:
+    """Each workflow's name, told apart where two share one: `Unassign (#4, v2)`."""
+    listed = [w for w in workflows if w.id is not None]
+    counts: dict[str, int] = {}
+    for workflow in listed:
+        key = workflow.name.strip().lower()
+        counts[key] = counts.get(key, 0) + 1
+    labels: dict[int, str] = {}
+    for workflow in listed:
+        assert workflow.id is not None
+        shared = counts[workflow.name.strip().lower()] > 1
+        labels[workflow.id] = f"{workflow.name} (#{workflow.id}, v{workflow.version})" if shared else workflow.name
+    return labels

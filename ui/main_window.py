@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from typing_extensions import override
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -15,9 +16,12 @@ from app import paths
 from app.bootstrap import Connectivity, Supervisor
 from ui.bridge import Bridge
 from ui.compat import pending_slot_tasks
+from ui.connection_state import ConnectionState
+from ui.dialogs.shortcuts_dialog import ShortcutsDialog
 from ui.style import app_stylesheet
 from ui.tasks import OwnedTasks
 from ui.views.main_window_view import HISTORY, PAGES, QUEUE, RUN_LOG, SETTINGS, TEAM, WORKFLOWS, MainWindowView
+from ui.views.workflows_view import EDITOR
 from ui.widgets.charts import preload_in_background
 from ui.widgets.history_panel import HistoryPanel
 from ui.widgets.live_queue import LiveQueue
@@ -57,14 +61,14 @@ class MainWindow(MainWindowView):
         self.supervisor = supervisor
         self.bridge = Bridge(supervisor.bus, self)
         self.notifier = Notifier(self)
-        self.notifications = NotificationArea(self.notifier)
-        self.notice_slot.addWidget(self.notifications)
+        self.notifications = NotificationArea(self.notifier, self.page_area)
         self.workflows_page = WorkflowsPage(supervisor, self.bridge, self.notifier)
         self.live_queue = LiveQueue(supervisor, self.bridge, self.notifier)
         self.history = HistoryPanel(supervisor, self.bridge, self.notifier)
         self.run_log = RunLog(supervisor, self.bridge, self.notifier)
         self.team_page = TeamPage(supervisor, self.bridge, self.notifier)
-        self.settings_panel = SettingsPanel(supervisor, self.notifier)
+        self.connection = ConnectionState(supervisor, self.bridge, self)
+        self.settings_panel = SettingsPanel(supervisor, self.notifier, self.connection)
         self.pages = (
             self.workflows_page,
             self.live_queue,
@@ -75,15 +79,17 @@ class MainWindow(MainWindowView):
         )
         for page in self.pages:
             self.stack.addWidget(page)
-        self.status = SyncStatusBar(supervisor, self.bridge)
+        self.status = SyncStatusBar(supervisor, self.bridge, self.connection)
         self.setStatusBar(self.status)
         self.banner.setVisible(supervisor.is_demo)
         self.banner.connect_button.clicked.connect(lambda: self.show_page(SETTINGS))
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._nav_changed)
         for number in range(1, len(PAGES) + 1):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda page=number - 1: self.show_page(page))
-        self.bridge.connectivity_changed.connect(self._connectivity_changed)
+        self._close_confirmed = False
+        self._build_menus()
+        self.connection.changed.connect(self._connectivity_changed)
         self._closed = asyncio.Event()
         self._tasks = OwnedTasks("window")
         self._apply_style()
@@ -104,8 +110,84 @@ class MainWindow(MainWindowView):
     # -- pages -------------------------------------------------------------------------------------------------
 
     def show_page(self, page: int) -> None:
-        """Switch to a page (also what Ctrl+1..6 do)."""
+        """Switch to a page (also what Ctrl+1..6 do); leaving unsaved workflow edits asks first."""
         self.nav.setCurrentRow(page)
+
+    def _nav_changed(self, page: int) -> None:
+        leaving = self.stack.currentIndex()
+        if leaving == WORKFLOWS and page != WORKFLOWS and self._editing_unsaved():
+            self._set_nav_quietly(WORKFLOWS)  # stay until the lead has answered
+            self._tasks.spawn(self._leave_editor_then(lambda: self._go(page)), "leave-editor")
+            return
+        self.stack.setCurrentIndex(page)
+
+    def _go(self, page: int) -> None:
+        self._set_nav_quietly(page)
+        self.stack.setCurrentIndex(page)
+
+    def _set_nav_quietly(self, page: int) -> None:
+        blocked = self.nav.blockSignals(True)
+        try:
+            self.nav.setCurrentRow(page)
+        finally:
+            self.nav.blockSignals(blocked)
+
+    def _editing_unsaved(self) -> bool:
+        page = self.workflows_page
+        return page.currentIndex() == EDITOR and page.editor.dirty
+
+    async def _leave_editor_then(self, then: Callable[[], None]) -> None:
+        if await self.workflows_page.editor.confirm_leave():
+            then()
+
+    # -- menus and shortcuts ---------------------------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = file_menu.addAction("Quit")
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        quit_action.triggered.connect(self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        save_action = edit_menu.addAction("Save draft")
+        save_action.setShortcut(QKeySequence("Ctrl+S"))
+        save_action.triggered.connect(self.save_draft)
+        find_action = edit_menu.addAction("Find (focus the filter)")
+        find_action.setShortcut(QKeySequence("Ctrl+F"))
+        find_action.triggered.connect(self.focus_filter)
+        help_menu = self.menuBar().addMenu("&Help")
+        keys_action = help_menu.addAction("Keyboard shortcuts")
+        keys_action.setShortcut(QKeySequence("F1"))
+        keys_action.triggered.connect(lambda: ShortcutsDialog.ask(self))
+        self.quit_action, self.save_action, self.find_action, self.keys_action = (
+            quit_action,
+            save_action,
+            find_action,
+            keys_action,
+        )
+
+    def save_draft(self) -> None:
+        """Ctrl+S: save the workflow being edited as it is (publishing stays a separate step)."""
+        page = self.workflows_page
+        if self.current_page == WORKFLOWS and page.currentIndex() == EDITOR:
+            self._tasks.spawn(self._save_draft(), "save-draft")
+        else:
+            self.notifier.info("Ctrl+S saves the workflow open in the editor; no workflow is open.")
+
+    async def _save_draft(self) -> None:
+        if await self.workflows_page.editor.save_now() is not None:
+            self.notifier.info("Draft saved.")
+
+    def focus_filter(self) -> None:
+        """Ctrl+F: put the cursor in the current page's filter."""
+        target = {
+            QUEUE: self.live_queue.filter,
+            HISTORY: self.history.contact,
+            RUN_LOG: self.run_log.workflow,
+        }.get(self.current_page)
+        if target is not None:
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            target.selectAll()
 
     @property
     def current_page(self) -> int:
@@ -120,7 +202,7 @@ class MainWindow(MainWindowView):
         self.status.start()
         preload_in_background()
 
-    def _connectivity_changed(self, value: str) -> None:
+    def _connectivity_changed(self, value: str, detail: str = "") -> None:
         state = Connectivity(value)
         if state is Connectivity.AUTH_FAILED:
             self.notifier.error(
@@ -145,12 +227,17 @@ class MainWindow(MainWindowView):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(first_size(self.screen().availableGeometry().size() if self.screen() else None))
+            self.resize(self.default_size())
         page = stored.value("page", WORKFLOWS)
         try:
             self.show_page(int(page))  # type: ignore[call-overload]
         except (TypeError, ValueError):
             self.show_page(WORKFLOWS)
+
+    def default_size(self) -> QSize:
+        """The first start's size for this screen, never below the window's minimum."""
+        screen = self.screen() or QApplication.primaryScreen()
+        return first_size(screen.availableGeometry().size() if screen else None).expandedTo(self.minimumSize())
 
     def save_geometry(self) -> None:
         """Remember the window's size, place and page."""
@@ -162,12 +249,20 @@ class MainWindow(MainWindowView):
 
     @override
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._close_confirmed and self._editing_unsaved():
+            event.ignore()  # ask first; close again once the edits are saved or discarded
+            self._tasks.spawn(self._leave_editor_then(self._close_after_confirming), "close")
+            return
         try:
             self.save_geometry()
         except OSError:
             log.warning("could not save the window geometry", exc_info=True)
         self._closed.set()
         super().closeEvent(event)
+
+    def _close_after_confirming(self) -> None:
+        self._close_confirmed = True
+        self.close()
 
     async def wait_closed(self) -> None:
         """Return once the window has been closed."""
@@ -186,6 +281,7 @@ class MainWindow(MainWindowView):
             self.workflows_page.tasks,
             self.team_page.tasks,
             self.settings_panel.signing_keys.tasks,
+            self.settings_panel.tasks,
         ]
         slots = [task for task in pending_slot_tasks() if not task.done()]
         for task in slots:

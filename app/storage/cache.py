@@ -101,3 +101,20 @@ class ContactCache:
         statement = select(CONTACTS.c.id).where(CONTACTS.c.assignee_id.is_not(None), CONTACTS.c.id.not_in(unsettled))
         with self._sessions() as session:
             return {int(contact_id) for (contact_id,) in session.execute(statement)}
+
+    def find(self, text: str, limit: int = 20) -> list[Contact]:
+        """Cached contacts whose name, phone or email contains `text` (any case), by name."""
+        pattern = f"%{text.strip().lower()}%"
+        c = CONTACTS.c
+        statement = (
+            select(CONTACTS)
+            .where(
+                func.lower(c.first_name + " " + c.last_name).like(pattern)
+                | func.lower(func.coalesce(c.email, "")).like(pattern)
+                | func.coalesce(c.phone, "").like(pattern)
+            )
+            .order_by(c.first_name, c.last_name, c.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [contact_from(row) for row in session.execute(statement).mappings()]

@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.conversations import ClosedConversation
 from app.domain.errors import NotFoundLocally
-from app.storage.models import CLOSES
-from app.storage.rows import close_from
+from app.domain.workflows import WorkflowRun
+from app.storage.models import CLOSES, RUNS
+from app.storage.rows import close_from, run_from
 
 
 class CloseRepository:
@@ -33,6 +34,17 @@ class CloseRepository:
         statement = select(CLOSES).where(CLOSES.c.id.in_(ids)).order_by(CLOSES.c.id.desc())
         with self._sessions() as session:
             return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def runs_of(self, close_ids: list[int]) -> dict[int, list[WorkflowRun]]:
+        """Every run on each of these closes (every workflow's, and undo runs), oldest first, by close id."""
+        found: dict[int, list[WorkflowRun]] = {close_id: [] for close_id in close_ids}
+        if not close_ids:
+            return found
+        statement = select(RUNS).where(RUNS.c.conversation_id.in_(close_ids)).order_by(RUNS.c.id)
+        with self._sessions() as session:
+            for row in session.execute(statement).mappings():
+                found[row["conversation_id"]].append(run_from(row))
+        return found
 
     def get(self, close_id: int) -> ClosedConversation:
         """One close, or NotFoundLocally."""

@@ -48,6 +48,9 @@ class ExportCancelled(Exception):
     """The progress callback asked to stop; the partial file has been removed."""
 
 
+WORKFLOW_SOURCE = "workflow"
+
+
 def escape_cell(value: str) -> str:
     """Neutralise a cell a spreadsheet would run as a formula, by prefixing a quote (OWASP's advice)."""
     return "'" + value if value.startswith(FORMULA_START) else value
@@ -100,11 +103,16 @@ class HistoryExporter:
         flt: HistoryFilter,
         agent_names: Mapping[int, str],
         progress: Progress | None = None,
+        for_excel: bool = False,
     ) -> int:
-        """Export to `path` (written to a temporary name first, so a cancelled or failed export leaves no file)."""
+        """Export to `path` (written to a temporary name first, so a cancelled or failed export leaves no file).
+
+        `for_excel` writes a UTF-8 byte-order mark first, so Excel shows names like "Lucía" and "João" right.
+        """
         partial = path.with_name(path.name + ".partial")
         try:
-            with partial.open("w", encoding="utf-8", newline="") as handle:
+            # "utf-8-sig" starts the file with a byte-order mark: without it Excel reads UTF-8 as a legacy code page.
+            with partial.open("w", encoding="utf-8-sig" if for_excel else "utf-8", newline="") as handle:
                 written = self.to_stream(handle, flt, agent_names, progress)
             partial.replace(path)
         except BaseException:
@@ -182,7 +190,8 @@ class _Cells:
                 source,
                 texts[actor],
                 workflow_id,
-                texts[workflow],
+                # The name at the time of the change: a workflow's own changes carry it as their actor.
+                texts[actor if source == WORKFLOW_SOURCE and workflow_id is not None else workflow],
                 run,
                 sync,
                 texts[reason],

@@ -99,7 +99,7 @@ async def test_a_refused_token_says_token_rejected_and_offers_settings(qtbot: Qt
             secrets.store_token(Secret("stored-in-the-keyring-9f3k"))
             qtbot.mouseClick(frame.action_button, Qt.MouseButton.LeftButton)
             assert window.current_page == SETTINGS
-            assert window.settings_panel.token_status.text().startswith("…9f3k")
+            await wait_until(lambda: window.settings_panel.token_status.text().startswith("…9f3k"))
 
             # The Settings page's Test connection says what is wrong in words.
             window.settings_panel.token.setText("still-wrong")

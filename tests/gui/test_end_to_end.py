@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 
 from app.domain.workflows import WorkflowState
 from tests.helpers import wait_until
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.export_path_dialog import ExportPathDialog
 from ui.main_window import HISTORY, QUEUE
 from ui.models import queue_model
@@ -56,7 +57,11 @@ async def _scenario(qtbot: QtBot, app, tmp_path: Path, monkeypatch: pytest.Monke
     await wait_until(lambda: any(statuses(window).get(i) == "unassigned" for i in pending), timeout=45)
     unassigned = next(i for i in pending if statuses(window).get(i) == "unassigned")
 
-    # Undo that one from its row: the contact goes back to its agent.
+    # Undo that one from its row (and confirm): the contact goes back to its agent.
+    async def confirm(cls, parent, title, text, action):
+        return True
+
+    monkeypatch.setattr(ConfirmDialog, "ask", classmethod(confirm))
     model = window.live_queue.model
     row = next(r for r in range(model.rowCount()) if model.row_at(r).close.id == unassigned)
     contact_id = model.row_at(row).close.contact.id

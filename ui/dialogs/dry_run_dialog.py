@@ -22,12 +22,7 @@ from ui.models.dry_run_model import DryRunModel
 from ui.widgets.chip_label import ChipLabel
 from ui.widgets.delegates import ChipDelegate
 
-OUTCOME_LABELS = {
-    RunOutcome.DONE: "would run",
-    RunOutcome.SKIPPED: "skipped",
-    RunOutcome.FAILED: "failed",
-    RunOutcome.WAITING: "waiting",
-}
+OUTCOME_LABELS = dry_run_model.DRY_RUN_WORDS
 CHIP_STATUS = {
     RunOutcome.DONE: "done",
     RunOutcome.SKIPPED: "skipped",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -47,6 +48,10 @@ class RunDetailDialog(QDialog):
         changes.setWordWrap(True)
         changes.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(changes)
+        self.runs = QLabel(self._runs_text(detail))
+        self.runs.setWordWrap(True)
+        self.runs.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.runs)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -61,6 +66,23 @@ class RunDetailDialog(QDialog):
                 f"<li>{formatting.when(change.at)}: {formatting.agent_name(change.from_agent_id, names)} → "
                 f"{formatting.agent_name(change.to_agent_id, names)} "
                 f"({formatting.SYNC_WORDS.get(change.sync_state, change.sync_state.value)})</li>"
+            )
+        lines.append("</ul>")
+        return "".join(lines)
+
+    @staticmethod
+    def _runs_text(detail: Any) -> str:
+        runs = getattr(detail, "close_runs", ())
+        if len(runs) < 2:
+            return ""
+        names = getattr(detail, "workflow_names", {})
+        lines = [f"<b>Every run on this close ({len(runs)})</b><ul>"]
+        for run in runs:
+            name = names.get(run.workflow_id, f"workflow {run.workflow_id}")
+            mark = " <i>(this run)</i>" if run.id == detail.run.id else ""
+            lines.append(
+                f"<li>{formatting.when(run.started_at)} · run {run.id} · {html.escape(name)} "
+                f"(version {run.workflow_version}): <b>{run_status(run)}</b> — {html.escape(run.reason)}{mark}</li>"
             )
         lines.append("</ul>")
         return "".join(lines)

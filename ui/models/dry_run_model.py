@@ -9,12 +9,19 @@ from typing_extensions import override
 
 from PySide6.QtCore import Qt
 
+from app.domain.workflows import RunOutcome
 from ui import formatting
 from ui.models.table_model import RowTableModel
 
 COLUMNS = ("Closed", "Contact", "Closed by", "Category", "Outcome", "Reason")
 CLOSED, CONTACT, CLOSED_BY, CATEGORY, OUTCOME, REASON = range(len(COLUMNS))
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+DRY_RUN_WORDS = {
+    RunOutcome.DONE: "would run",
+    RunOutcome.SKIPPED: "skipped",
+    RunOutcome.FAILED: "failed",
+    RunOutcome.WAITING: "waiting",
+}
 
 
 class DryRunModel(RowTableModel[Any]):
@@ -41,8 +48,8 @@ class DryRunModel(RowTableModel[Any]):
             return formatting.closed_by(close)
         if column == CATEGORY:
             return close.category or formatting.NONE
-        if column == OUTCOME:
-            return formatting.OUTCOME_WORDS.get(row.outcome, row.outcome.value)
+        if column == OUTCOME:  # the words the dialog's summary and counts use
+            return DRY_RUN_WORDS.get(row.outcome, row.outcome.value)
         if column == REASON:
-            return row.reason
+            return row.reason.removeprefix(f"{row.outcome.value}: ")
         return None

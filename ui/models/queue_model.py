@@ -14,12 +14,13 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette, QStandardItem, QStandardItemModel
 
-from app.bootstrap import QueueRow
+from app.bootstrap import QueueRow, is_undo
+from app.domain.conversations import ClosedBySource
 from app.domain.workflows import RunOutcome
 from ui import formatting
 from ui.widgets.delegates import ChipPixmaps
 
-COLUMNS = ("Time", "Contact", "Channel", "Closed by", "Category", "Assignee at close", "Outcome", "")
+COLUMNS = ("Time", "Contact", "Channel", "Closed by", "Category", "Assignee", "Outcome", "")
 TIME, CONTACT, CHANNEL, CLOSED_BY, CATEGORY, ASSIGNEE, OUTCOME, ACTION = range(len(COLUMNS))
 MAX_ROWS = 5_000
 UNDO_TIP = "Give the contact back to the agent it had at close"
@@ -38,7 +39,7 @@ def undoable(row: QueueRow) -> bool:
         and run.id is not None
         and run.outcome is RunOutcome.DONE
         and not run.undone
-        and not run.key.startswith("undo:")
+        and not is_undo(run)
         and row.status in {"pending", "unassigned", "assigned"}
     )
 
@@ -49,6 +50,9 @@ class QueueModel(QStandardItemModel):
     def __init__(self, max_rows: int = MAX_ROWS, parent: Any = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
+        assignee = self.horizontalHeaderItem(ASSIGNEE)
+        if assignee is not None:
+            assignee.setToolTip("The contact's assignee when the conversation closed")
         self._rows: list[QueueRow] = []
         self._position: dict[int, int] | None = {}
         self._close_of_run: dict[int, int] = {}  # each shown row's run id -> its close id
@@ -73,6 +77,12 @@ class QueueModel(QStandardItemModel):
         items = [QStandardItem(text) for text in texts]
         items[OUTCOME].setText(outcome_text(row))
         items[ACTION].setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        if row.close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
+            items[TIME].setToolTip(
+                f"Detected by the reconciling poll at {formatting.when(row.close.closed_time)}: the close happened "
+                "while no webhook reached Closeout, so the exact time it closed is not known."
+            )
+            items[CLOSED_BY].setToolTip(items[TIME].toolTip())
         items[TIME].setData(" ".join(texts), SEARCH_ROLE)
         self._outcome(row, items[OUTCOME], items[ACTION])
         return items
@@ -101,6 +111,15 @@ class QueueModel(QStandardItemModel):
     def row_at(self, row: int) -> QueueRow:
         """The queue row shown at `row`."""
         return self._rows[row]
+
+    def shows(self, close_id: int) -> bool:
+        """Whether close `close_id` has a row here."""
+        return close_id in self._index()
+
+    @property
+    def has_channels(self) -> bool:
+        """Whether any shown close names its channel (the column is hidden while none does)."""
+        return any(row.close.channel for row in self._rows)
 
     @property
     def top_id(self) -> int | None:
@@ -195,18 +214,24 @@ class QueueModel(QStandardItemModel):
         return self._position
 
     def _remember(self, row: QueueRow) -> None:
-        if row.run is not None and row.run.id is not None and row.close.id is not None:
-            self._close_of_run[row.run.id] = row.close.id
+        if row.close.id is None:
+            return
+        for run in (*row.runs, *([row.run] if row.run is not None else [])):
+            if run.id is not None:
+                self._close_of_run[run.id] = row.close.id
 
     def _forget(self, row: QueueRow) -> None:
-        if row.run is not None and row.run.id is not None:
-            self._close_of_run.pop(row.run.id, None)
+        for run in (*row.runs, *([row.run] if row.run is not None else [])):
+            if run.id is not None:
+                self._close_of_run.pop(run.id, None)
 
 
 def display(row: QueueRow, column: int) -> str:
     """The text of one cell."""
     close = row.close
     if column == TIME:
+        if close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
+            return f"by poll {formatting.when(close.closed_time)}"
         return formatting.when(close.closed_time)
     if column == CONTACT:
         return close.contact.name
@@ -233,4 +258,4 @@ def outcome_text(row: QueueRow) -> str:
 
 def shown_state(row: QueueRow) -> tuple[object, ...]:
     """What the queue shows of a row that can change after it arrived."""
-    return (row.status, row.reason, row.sync_state, row.run)
+    return (row.status, row.reason, row.sync_state, row.run, row.runs)

@@ -74,6 +74,6 @@ class RunLogModel(PagedTableModel[RunEntry]):
             return row.contact
         if column == OUTCOME:
             return run_status(run)
-        if column == REASON:
-            return run.reason
+        if column == REASON:  # the chip already says the outcome: "skipped: ..." would read twice
+            return run.reason.removeprefix(f"{run.outcome.value}: ")
         return None

@@ -33,6 +33,7 @@ class WorkflowListModel(RowTableModel[Workflow]):
         self.beginResetModel()
         self._rows = list(workflows)
         self._stats = dict(stats)
+        self._labels = formatting.workflow_labels(self._rows)
         self.endResetModel()
 
     def workflow_at(self, row: int) -> Workflow:
@@ -62,7 +63,7 @@ class WorkflowListModel(RowTableModel[Workflow]):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if column == NAME:
-            return workflow.name
+            return getattr(self, "_labels", {}).get(workflow.id or 0, workflow.name)
         if column == STATE:
             return formatting.STATE_WORDS[workflow.state]
         if column == RUNS_TODAY:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
@@ -41,6 +42,10 @@ class HistoryView(QWidget):
         self.cancel_export = QPushButton("Cancel")
         self.cancel_export.hide()
         header.addWidget(self.cancel_export)
+        self.for_excel = QCheckBox("For Excel")
+        self.for_excel.setToolTip("Start the file with a UTF-8 mark so Excel shows names like “Lucía” and “João” right")
+        self.for_excel.setChecked(True)
+        header.addWidget(self.for_excel)
         self.export = QPushButton("Export CSV…")
         header.addWidget(self.export)
         layout.addLayout(header)
@@ -57,7 +62,7 @@ class HistoryView(QWidget):
         self.workflow.setMinimumContentsLength(18)
         self.outcome = QComboBox()
         self.contact = QLineEdit()
-        self.contact.setPlaceholderText("contact id")
+        self.contact.setPlaceholderText("name, phone, email or id")
         self.conversation = QLineEdit()
         self.conversation.setPlaceholderText("conversation id")
         for field in (self.contact, self.conversation):
@@ -73,6 +78,9 @@ class HistoryView(QWidget):
             filters.addWidget(label, 0, column * 2, Qt.AlignmentFlag.AlignRight)
             filters.addWidget(field, 0, column * 2 + 1)
         filters.addWidget(self.range_button, 0, 6)
+        self.reset = QPushButton("Reset filters")
+        self.reset.setToolTip("Back to the last 7 days, every agent, source, workflow and outcome")
+        filters.addWidget(self.reset, 0, 7)
         for column, (label, field) in enumerate(row1):
             filters.addWidget(label, 1, column * 2, Qt.AlignmentFlag.AlignRight)
             filters.addWidget(field, 1, column * 2 + 1)

@@ -48,7 +48,7 @@ class MainWindowView(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Closeout")
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(960, 600)  # fits a 1366x768 laptop with its panels; the tables fit columns to it
         central = QWidget()
         outer = QHBoxLayout(central)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -75,9 +75,10 @@ class MainWindowView(QMainWindow):
         self.banner = DemoBannerView()
         self.banner.hide()
         right.addWidget(self.banner)
-        self.notice_slot = QVBoxLayout()
-        right.addLayout(self.notice_slot)
         self.stack = QStackedWidget()
         right.addWidget(self.stack, 1)
-        outer.addLayout(right, 1)
+        # Notices float over this area (see NotificationArea), so showing one never moves a control.
+        self.page_area = QWidget()
+        self.page_area.setLayout(right)
+        outer.addWidget(self.page_area, 1)
         self.setCentralWidget(central)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -32,6 +33,8 @@ class RunLogView(QWidget):
         header.addWidget(QLabel("Outcome"))
         self.outcome = QComboBox()
         header.addWidget(self.outcome)
+        self.reset = QPushButton("Reset filters")
+        header.addWidget(self.reset)
         layout.addLayout(header)
         self.summary = QLabel("")
         self.summary.setProperty("role", "muted")

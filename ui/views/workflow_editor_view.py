@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.widgets.reserved_label import ReservedLabel
+
 
 class WorkflowEditorView(QWidget):
     """Layout only; `WorkflowEditor` fills the condition and step lists and holds the logic."""
@@ -42,10 +44,8 @@ class WorkflowEditorView(QWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 8, 0)
 
-        self.missing = QLabel("")
+        self.missing = ReservedLabel(2)  # always there, so filling a field never moves the form
         self.missing.setProperty("role", "missing")
-        self.missing.setWordWrap(True)
-        self.missing.hide()
         layout.addWidget(self.missing)
 
         form = QFormLayout()
@@ -100,10 +100,8 @@ class WorkflowEditorView(QWidget):
         self.once_per_contact = QCheckBox("Trigger once per contact")
         self.once_per_contact.setToolTip("Run only on a contact's first matching event, never again.")
         settings_layout.addWidget(self.once_per_contact)
-        self.warning = QLabel("")
+        self.warning = ReservedLabel(2)
         self.warning.setProperty("role", "warning")
-        self.warning.setWordWrap(True)
-        self.warning.hide()
         settings_layout.addWidget(self.warning)
         self.verify = QCheckBox("Verify before unassign")
         self.verify.setToolTip(

@@ -7,6 +7,7 @@ importing it on a worker thread right after the window shows, and the charts are
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -47,6 +48,25 @@ def source_color(source: str, palette: QPalette) -> QColor:
     return QColor.fromHsl(hue, 150, 150 if is_dark(palette) else 120)
 
 
+DAY = 86_400
+
+
+def tick_step(top: float, ticks: int = 5) -> int:
+    """A whole, round step (1, 2, 5, 10, 20, ...) that puts about `ticks` ticks up to `top`."""
+    rough = max(1.0, top / ticks)
+    magnitude = 10 ** math.floor(math.log10(rough))
+    for factor in (1, 2, 5, 10):
+        if factor * magnitude >= rough:
+            return int(factor * magnitude)
+    return int(10 * magnitude)
+
+
+def whole_ticks(axis: Any, top: float) -> None:
+    """Counts are whole numbers: tick the axis at whole, round steps only."""
+    step = tick_step(top)
+    axis.setTickSpacing(step, step)
+
+
 class _Chart(QWidget):
     """A PlotWidget styled from the palette."""
 
@@ -77,12 +97,15 @@ class PerDayChart(_Chart):
         self.legend = self.plot.addLegend(offset=(-10, 5), labelTextColor=self.palette().color(QPalette.ColorRole.Text))
         self.totals: dict[int, int] = {}
 
-    def set_data(self, rows: Sequence[tuple[int, str, int]]) -> None:
-        """`rows` are (local day start, source, count)."""
+    def set_data(self, rows: Sequence[tuple[int, str, int]], days_shown: int | None = None) -> None:
+        """`rows` are (local day start, source, count); `days_shown` days end on the newest, empty ones too."""
         pg = _pg()
         self.plot.clear()
         self.legend.clear()
         days = sorted({day for day, _, _ in rows})
+        if days and days_shown:  # a day with no change is still a day of the range: it shows, empty
+            days = [days[-1] - DAY * back for back in range(days_shown - 1, -1, -1)]
+            rows = [row for row in rows if row[0] >= days[0]]
         index = {day: i for i, day in enumerate(days)}
         counts: dict[str, list[int]] = {source: [0] * len(days) for source in SOURCE_ORDER}
         for day, source, count in rows:
@@ -112,7 +135,9 @@ class PerDayChart(_Chart):
         ]
         self.plot.getAxis("bottom").setTicks([ticks])
         self.plot.setXRange(-0.6, max(len(days), 7) - 0.4, padding=0)
-        self.plot.setYRange(0, max(bottom, default=1) * 1.1 or 1, padding=0)
+        top = max(bottom, default=1)
+        self.plot.setYRange(0, top * 1.1 or 1, padding=0)
+        whole_ticks(self.plot.getAxis("left"), top)
 
 
 class OpenLoadChart(_Chart):
@@ -137,4 +162,6 @@ class OpenLoadChart(_Chart):
         ticks = [(i, names.get(agent_id, f"user {agent_id}")) for i, (agent_id, _) in enumerate(agents)]
         self.plot.getAxis("left").setTicks([ticks])
         self.plot.setYRange(-0.6, len(agents) - 0.4, padding=0)
-        self.plot.setXRange(0, max(count for _, count in agents) * 1.1 or 1, padding=0)
+        most = max(count for _, count in agents)
+        self.plot.setXRange(0, most * 1.1 or 1, padding=0)
+        whole_ticks(self.plot.getAxis("bottom"), most)

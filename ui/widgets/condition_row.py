@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QMenu, QPushButton, QToolButton, QWidget
 
 from app.domain.conversations import ClosedBySource, OpenedBySource
@@ -35,6 +36,19 @@ def opened_label(source: OpenedBySource) -> str:
     return source.value.replace("_", " ").capitalize()
 
 
+class StayOpenMenu(QMenu):
+    """A menu of checkable values that stays open while the lead ticks several."""
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """Toggle the value under the pointer without closing the menu."""
+        action = self.actionAt(event.position().toPoint())
+        if action is not None and action.isCheckable() and action.isEnabled():
+            action.trigger()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+
 class ValuesField(QWidget):
     """The values of a condition: picked from a menu, or typed (comma-separated) where free text makes sense."""
 
@@ -49,9 +63,9 @@ class ValuesField(QWidget):
         self.text.setPlaceholderText("choose values")
         layout.addWidget(self.text, 1)
         self.pick = QToolButton()
-        self.pick.setText("Choose ▾")
+        self.pick.setText("Choose")  # the popup mode draws the arrow
         self.pick.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.menu = QMenu(self)
+        self.menu = StayOpenMenu(self)
         self.pick.setMenu(self.menu)
         layout.addWidget(self.pick)
         self._options: list[tuple[str, str]] = []

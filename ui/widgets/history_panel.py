@@ -34,7 +34,9 @@ from ui.models import history_model
 from ui.models.history_model import HistoryEntry, HistoryModel
 from ui.tasks import OwnedTasks
 from ui.views.history_view import HistoryView
+from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.delegates import ChipDelegate
+from ui.widgets.empty_state import EmptyState
 from ui.widgets.notifications import Notifier
 
 log = logging.getLogger("closeout.ui.history")
@@ -56,6 +58,15 @@ LIVE_MS = 1_000
 CHARTS_MS = 5_000
 TEXT_MS = 300
 DAY = 86_400
+
+
+def preset_days(preset: str) -> int | None:
+    """How many days the per-day chart shows for a preset (None: the days that have data)."""
+    if preset in ("Today", "Yesterday"):
+        return 1
+    if preset.startswith("Last ") and preset.endswith(" days"):
+        return int(preset.split()[1])
+    return None
 
 
 def preset_range(
@@ -101,8 +112,20 @@ class HistoryPanel(HistoryView):
         self.model = HistoryModel(self.tasks, PAGE, parent=self)
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(history_model.OUTCOME, ChipDelegate(history_model.STATUS_ROLE, self.table))
-        for column, width in ((0, 110), (1, 150), (2, 130), (3, 130), (4, 80), (5, 170), (6, 90)):
-            self.table.horizontalHeader().resizeSection(column, width)
+        h = history_model
+        self.fitter = ColumnFitter(
+            self.table,
+            (
+                Column(0, 110, 70, priority=0),
+                Column(1, 150, 100, priority=0),
+                Column(2, 130, 80, priority=2),
+                Column(3, 130, 80, priority=1),
+                Column(4, 80, 64, priority=3),
+                Column(5, 170, 80, priority=4),
+                Column(h.OUTCOME, 90, 84, key=True),
+            ),
+            stretch=len(h.COLUMNS) - 1,
+        )
         self.filter = HistoryFilter()
         self._custom: tuple[dt.date, dt.date] | None = None
         self._agent_names: dict[int, str] = {}
@@ -127,7 +150,8 @@ class HistoryPanel(HistoryView):
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
         self._text_timer.setInterval(TEXT_MS)
-        self._text_timer.timeout.connect(self.apply_filters)
+        self._text_timer.timeout.connect(self._text_settled)
+        self._contact_match: tuple[str, int | None] = ("", None)
         self._live = Coalescer(LIVE_MS, self._refresh_changes, self)
         self._charts_timer = QTimer(self)
         self._charts_timer.setSingleShot(True)
@@ -141,6 +165,14 @@ class HistoryPanel(HistoryView):
         for field in (self.contact, self.conversation):
             field.textChanged.connect(self._text_timer.start)
         self.export.clicked.connect(self._export_clicked)
+        self.reset.clicked.connect(self.reset_filters)
+        self.empty = EmptyState(
+            self.table,
+            "No assignment change matches these filters. Widen the dates or press Reset filters; "
+            "changes appear here as workflows run.",
+            busy=lambda: bool(self.model.loading),
+        )
+        self.model.rows_loaded.connect(self.empty.update_state)
         self.cancel_export.clicked.connect(self._cancel_export.set)
         self.export_progressed.connect(self._show_export_progress)
         self.model.rows_loaded.connect(self._update_count_label)
@@ -182,7 +214,8 @@ class HistoryPanel(HistoryView):
         self._fill(
             self.agent, "Any agent", sorted(((a.name, a.id) for a in agents.values()), key=lambda p: p[0].lower())
         )
-        self._fill(self.workflow, "Any workflow", [(w.name, w.id) for w in workflows])
+        labels = formatting.workflow_labels(workflows)
+        self._fill(self.workflow, "Any workflow", [(labels.get(w.id or 0, w.name), w.id) for w in workflows])
 
     @staticmethod
     def _fill(combo: Any, anything: str, choices: list[tuple[str, Any]]) -> None:
@@ -227,10 +260,47 @@ class HistoryPanel(HistoryView):
         field.setToolTip("" if ok else "Enter a number (the id), or leave empty")
         return (int(text) if ok else None), ok
 
+    def _text_settled(self) -> None:
+        self.tasks.spawn(self._resolve_contact_then_apply(), "contact")
+
+    async def _resolve_contact_then_apply(self) -> None:
+        """The contact field takes a name, phone, email or id: find the one contact it means."""
+        text = self.contact.text().strip()
+        chosen: int | None = None
+        tip = ""
+        if text:
+            found = await self._supervisor.find_contacts(text)
+            exact = [c for c in found if c.name.lower() == text.lower() or str(c.id) == text]
+            if len(found) == 1 or len(exact) == 1:
+                contact = found[0] if len(found) == 1 else exact[0]
+                chosen, tip = contact.id, f"{contact.name} (id {contact.id})"
+            elif not found:
+                tip = f"No contact's name, phone or email contains “{text}”."
+            else:
+                names = ", ".join(c.name for c in found[:5]) + ("…" if len(found) > 5 else "")
+                tip = f"{len(found)} contacts match: {names}. Type more of the name, or the phone or email."
+        if text != self.contact.text().strip():
+            return  # typed on meanwhile: the next pause resolves it
+        self._contact_match = (text, chosen)
+        marked = bool(text) and chosen is None
+        self.contact.setProperty("needsInput", marked)
+        self.contact.style().polish(self.contact)
+        self.contact.setToolTip(tip)
+        self.apply_filters()
+
+    def _contact_id(self) -> int | None:
+        text = self.contact.text().strip()
+        if not text:
+            return None
+        matched_text, matched = self._contact_match
+        if matched_text == text:
+            return matched if matched is not None else -1  # no such contact: the filter shows nothing
+        return int(text) if text.isdigit() else -1
+
     def current_filter(self) -> HistoryFilter:
         """The filter the fields describe now."""
         since, until = preset_range(self.preset.currentText(), dt.date.today(), self._custom)
-        contact, _ = self._int_field(self.contact)
+        contact = self._contact_id()
         conversation, _ = self._int_field(self.conversation)
         return HistoryFilter(
             since=since,
@@ -242,6 +312,23 @@ class HistoryPanel(HistoryView):
             conversation_id=conversation,
             sync_state=current_enum(self.outcome, SyncState),
         )
+
+    def reset_filters(self) -> None:
+        """Every filter back to its default (the last 7 days, nothing else), in one reload."""
+        widgets = (self.preset, self.agent, self.source, self.workflow, self.outcome, self.contact, self.conversation)
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.preset.setCurrentIndex(max(0, self.preset.findText(DEFAULT_PRESET)))
+            self.range_button.setVisible(False)
+            for combo in (self.agent, self.source, self.workflow, self.outcome):
+                combo.setCurrentIndex(0)
+            self.contact.clear()
+            self.conversation.clear()
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self.apply_filters()
 
     def apply_filters(self, *_: Any) -> None:
         """Start over with the filter the fields describe: first page, count and charts, all off the GUI thread."""
@@ -334,7 +421,7 @@ class HistoryPanel(HistoryView):
         if generation != self._generation or self._charts is None:
             return
         per_day_chart, load_chart = self._charts
-        per_day_chart.set_data(per_day)
+        per_day_chart.set_data(per_day, preset_days(self.preset.currentText()))
         load_chart.set_data(loads, self._agent_names)
 
     # -- export ------------------------------------------------------------------------------------------------
@@ -367,7 +454,9 @@ class HistoryPanel(HistoryView):
         self.export_progress.show()
         self.cancel_export.show()
         try:
-            written = await self._supervisor.export_csv(path, self.filter, self._progress)
+            written = await self._supervisor.export_csv(
+                path, self.filter, self._progress, for_excel=self.for_excel.isChecked()
+            )
         except CloseoutError as exc:
             self._notifier.error(exc)
             return None

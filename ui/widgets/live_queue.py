@@ -10,18 +10,20 @@ import asyncio
 import logging
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
 from ui.compat import asyncSlot
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.run_detail_dialog import RunDetailDialog
 from ui.models import queue_model
 from ui.models.queue_model import QueueModel
 from ui.tasks import OwnedTasks
 from ui.views.live_queue_view import LiveQueueView
+from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.notifications import Notifier
 
 log = logging.getLogger("closeout.ui.queue")
@@ -50,25 +52,28 @@ class LiveQueue(LiveQueueView):
         self.proxy.setFilterRole(queue_model.SEARCH_ROLE)
         self.table.setModel(self.proxy)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # a double-click opens the run
-        header = self.table.horizontalHeader()
-        for column, width in (
-            (queue_model.TIME, 80),
-            (queue_model.CONTACT, 150),
-            (queue_model.CHANNEL, 90),
-            (queue_model.CLOSED_BY, 170),
-            (queue_model.CATEGORY, 130),
-            (queue_model.ASSIGNEE, 140),
-            (queue_model.ACTION, 60),
-        ):
-            header.resizeSection(column, width)
-        header.setSectionResizeMode(queue_model.OUTCOME, QHeaderView.ResizeMode.Stretch)
+        q = queue_model
+        self.fitter = ColumnFitter(
+            self.table,
+            (
+                Column(q.TIME, 90, 64, priority=1),
+                Column(q.CONTACT, 150, 100, priority=0),
+                Column(q.CHANNEL, 90, 60, priority=5),
+                Column(q.CLOSED_BY, 170, 90, priority=3),
+                Column(q.CATEGORY, 130, 80, priority=4),
+                Column(q.ASSIGNEE, 140, 90, priority=2),
+                Column(q.ACTION, 60, 56, key=True),
+            ),
+            stretch=q.OUTCOME,
+            stretch_minimum=300,  # the chip and enough of the reason to read it
+        )
 
         self._closes = Coalescer(FLUSH_MS, self._flush, self)
         self._loaded = False
         self._arrived = 0
-        bridge.closes_changed.connect(self._closes.add)
+        bridge.closes_changed.connect(self._closes_changed)
         bridge.runs_changed.connect(self._runs_changed)
-        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter.textChanged.connect(self._filter_changed)
         self.pause.toggled.connect(self._pause_toggled)
         self.table.doubleClicked.connect(self._open_detail)
         self.table.clicked.connect(self._clicked)
@@ -96,6 +101,11 @@ class LiveQueue(LiveQueueView):
     def paused(self) -> bool:
         """Whether new closes are held back."""
         return self.pause.isChecked()
+
+    def _closes_changed(self, ids: list[int]) -> None:
+        self._closes.add(ids)
+        if self.paused:
+            self._update_summary()
 
     def _runs_changed(self, run_ids: list[int]) -> None:
         # A run changed (synced, failed, undone): refresh its close's row if it is shown.
@@ -133,12 +143,24 @@ class LiveQueue(LiveQueueView):
             self._closes.poke()
         self._update_summary()
 
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text)
+        self._update_summary()
+
     def _update_summary(self) -> None:
-        shown = self.model.rowCount()
-        text = f"{shown:,} closes shown"
+        total = self.model.rowCount()
+        filtered = bool(self.filter.text().strip())
+        text = f"{self.proxy.rowCount():,} of {total:,} closes" if filtered else f"{total:,} closes"
         if self.paused:
-            text += f" · paused, {self._closes.pending:,} waiting"
+            arrived = self.arrived_while_paused()
+            text += f" · paused, {arrived:,} new {'close' if arrived == 1 else 'closes'} waiting"
         self.summary.setText(text)
+        if (queue_model.CHANNEL in self.fitter.kept_hidden) == self.model.has_channels:
+            self.fitter.set_kept_hidden(queue_model.CHANNEL, not self.model.has_channels)
+
+    def arrived_while_paused(self) -> int:
+        """Closes that came in while paused and are not shown yet (changes to shown rows do not count)."""
+        return sum(1 for close_id in self._closes.pending_ids() if not self.model.shows(close_id))
 
     # -- actions -------------------------------------------------------------------------------------------
 
@@ -172,6 +194,16 @@ class LiveQueue(LiveQueueView):
 
     @asyncSlot(int, int)
     async def _undo(self, run_id: int, close_id: int) -> None:
+        row = next(
+            (self.model.row_at(r) for r in range(self.model.rowCount()) if self.model.row_at(r).close.id == close_id),
+            None,
+        )
+        who = row.close.assignee_at_close.name if row and row.close.assignee_at_close else "the agent it had at close"
+        contact = row.close.contact.name if row else "the contact"
+        if not await ConfirmDialog.ask(
+            self, "Undo", f"Give {contact} back to {who}? Closeout sends the change to respond.io.", "Undo"
+        ):
+            return
         try:
             undo_run = await self._supervisor.undo(run_id)
         except CloseoutError as exc:

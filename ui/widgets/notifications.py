@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QEnterEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from app.domain.errors import CloseoutError
@@ -61,6 +62,7 @@ class NoticeFrame(QFrame):
     """One shown notice."""
 
     dismissed = Signal()
+    hovered = Signal(bool)
 
     def __init__(self, notice: Notice, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +87,16 @@ class NoticeFrame(QFrame):
         self.close_button.clicked.connect(self.dismissed)
         layout.addWidget(self.close_button)
 
+    def enterEvent(self, event: QEnterEvent) -> None:
+        """Keep the notice while the pointer is over it."""
+        super().enterEvent(event)
+        self.hovered.emit(True)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        """The pointer left: an info notice may go away again."""
+        super().leaveEvent(event)
+        self.hovered.emit(False)
+
     def _act(self) -> None:
         if self.notice.action is not None:
             self.notice.action()
@@ -92,16 +104,46 @@ class NoticeFrame(QFrame):
 
 
 class NotificationArea(QWidget):
-    """A stack of notices above the page, newest on top; info notices go away by themselves."""
+    """Notices that float over the bottom right of `anchor`, newest at the bottom; they never move the layout.
 
-    def __init__(self, notifier: Notifier, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+    An info notice goes away by itself after a few seconds, but not while the pointer is over it: its timer
+    starts again when the pointer leaves.
+    """
+
+    MARGIN = 12
+    MAX_WIDTH = 560
+
+    def __init__(self, notifier: Notifier, anchor: QWidget | None = None) -> None:
+        super().__init__(anchor)
+        self.setObjectName("notifications")
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(4)
+        self._timers: dict[NoticeFrame, QTimer] = {}
         notifier.posted.connect(self.show_notice)
         notifier.withdrawn.connect(self.withdraw)
+        if anchor is not None:
+            anchor.installEventFilter(self)
         self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Follow the anchor's size."""
+        if watched is self.parent() and event.type() == QEvent.Type.Resize:
+            self.place()
+        return False
+
+    def place(self) -> None:
+        """Float over the anchor's bottom right corner, as tall as the notices need."""
+        anchor = self.parentWidget()
+        if anchor is None:
+            return
+        width = max(200, min(self.MAX_WIDTH, anchor.width() - 2 * self.MARGIN))
+        height = self._layout.totalHeightForWidth(width) if self._layout.hasHeightForWidth() else -1
+        if height < 0:
+            height = self._layout.totalSizeHint().height()
+        height = min(height, max(0, anchor.height() - 2 * self.MARGIN))
+        self.setGeometry(anchor.width() - width - self.MARGIN, anchor.height() - height - self.MARGIN, width, height)
+        self.raise_()
 
     def frames(self) -> list[NoticeFrame]:
         """The notices shown, newest first."""
@@ -111,7 +153,7 @@ class NotificationArea(QWidget):
             widget = item.widget() if item is not None else None
             if isinstance(widget, NoticeFrame) and not widget.property("closing"):
                 found.append(widget)
-        return found
+        return found[::-1]
 
     def notices(self) -> list[Notice]:
         """What is shown, newest first."""
@@ -123,15 +165,28 @@ class NotificationArea(QWidget):
             self.withdraw(notice.key)
         frame = NoticeFrame(notice)
         frame.dismissed.connect(lambda: self._remove(frame))
-        self._layout.insertWidget(0, frame)
+        frame.hovered.connect(lambda inside: self._hovered(frame, inside))
+        self._layout.addWidget(frame)
         for extra in self.frames()[MAX_SHOWN:]:
             self._remove(extra)
         if notice.level == "info":
             timer = QTimer(frame)
             timer.setSingleShot(True)
+            timer.setInterval(INFO_SECONDS * 1000)
             timer.timeout.connect(lambda: self._remove(frame))
-            timer.start(INFO_SECONDS * 1000)
+            self._timers[frame] = timer
+            timer.start()
         self.show()
+        self.place()
+
+    def _hovered(self, frame: NoticeFrame, inside: bool) -> None:
+        timer = self._timers.get(frame)
+        if timer is None:
+            return
+        if inside:
+            timer.stop()
+        else:
+            timer.start()
 
     def withdraw(self, key: str) -> None:
         """Remove the notice with this key."""
@@ -143,6 +198,7 @@ class NotificationArea(QWidget):
         if frame.property("closing"):
             return
         frame.setProperty("closing", True)
+        self._timers.pop(frame, None)
         frame.hide()
         self._layout.removeWidget(frame)
         frame.deleteLater()
@@ -150,3 +206,4 @@ class NotificationArea(QWidget):
 
     def _update_visibility(self) -> None:
         self.setVisible(bool(self.frames()))
+        self.place()

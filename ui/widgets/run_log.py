@@ -23,7 +23,9 @@ from ui.models import run_log_model
 from ui.models.run_log_model import RunEntry, RunLogModel
 from ui.tasks import OwnedTasks
 from ui.views.run_log_view import RunLogView
+from ui.widgets.column_fit import Column, ColumnFitter
 from ui.widgets.delegates import ChipDelegate
+from ui.widgets.empty_state import EmptyState
 from ui.widgets.notifications import Notifier
 
 PAGE = 200
@@ -43,8 +45,16 @@ class RunLog(RunLogView):
         self.model = RunLogModel(self.tasks, PAGE, parent=self)
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(run_log_model.OUTCOME, ChipDelegate(run_log_model.STATUS_ROLE, self.table))
-        for column, width in ((0, 120), (1, 260), (2, 160), (3, 100)):
-            self.table.horizontalHeader().resizeSection(column, width)
+        self.fitter = ColumnFitter(
+            self.table,
+            (
+                Column(0, 120, 70, priority=1),
+                Column(1, 260, 120, priority=0),
+                Column(2, 160, 90, priority=2),
+                Column(run_log_model.OUTCOME, 100, 90, key=True),
+            ),
+            stretch=len(run_log_model.COLUMNS) - 1,
+        )
         self.workflow.addItem("Any workflow", None)
         self.outcome.addItem("Any outcome", None)
         for outcome in RunOutcome:
@@ -56,6 +66,13 @@ class RunLog(RunLogView):
         self.outcome.currentIndexChanged.connect(self.apply_filters)
         self.table.doubleClicked.connect(self._open_detail)
         self.model.rows_loaded.connect(self._update_summary)
+        self.reset.clicked.connect(self.reset_filters)
+        self.empty = EmptyState(
+            self.table,
+            "No run matches these filters. Press Reset filters; runs appear here as published workflows run.",
+            busy=lambda: bool(self.model.loading),
+        )
+        self.model.rows_loaded.connect(self.empty.update_state)
         bridge.runs_changed.connect(self._runs_changed)
         bridge.workflows_changed.connect(self._workflows_changed)
 
@@ -75,15 +92,24 @@ class RunLog(RunLogView):
 
     async def _load_workflows(self) -> None:
         workflows = await self._supervisor.workflows()
-        self.model.set_workflow_names({w.id: w.name for w in workflows if w.id is not None})
+        labels = formatting.workflow_labels(workflows)
+        self.model.set_workflow_names(labels)
         current = self.workflow.currentData()
         self.workflow.blockSignals(True)
         self.workflow.clear()
         self.workflow.addItem("Any workflow", None)
         for workflow in workflows:
-            self.workflow.addItem(workflow.name, workflow.id)
+            self.workflow.addItem(labels.get(workflow.id or 0, workflow.name), workflow.id)
         self.workflow.setCurrentIndex(max(0, self.workflow.findData(current)))
         self.workflow.blockSignals(False)
+
+    def reset_filters(self) -> None:
+        """Any workflow, any outcome."""
+        for combo in (self.workflow, self.outcome):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        self.apply_filters()
 
     def apply_filters(self, *_: Any) -> None:
         """Start over with the chosen workflow and outcome."""

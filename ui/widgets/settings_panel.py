@@ -19,13 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import secrets
-from app.bootstrap import Supervisor
+from app.bootstrap import Supervisor, api_url_problem, connection_words
 from app.domain.errors import CloseoutError, ConfigError
 from app.domain.secret import Secret
 from app.settings import API_URL, DB_URL, FORM_SETTINGS, Setting
 from ui.compat import asyncSlot
+from ui.connection_state import ConnectionState
 from ui.style import needs_input_color
+from ui.tasks import OwnedTasks
 from ui.views.settings_view import SettingsView
 from ui.widgets.notifications import Notifier
 from ui.widgets.signing_keys import SigningKeysBox
@@ -41,10 +42,18 @@ class SettingsPanel(SettingsView):
 
     token_saved = Signal(str)
 
-    def __init__(self, supervisor: Supervisor, notifier: Notifier, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        notifier: Notifier,
+        connection: ConnectionState | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._supervisor = supervisor
         self._notifier = notifier
+        self.connection = connection
+        self.tasks = OwnedTasks("settings")
         self.settings = supervisor.settings
         self.editors: dict[str, QWidget] = {}
         for setting in FORM_SETTINGS:
@@ -60,6 +69,9 @@ class SettingsPanel(SettingsView):
         self.test.clicked.connect(self._test_clicked)
         self.save_token.clicked.connect(self._save_token_clicked)
         self.token.returnPressed.connect(self._test_clicked)
+        if connection is not None:
+            connection.changed.connect(self._show_mode)
+        self._show_mode()
         self.load_values()
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -68,7 +80,7 @@ class SettingsPanel(SettingsView):
         Not at construction: reading the keyring costs start-up time, and the page starts hidden.
         """
         super().showEvent(event)
-        self.show_token_state()
+        self.tasks.spawn(self.show_token_state(), "token-state")
 
     # -- the declared settings -------------------------------------------------------------------------------
 
@@ -182,21 +194,22 @@ class SettingsPanel(SettingsView):
 
     # -- token ---------------------------------------------------------------------------------------------
 
-    def show_token_state(self) -> None:
-        """The stored token's hint (never the token), and which workspace is in use."""
-        token = secrets.load_token()
+    async def show_token_state(self) -> None:
+        """The stored token's hint (never the token); the keyring is read off the GUI thread."""
+        self.token_status.setText("reading the keyring…")
+        token = await self._supervisor.stored_token()
         self.token_status.setText(f"{token.hint} (only the last characters are shown)" if token else "none")
-        if self._supervisor.is_demo:
-            self.mode.setText(
-                "Closeout is running the built-in demo workspace. Paste your respond.io API token, test it, save it, "
-                "then restart Closeout to leave the demo."
-            )
-        else:
-            self.mode.setText("Closeout is connected to your respond.io workspace.")
 
-    def _entered_or_stored(self) -> Secret | None:
+    def _show_mode(self, *_: object) -> None:
+        """Which workspace is in use and how the connection stands: the same state the status bar shows."""
+        if self.connection is None:
+            self.mode.setText("Closeout is running the built-in demo workspace." if self._supervisor.is_demo else "")
+            return
+        self.mode.setText(self.connection.sentence(self._supervisor.is_demo))
+
+    async def _entered_or_stored(self) -> Secret | None:
         text = self.token.text().strip()
-        return Secret(text) if text else secrets.load_token()
+        return Secret(text) if text else await self._supervisor.stored_token()
 
     def _api_url(self) -> str:
         return str(self.value_of(API_URL)).strip() or API_URL.default
@@ -205,27 +218,32 @@ class SettingsPanel(SettingsView):
     async def _test_clicked(self) -> None:
         await self.test_connection()
 
-    async def test_connection(self) -> bool:
-        """Ask the platform whether the token works; the answer is shown in words."""
-        token = self._entered_or_stored()
+    async def test_connection(self, token: Secret | None = None) -> bool:
+        """Ask the platform whether the token works; the answer, naming the URL and the cause, is shown in words."""
+        token = token or await self._entered_or_stored()
         if token is None:
             self._show_result(
                 False, "There is no token to test. Paste one from respond.io: Settings > Integrations > Developer API."
             )
             return False
+        url = self._api_url()
+        problem = api_url_problem(url)
+        if problem is not None:
+            self._show_result(False, problem)
+            return False
         self.test.setEnabled(False)
         self.test_result.setStyleSheet("")
-        self.test_result.setText("Testing…")
+        self.test_result.setText(f"Testing the token {token.hint} against {url}…")
         try:
-            await self._supervisor.test_connection(token, self._api_url())
+            await self._supervisor.test_connection(token, url)
         except CloseoutError as exc:
-            self._show_result(False, f"{exc.message} {exc.action}".strip())
+            self._show_result(False, connection_words(exc, url))
             return False
         except asyncio.CancelledError:
             raise
         finally:
             self.test.setEnabled(True)
-        self._show_result(True, f"Connected: respond.io accepted the token {token.hint}.")
+        self._show_result(True, f"Connected: {url} accepted the token {token.hint}.")
         return True
 
     def _show_result(self, ok: bool, text: str) -> None:
@@ -243,6 +261,9 @@ class SettingsPanel(SettingsView):
             self._show_result(False, "Paste the new token first.")
             return None
         token = Secret(text)
+        if not await self.test_connection(token):  # a token that does not work is not kept
+            self.test_result.setText(self.test_result.text() + " The token was not saved.")
+            return None
         try:
             where = await self._supervisor.set_token(token)
         except CloseoutError as exc:
@@ -252,13 +273,13 @@ class SettingsPanel(SettingsView):
             self._show_result(False, f"The token could not be stored ({exc.strerror or exc}).")
             return None
         self.token.clear()
-        self.show_token_state()
+        await self.show_token_state()
         place = "the system keyring" if where == "keyring" else f"a file only you can read ({where})"
         if self._supervisor.is_demo:
             self._show_result(
-                True, f"Token {token.hint} saved in {place}. Restart Closeout to leave the demo workspace."
+                True, f"Token {token.hint} tested and saved in {place}. Restart Closeout to leave the demo workspace."
             )
         else:
-            self._show_result(True, f"Token {token.hint} saved in {place}; Closeout uses it from now on.")
+            self._show_result(True, f"Token {token.hint} tested and saved in {place}; Closeout uses it from now on.")
         self.token_saved.emit(where)
         return where

@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from app.bootstrap import Connectivity, Supervisor
 from ui import formatting
 from ui.bridge import Bridge
+from ui.connection_state import ConnectionState
 from ui.tasks import OwnedTasks
 from ui.views.status_bar_view import StatusBarView
 from ui.widgets.chip_label import ChipLabel
@@ -20,15 +21,16 @@ SOON_MS = 300
 class SyncStatusBar(StatusBarView):
     """Asks the supervisor for its status on change-sets (coalesced) and on a slow timer."""
 
-    def __init__(self, supervisor: Supervisor, bridge: Bridge) -> None:
+    def __init__(self, supervisor: Supervisor, bridge: Bridge, connection: ConnectionState | None = None) -> None:
         super().__init__()
         self._supervisor = supervisor
+        self.connection = connection or ConnectionState(supervisor, bridge, self)
         self.tasks = OwnedTasks("status")
         self.chip = ChipLabel()
         self.insertWidget(0, self.chip)
         self.connectivity.hide()
-        self.state = Connectivity.DEMO if supervisor.is_demo else Connectivity.STARTING
-        self._show_connectivity(self.state.value)
+        self.connection.changed.connect(self._show_connectivity)
+        self._show_connectivity(self.connection.state.value, self.connection.detail)
         self._slow = QTimer(self)
         self._slow.setInterval(REFRESH_MS)
         self._slow.timeout.connect(self.refresh)
@@ -37,7 +39,6 @@ class SyncStatusBar(StatusBarView):
         self._soon.setInterval(SOON_MS)
         self._soon.timeout.connect(self.refresh)
         self._in_flight = False
-        bridge.connectivity_changed.connect(self._show_connectivity)
         bridge.outbox_depth_changed.connect(self._show_depth)
         bridge.changed.connect(self._changed)
 
@@ -67,7 +68,7 @@ class SyncStatusBar(StatusBarView):
             status = await self._supervisor.status()
         finally:
             self._in_flight = False
-        self._show_connectivity(status.connectivity.value, status.detail)
+        self.connection.set(status.connectivity, status.detail)
         self._show_depth(status.outbox_depth, status.backlog)
         budget = status.rate_limit
         if self._supervisor.is_demo:  # the simulated workspace sets no limit
@@ -81,9 +82,13 @@ class SyncStatusBar(StatusBarView):
             self.rate.setToolTip(f"{budget.endpoint}, as of {formatting.ago(budget.at)}")
         self.last_sync.setText(f"Last sync: {formatting.ago(status.last_sync, time.time())}")
 
+    @property
+    def state(self) -> Connectivity:
+        """The connection state shown."""
+        return self.connection.state
+
     def _show_connectivity(self, value: str, detail: str = "") -> None:
         state = Connectivity(value)
-        self.state = state
         self.chip.set_status(state.label, state.label)
         self.chip.setToolTip(detail or state.label)
 

@@ -199,7 +199,11 @@ class AssignStepEditor(StepEditor):
 
     @override
     def mark(self, message: str) -> None:
-        if "user" in message:
+        detail = message.split(":", 1)[-1].strip()
+        if detail.startswith(("team", "choose a team")) or " no team " in f" {detail}":
+            _set_marked(self.team, True)
+            self.team.setToolTip(detail)
+        elif "user" in message:
             _set_marked(self.user, True)
         elif "team" in message:
             _set_marked(self.team, True)

@@ -13,8 +13,9 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from app.bootstrap import Supervisor
+from app.bootstrap import Supervisor, unknown_references
 from app.domain.errors import CloseoutError, PublishBlocked
+from app.domain.people import Agent
 from app.domain.workflows import (
     AddCommentStep,
     AssignAction,
@@ -33,7 +34,9 @@ from app.domain.workflows import (
 from ui import formatting
 from ui.combo import current_enum
 from ui.compat import asyncSlot
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.dry_run_dialog import DryRunDialog
+from ui.dialogs.unsaved_changes_dialog import DISCARD, SAVE, UnsavedChangesDialog
 from ui.views.workflow_editor_view import WorkflowEditorView
 from ui.widgets.chip_label import ChipLabel
 from ui.widgets.condition_row import ConditionRow, source_options
@@ -48,6 +51,7 @@ TRIGGERS = (
     (TriggerKind.CONVERSATION_OPENED, "Conversation Opened"),
 )
 PERIODS = ((7, "the last 7 days"), (30, "the last 30 days"))
+PUBLISH_NOTICE = "publish"
 
 
 class WorkflowEditor(WorkflowEditorView):
@@ -67,6 +71,7 @@ class WorkflowEditor(WorkflowEditorView):
         self._agents: list[tuple[int, str]] = []
         self._teams: list[tuple[int, str]] = []
         self._loading = False
+        self._agent_map: dict[int, Agent] = {}
         self.dirty = False
         self.missing_now: tuple[str, ...] = ()
         self.state_chip = ChipLabel()
@@ -80,7 +85,7 @@ class WorkflowEditor(WorkflowEditorView):
         for days, label in PERIODS:
             self.dry_run_period.addItem(label, days)
 
-        self.back.clicked.connect(self.closed)
+        self.back.clicked.connect(self._back_clicked)
         self.name.textChanged.connect(self._changed)
         self.trigger.currentIndexChanged.connect(self._trigger_changed)
         self.join.currentIndexChanged.connect(self._changed)
@@ -99,6 +104,7 @@ class WorkflowEditor(WorkflowEditorView):
     async def open_workflow(self, workflow: Workflow) -> None:
         """Load the workspace's agents, teams and categories, then show `workflow`."""
         agents = await self._supervisor.agents()
+        self._agent_map = dict(agents)
         categories = await self._supervisor.recent_categories()
         self._agents = sorted(((a.id, a.name) for a in agents.values()), key=lambda p: p[1].lower())
         teams = {a.team.id: a.team.name for a in agents.values() if a.team is not None}
@@ -221,16 +227,29 @@ class WorkflowEditor(WorkflowEditorView):
     def _changed(self, *_: Any) -> None:
         if self._loading:
             return
-        self.dirty = True
+        # Unsaved means different from what is stored: a toggle put back is no change.
+        self.dirty = self.workflow is None or self.form_workflow() != self.workflow
         self._refresh()
 
     def _refresh(self) -> None:
         workflow = self.form_workflow()
-        self.missing_now = self._supervisor.missing_fields(workflow)
+        self.missing_now = self._supervisor.missing_fields(workflow) + unknown_references(workflow, self._agent_map)
         self.show_missing(self.missing_now)
+        if not self.missing_now:
+            self._notifier.withdraw(PUBLISH_NOTICE)  # "cannot be published yet" no longer holds
         warnings = self._supervisor.warnings(workflow)
         self.warning.setText("⚠ " + " ".join(warnings) if warnings else "")
-        self.warning.setVisible(bool(warnings))
+        unassigns = any(
+            isinstance(step, AssignToStep) and step.action is AssignAction.UNASSIGN for step in workflow.steps
+        )
+        self.verify.setVisible(unassigns)  # the last row of its box: hiding it moves nothing
+        replays = workflow.trigger.kind is TriggerKind.CONVERSATION_CLOSED
+        self.dry_run.setEnabled(replays)
+        self.dry_run.setToolTip(
+            "Replay this workflow over the closes Closeout recorded, changing nothing"
+            if replays
+            else "A dry run replays past closes, so it is for Conversation Closed workflows only"
+        )
         for number, editor in enumerate(self.step_editors, 1):
             editor.set_number(number)
         self.no_conditions.setVisible(not self.condition_rows)
@@ -263,10 +282,12 @@ class WorkflowEditor(WorkflowEditorView):
                 set_marked(self.condition_rows[number - 1].values.text, True)
             elif target == "step" and 0 < number <= len(self.step_editors):
                 self.step_editors[number - 1].mark(message)
+        self.missing.setProperty("role", "missing" if missing else "muted")
+        self.missing.style().polish(self.missing)
         if missing:
-            items = "".join(f"<li>{m}</li>" for m in missing)
-            self.missing.setText(f"<b>Needs input before publishing:</b><ul style='margin:0'>{items}</ul>")
-        self.missing.setVisible(bool(missing))
+            self.missing.setText("<b>Needs input before publishing:</b> " + "; ".join(missing))
+        else:
+            self.missing.setText("✔ Nothing needs input: this workflow can be published.")
 
     @staticmethod
     def _target(message: str) -> tuple[str, int]:
@@ -279,6 +300,27 @@ class WorkflowEditor(WorkflowEditorView):
         if words and words[0] in ("Condition", "Step") and len(words) > 1 and words[1].isdigit():
             return words[0].lower(), int(words[1])
         return "", 0
+
+    # -- leaving ---------------------------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def _back_clicked(self) -> None:
+        if await self.confirm_leave():
+            self.closed.emit()
+
+    async def confirm_leave(self) -> bool:
+        """Whether the editor may be left: True at once when nothing is unsaved, else as the lead answers."""
+        if not self.dirty:
+            return True
+        choice = await UnsavedChangesDialog.ask(self, self.name.text().strip())
+        if choice == SAVE:
+            return await self.save_now() is not None
+        if choice == DISCARD:
+            if self.workflow is not None:
+                self.show_workflow(self.workflow)
+            self.dirty = False
+            return True
+        return False
 
     # -- actions ---------------------------------------------------------------------------------------------
 
@@ -293,7 +335,22 @@ class WorkflowEditor(WorkflowEditorView):
         self.dirty = False
         self._refresh()
         self.saved.emit(saved)
+        await self._warn_if_name_taken(saved)
         return saved
+
+    async def _warn_if_name_taken(self, saved: Workflow) -> None:
+        others = [
+            w
+            for w in await self._supervisor.workflows()
+            if w.id != saved.id and w.name.strip().lower() == saved.name.strip().lower()
+        ]
+        if others:
+            names = ", ".join(f"#{w.id} ({formatting.STATE_WORDS[w.state].lower()})" for w in others)
+            self._notifier.warning(
+                f"Another workflow is also called “{saved.name}”: {names}. Lists tell them apart by number and "
+                "version; a name of its own makes it clearer.",
+                key="duplicate-name",
+            )
 
     @asyncSlot()
     async def _save_clicked(self) -> None:
@@ -311,16 +368,21 @@ class WorkflowEditor(WorkflowEditorView):
         )
         if saved is None or saved.id is None:
             return None
+        refused = unknown_references(saved, self._agent_map)
+        if refused:  # the same words the marks show; nothing is published
+            self.show_missing(self.missing_now)
+            self._notifier.error(f"“{saved.name}” cannot be published yet: {'; '.join(refused)}.", key=PUBLISH_NOTICE)
+            return None
         try:
             published = await self._supervisor.publish(saved.id)
         except PublishBlocked as exc:
             self.show_missing(exc.missing)
-            self._notifier.error(exc, key="publish")
+            self._notifier.error(exc, key=PUBLISH_NOTICE)
             return None
         except CloseoutError as exc:
             self._notifier.error(exc)
             return None
-        self._notifier.withdraw("publish")
+        self._notifier.withdraw(PUBLISH_NOTICE)
         self.workflow = published
         self.dirty = False
         self._refresh()
@@ -333,6 +395,10 @@ class WorkflowEditor(WorkflowEditorView):
     @asyncSlot()
     async def _stop_clicked(self) -> None:
         if self.workflow is None or self.workflow.id is None:
+            return
+        if not await ConfirmDialog.ask(
+            self, "Stop workflow", f"Stop “{self.workflow.name}”? It no longer runs on new events.", "Stop"
+        ):
             return
         try:
             stopped = await self._supervisor.stop_workflow(self.workflow.id)

@@ -16,6 +16,7 @@ from app.domain.workflows import Workflow, WorkflowState
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
 from ui.compat import asyncSlot
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.models import workflow_list_model
 from ui.models.workflow_list_model import WorkflowListModel
 from ui.tasks import OwnedTasks
@@ -162,6 +163,10 @@ class WorkflowsPage(WorkflowsView):
     async def _stop_selected(self) -> None:
         workflow = self.selected_workflow()
         if workflow is None or workflow.id is None:
+            return
+        if not await ConfirmDialog.ask(
+            self, "Stop workflow", f"Stop “{workflow.name}”? It no longer runs on new events.", "Stop"
+        ):
             return
         try:
             stopped = await self._supervisor.stop_workflow(workflow.id)

@@ -1,0 +1,47 @@
+"""The demo starts with a month of past history, and a restart records no close a second time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from app.domain.conversations import ClosedBySource
+from app.domain.history import HistoryFilter
+from tests.helpers import wait_until
+
+
+@pytest.mark.slow
+async def test_a_first_demo_run_has_thirty_days_of_history_and_a_restart_adds_no_poll_closes(
+    gui_app, tmp_path: Path
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    async with gui_app() as app:
+        first = await app.open(demo=True, rate=600.0, poll_seconds=3600.0, db_url=db_url)
+        await first.start()
+        history = await first.history_page(HistoryFilter(), None, 5000)
+        days = {dt.date.fromtimestamp(row.at) for row in history.rows}
+        assert len(days) >= 28
+        assert min(days) <= dt.date.today() - dt.timedelta(days=29)
+        old_closes = await first.store.db.read(first.store.closes.between, 0, int(first_day_end()))
+        assert len(old_closes) >= 300
+        await wait_until(lambda: first.sync.poller.last is not None, timeout=30)
+        await first.close()
+        app.supervisors.remove(first)
+
+        second = await app.open(demo=True, rate=0.0, poll_seconds=3600.0, db_url=db_url)
+        before = await second.queue(1)
+        top = before[0].close.id if before else 0
+        await second.start()
+        await wait_until(lambda: second.sync.poller.last is not None, timeout=30)
+        newer = [row for row in await second.queue(500) if (row.close.id or 0) > (top or 0)]
+        assert not [row for row in newer if row.close.closed_by_source is ClosedBySource.DETECTED_BY_POLL]
+        # Seeding happens once: the past is not recorded again.
+        again = await second.store.db.read(second.store.closes.between, 0, int(first_day_end()))
+        assert len(again) == len(old_closes)
+
+
+def first_day_end() -> float:
+    today = dt.datetime.combine(dt.date.today(), dt.time())
+    return today.timestamp()

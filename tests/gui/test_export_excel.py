@@ -1,0 +1,35 @@
+"""CSV export: "For Excel" writes a UTF-8 byte-order mark, and `workflow` is the name the workflow had then."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+
+from app.domain.history import HistoryFilter
+from tests.helpers import wait_until
+
+
+async def test_for_excel_starts_with_a_bom_and_workflow_names_are_as_they_were(gui_app, tmp_path: Path) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, seeded=False, rate=1200.0)
+        workflow = await supervisor.use_template("unassign-after-close", name="Unassign — Lucía's team")
+        assert workflow.id is not None
+        published = await supervisor.publish(workflow.id)
+        await supervisor.start()
+        await wait_until(lambda: supervisor.store.history.count(HistoryFilter()) >= 3, timeout=60)
+        await supervisor.stop_workflow(workflow.id)
+        await supervisor.save_workflow(dataclasses.replace(await supervisor.workflow(workflow.id), name="Renamed"))
+
+        excel = tmp_path / "excel.csv"
+        plain = tmp_path / "plain.csv"
+        await supervisor.export_csv(excel, HistoryFilter(), for_excel=True)
+        await supervisor.export_csv(plain, HistoryFilter())
+        assert excel.read_bytes().startswith(b"\xef\xbb\xbf")
+        assert not plain.read_bytes().startswith(b"\xef\xbb\xbf")
+        with excel.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        own = [row for row in rows if row["workflow_id"] == str(workflow.id) and row["source"] == "workflow"]
+        assert own
+        assert {row["workflow"] for row in own} == {published.name}
+        assert "Lucía" in excel.read_text(encoding="utf-8-sig")

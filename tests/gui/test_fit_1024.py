@@ -1,0 +1,54 @@
+"""At 1024x700 the key columns (Outcome, Undo, Reason) sit inside each table's viewport, with no horizontal scroll."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
+
+from tests.helpers import wait_until
+from ui.main_window import HISTORY, QUEUE, RUN_LOG
+from ui.models import history_model, queue_model, run_log_model
+
+
+def layout_now(window: QWidget) -> None:
+    for widget in [window, *window.findChildren(QWidget)]:
+        if widget.layout() is not None:
+            widget.layout().activate()
+
+
+def assert_inside(table: QTableView, columns: list[int]) -> None:
+    viewport = table.viewport().rect()
+    header = table.horizontalHeader()
+    assert header.length() <= viewport.width() + 1, (header.length(), viewport.width())
+    assert not table.horizontalScrollBar().isVisible()
+    for column in columns:
+        assert not table.isColumnHidden(column)
+        left = header.sectionViewportPosition(column)
+        width = header.sectionSize(column)
+        assert left >= 0 and left + width <= viewport.width() + 1, (column, left, width, viewport.width())
+        assert width >= 50, (column, width)
+    if columns and header.sectionResizeMode(columns[0]) == QHeaderView.ResizeMode.Stretch:
+        assert header.sectionSize(columns[0]) >= 200, "the key column is too narrow to read"
+
+
+async def test_every_view_fits_its_key_columns_at_1024_by_700(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, rate=600.0)
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        await supervisor.start()
+        assert window.minimumWidth() <= 1024 and window.minimumHeight() <= 700
+        assert window.width() == 1024 and window.height() == 700
+        for page, table, columns in (
+            (QUEUE, window.live_queue.table, [queue_model.OUTCOME, queue_model.ACTION]),
+            (HISTORY, window.history.table, [history_model.OUTCOME, history_model.REASON]),
+            (RUN_LOG, window.run_log.table, [run_log_model.OUTCOME, run_log_model.REASON]),
+        ):
+            window.show_page(page)
+            await wait_until(table.isVisible)
+            layout_now(window)
+            assert_inside(table, columns)
+        # Wider again, the columns come back.
+        window.resize(1366, 740)
+        window.show_page(QUEUE)
+        layout_now(window)
+        assert not window.live_queue.table.isColumnHidden(queue_model.CATEGORY)

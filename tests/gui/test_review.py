@@ -1,0 +1,110 @@
+"""History and run log as a lead reviews them: Reset filters, empty states, whole-number ticks, seven days in seven."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from app.domain.history import ChangeSource
+from tests.helpers import wait_until
+from ui import formatting
+from ui.main_window import HISTORY, RUN_LOG
+from ui.widgets.charts import tick_step
+
+
+async def history_shown(app):
+    """A started demo with its History page shown and loaded."""
+    supervisor = await app.open(demo=True)
+    window = app.window(supervisor)
+    await supervisor.start()
+    window.show_page(HISTORY)
+    history = window.history
+    await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+    return supervisor, window, history
+
+
+def test_ticks_are_whole_round_steps() -> None:
+    assert tick_step(3) == 1
+    assert tick_step(0) == 1
+    assert tick_step(14) == 5
+    assert tick_step(230) == 50
+    assert all(isinstance(tick_step(n), int) for n in (1, 7, 99, 12345))
+
+
+async def test_reset_filters_empty_state_and_a_week_of_days(gui_app) -> None:
+    async with gui_app() as app:
+        _, window, history = await history_shown(app)
+        assert not history.empty.isVisible()
+        await wait_until(lambda: history._charts is not None and history._charts[0].totals, timeout=30)
+        per_day = history._charts[0]
+        assert len(per_day.totals) == 7  # "Last 7 days" shows seven days, the quiet ones too
+
+        history.source.setCurrentIndex(history.source.findData(ChangeSource.UNDO))
+        await wait_until(lambda: history.model.rowCount() == 0 and not history.model.loading, timeout=30)
+        assert history.empty.isVisible() and "Reset filters" in history.empty.text()
+        history.reset.click()
+        assert history.source.currentIndex() == 0
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        assert not history.empty.isVisible()
+
+        window.show_page(RUN_LOG)
+        log = window.run_log
+        await wait_until(lambda: log.model.rowCount() > 0, timeout=30)
+        log.outcome.setCurrentIndex(log.outcome.count() - 1)
+        log.reset.click()
+        assert log.outcome.currentIndex() == 0 and log.workflow.currentIndex() == 0
+
+
+def test_workflows_with_one_name_are_told_apart() -> None:
+    from app.domain.workflows import Trigger, TriggerKind, Workflow
+
+    base = Workflow("Unassign", Trigger(TriggerKind.CONVERSATION_CLOSED), id=1, version=2)
+    labels = formatting.workflow_labels(
+        [base, dataclasses.replace(base, id=2, version=1), dataclasses.replace(base, id=3, name="Other")]
+    )
+    assert labels == {1: "Unassign (#1, v2)", 2: "Unassign (#2, v1)", 3: "Other"}
+
+
+async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_app) -> None:
+    import time
+
+    import pytest
+
+    from app.domain.errors import WorkflowError
+    from app.domain.workflows import RunOutcome
+    from ui.dialogs.dry_run_dialog import DryRunDialog
+    from ui.models import dry_run_model
+
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.start(poll=False, drain=False)
+        unassign = next(w for w in await supervisor.workflows() if w.template_id == "unassign-after-close")
+        report = await supervisor.dry_run(unassign, time.time() - 7 * 86_400)
+        assert report.rows  # the demo's seeded past gives the dry run something to replay at once
+        dialog = DryRunDialog(report, "the last 7 days")
+        texts = {
+            dialog.model.data(dialog.model.index(r, dry_run_model.OUTCOME))
+            for r in range(dialog.model.rowCount())
+            if dialog.model._rows[r].outcome is RunOutcome.DONE
+        }
+        assert texts == {"would run"}
+        dialog.deleteLater()
+        opened = await supervisor.use_template("round-robin-online")
+        with pytest.raises(WorkflowError, match="Conversation Closed workflows only"):
+            await supervisor.dry_run(opened, time.time() - 7 * 86_400)
+
+
+async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor, _, history = await history_shown(app)
+        entry = history.model.rows()[0]
+        contact = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
+        history.contact.setText(contact.name.upper())  # any case
+        await wait_until(lambda: history.filter.contact_id == contact.id, timeout=30)
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        assert {e.change.contact_id for e in history.model.rows()} == {contact.id}
+        if contact.email:
+            history.contact.setText(contact.email)
+            await wait_until(lambda: history.contact.toolTip().startswith(contact.name), timeout=30)
+        history.contact.setText("zz-no-such-contact")
+        await wait_until(lambda: "No contact" in history.contact.toolTip(), timeout=30)
+        assert history.contact.property("needsInput") is True
