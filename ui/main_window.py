@@ -81,6 +81,7 @@ class MainWindow(MainWindowView):
             self.stack.addWidget(page)
         self.status = SyncStatusBar(supervisor, self.bridge, self.connection)
         self.setStatusBar(self.status)
+        self.status.problem_changed.connect(self._show_problem)
         self.banner.setVisible(supervisor.is_demo)
         self.banner.connect_button.clicked.connect(lambda: self.show_page(SETTINGS))
         self.nav.currentRowChanged.connect(self._nav_changed)
@@ -108,6 +109,13 @@ class MainWindow(MainWindowView):
             self.live_queue.model.restyle(QApplication.palette())
 
     # -- pages -------------------------------------------------------------------------------------------------
+
+    def _show_problem(self, problem: str) -> None:
+        """Post background work's failure once, and take the notice back when the work runs again."""
+        if problem:
+            self.notifier.warning(problem, key="sync-problem")
+        else:
+            self.notifier.withdraw("sync-problem")
 
     def show_page(self, page: int) -> None:
         """Switch to a page (also what Ctrl+1..6 do); leaving unsaved workflow edits asks first."""

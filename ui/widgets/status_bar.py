@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 
 from app.bootstrap import Connectivity, Supervisor
 from ui import formatting
@@ -19,7 +19,13 @@ SOON_MS = 300
 
 
 class SyncStatusBar(StatusBarView):
-    """Asks the supervisor for its status on change-sets (coalesced) and on a slow timer."""
+    """Asks the supervisor for its status on change-sets (coalesced) and on a slow timer.
+
+    `problem_changed` carries background work's failure in words when it first shows ("" once it is gone),
+    so the window can post it as a notice as well.
+    """
+
+    problem_changed = Signal(str)
 
     def __init__(self, supervisor: Supervisor, bridge: Bridge, connection: ConnectionState | None = None) -> None:
         super().__init__()
@@ -39,6 +45,7 @@ class SyncStatusBar(StatusBarView):
         self._soon.setInterval(SOON_MS)
         self._soon.timeout.connect(self.refresh)
         self._in_flight = False
+        self._problem = ""
         bridge.outbox_depth_changed.connect(self._show_depth)
         bridge.changed.connect(self._changed)
 
@@ -81,6 +88,25 @@ class SyncStatusBar(StatusBarView):
             self.rate.setText(f"Rate limit: {budget.remaining:,}/{budget.limit:,} left")
             self.rate.setToolTip(f"{budget.endpoint}, as of {formatting.ago(budget.at)}")
         self.last_sync.setText(f"Last sync: {formatting.ago(status.last_sync, time.time())}")
+        self._show_sending(status.other_runner)
+        self._show_problem(status.problem or "")
+
+    def _show_sending(self, other_runner: str | None) -> None:
+        self.sending.setText(other_runner or "")
+        self.sending.setToolTip(
+            "One Closeout at a time sends and polls for a database; this window shows what it does."
+            if other_runner
+            else ""
+        )
+        self.sending.setVisible(bool(other_runner))
+
+    def _show_problem(self, problem: str) -> None:
+        self.problem.setText(problem)
+        self.problem.setToolTip(problem)
+        self.problem.setVisible(bool(problem))
+        if problem != self._problem:
+            self._problem = problem
+            self.problem_changed.emit(problem)
 
     @property
     def state(self) -> Connectivity:

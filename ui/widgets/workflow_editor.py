@@ -390,6 +390,10 @@ class WorkflowEditor(WorkflowEditorView):
         self._notifier.info(
             f"“{published.name}” is published (version {published.version}); it runs on the next event."
         )
+        assert published.id is not None
+        overlapping = await self._supervisor.overlap_warnings(published.id)
+        if overlapping:
+            self._notifier.warning(" ".join(overlapping), key=f"overlap-{published.id}")
         return published
 
     @asyncSlot()
