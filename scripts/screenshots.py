@@ -57,7 +57,7 @@ async def _shoot() -> int:
 
     from app.bootstrap import Supervisor
     from app.settings import Settings
-    from ui.main_window import HISTORY, QUEUE, RUN_LOG, SETTINGS, WORKFLOWS, MainWindow
+    from ui.main_window import HISTORY, QUEUE, RUN_LOG, SETTINGS, TEAM, WORKFLOWS, MainWindow
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
@@ -97,6 +97,8 @@ async def _shoot() -> int:
         await shot("05-run-log", 2.0)
         window.show_page(SETTINGS)
         await shot("06-settings")
+        window.show_page(TEAM)
+        await shot("08-team")
         window.show_page(QUEUE)
         await asyncio.sleep(1.0)
         status = window.status.grab()
