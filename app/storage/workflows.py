@@ -59,6 +59,13 @@ class WorkflowRepository:
         with self._sessions() as session:
             return [workflow_from(r) for r in session.execute(statement).mappings()]
 
+    def published_stamp(self) -> tuple[int, float]:
+        """What changes whenever any process publishes, stops or edits a workflow: (published count, last save)."""
+        published = func.count().filter(WORKFLOWS.c.state == WorkflowState.PUBLISHED.value)
+        with self._sessions() as session:
+            count, last = session.execute(select(published, func.max(WORKFLOWS.c.updated_at))).one()
+        return int(count), float(last or 0.0)
+
     def stats(self, since: float) -> dict[int, WorkflowStats]:
         """Runs since `since` and the last run's outcome, per workflow id."""
         counts = select(RUNS.c.workflow_id, func.count()).where(RUNS.c.started_at >= since).group_by(RUNS.c.workflow_id)

@@ -109,7 +109,7 @@ async def test_a_close_the_poll_detects_while_its_webhook_is_committed_is_one_cl
 
     def cache_read_then_webhook(ids: object) -> object:
         seen = read_cache(ids)  # type: ignore[arg-type]
-        rig.service.intake._plan_and_commit([webhook], rig.service.intake._workflows)  # the webhook lands now
+        rig.service.intake._plan_and_commit([webhook])  # the webhook lands now
         return seen
 
     rig.store.cache.contacts = cache_read_then_webhook  # type: ignore[method-assign]
