@@ -328,6 +328,9 @@ class WorkflowEditor(WorkflowEditorView):
         self._notifier.info(
             f"“{published.name}” is published (version {published.version}); it runs on the next event."
         )
+        if published.id is not None:
+            for warning in await self._supervisor.overlap_warnings(published.id):
+                self._notifier.warning(warning)
         return published
 
     @asyncSlot()
