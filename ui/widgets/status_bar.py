@@ -27,6 +27,7 @@ class SyncStatusBar(StatusBarView):
         self.chip = ChipLabel()
         self.insertWidget(0, self.chip)
         self.connectivity.hide()
+        self._other_runner: str | None = None  # the words naming the process that sends, while another one does
         self.state = Connectivity.DEMO if supervisor.is_demo else Connectivity.STARTING
         self._show_connectivity(self.state.value)
         self._slow = QTimer(self)
@@ -67,7 +68,12 @@ class SyncStatusBar(StatusBarView):
             status = await self._supervisor.status()
         finally:
             self._in_flight = False
-        self._show_connectivity(status.connectivity.value, status.detail)
+        self._other_runner = status.other_runner
+        if status.other_runner:  # this process only watches: what it would say about the platform is not news
+            self.chip.set_status(status.other_runner, "online" if status.runner_state == "Online" else "offline")
+            self.chip.setToolTip(f"It says: {status.runner_state}" if status.runner_state else status.other_runner)
+        else:
+            self._show_connectivity(status.connectivity.value, status.detail)
         self._show_depth(status.outbox_depth, status.backlog)
         budget = status.rate_limit
         if self._supervisor.is_demo:  # the simulated workspace sets no limit
@@ -84,6 +90,8 @@ class SyncStatusBar(StatusBarView):
     def _show_connectivity(self, value: str, detail: str = "") -> None:
         state = Connectivity(value)
         self.state = state
+        if self._other_runner:
+            return
         self.chip.set_status(state.label, state.label)
         self.chip.setToolTip(detail or state.label)
 
