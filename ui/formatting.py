@@ -43,8 +43,10 @@ def ago(at: float | None, now: float | None = None) -> str:
 
 
 def closed_by(close: ClosedConversation) -> str:
-    """`Priya Ng (User)`, or just the source when no person closed it."""
+    """`Priya Ng (User)`, `Detected by poll at 14:02 (closed earlier)`, or just the source when no person closed it."""
     source = close.closed_by_source.label
+    if close.detected_at is not None:  # its time is the earliest it can have closed, not when it did
+        return f"{source} at {dt.datetime.fromtimestamp(close.detected_at).strftime('%H:%M')} (closed earlier)"
     if close.closed_by is not None and close.closed_by_source is ClosedBySource.USER:
         return f"{close.closed_by.name} ({source})"
     return source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.errors import NotFoundLocally
@@ -58,6 +58,13 @@ class WorkflowRepository:
             statement = statement.where(WORKFLOWS.c.state == state.value)
         with self._sessions() as session:
             return [workflow_from(r) for r in session.execute(statement).mappings()]
+
+    def published_stamp(self) -> tuple[int, float]:
+        """What changes whenever any process publishes, stops or edits a workflow: (published count, last save)."""
+        published = func.count().filter(WORKFLOWS.c.state == WorkflowState.PUBLISHED.value)
+        with self._sessions() as session:
+            count, last = session.execute(select(published, func.max(WORKFLOWS.c.updated_at))).one()
+        return int(count), float(last or 0.0)
 
     def stats(self, since: float) -> dict[int, WorkflowStats]:
         """Runs since `since` and the last run's outcome, per workflow id."""
@@ -121,11 +128,15 @@ class RunRepository:
             return [run_from(r) for r in session.execute(statement).mappings()]
 
     def for_conversations(self, conversation_ids: list[int]) -> dict[int, WorkflowRun]:
-        """The latest run of each of these stored closes, by close id."""
+        """The run that decided each of these stored closes, by close id: the latest not skipped, else the latest.
+
+        With two workflows on one trigger, the later finds nothing left to do once the earlier has unassigned.
+        """
         if not conversation_ids:
             return {}
+        acted = func.max(case((RUNS.c.outcome != RunOutcome.SKIPPED.value, RUNS.c.id)))
         latest = (
-            select(func.max(RUNS.c.id))
+            select(func.coalesce(acted, func.max(RUNS.c.id)))
             .where(RUNS.c.conversation_id.in_(conversation_ids))
             .group_by(RUNS.c.conversation_id)
         )

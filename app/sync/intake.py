@@ -56,10 +56,21 @@ class Intake:
         self._on_commands = on_commands
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._workflows: list[Workflow] = []
+        self._stamp: tuple[int, float] | None = None  # `published_stamp` when `_workflows` was read
 
     async def load_workflows(self) -> None:
         """Re-read the published workflows (after a publish, stop or edit)."""
+        self._stamp = await self._store.db.read(self._store.workflows.published_stamp)
         self._workflows = await self._store.db.read(self._store.workflows.all, WorkflowState.PUBLISHED)
+
+    def _published(self) -> list[Workflow]:
+        """On the writer thread: the published workflows, read again if any process changed one since."""
+        stamp = self._store.workflows.published_stamp()
+        if stamp != self._stamp:
+            self._workflows = self._store.workflows.all(WorkflowState.PUBLISHED)
+            self._stamp = stamp
+            log.info("%d published workflows, as another process left them", len(self._workflows))
+        return self._workflows
 
     @property
     def backlog(self) -> int:
@@ -123,9 +134,8 @@ class Intake:
         _fail(item, error)
 
     async def _commit_together(self, items: list[_Item]) -> None:
-        workflows = list(self._workflows)
         events = [item.event for item in items]
-        result = await self._store.db.write(self._plan_and_commit, events, workflows)
+        result = await self._store.db.write(self._plan_and_commit, events)
         for item in items:
             if not item.done.done():
                 item.done.set_result(result)
@@ -141,8 +151,9 @@ class Intake:
         if result.commands:
             self._on_commands()
 
-    def _plan_and_commit(self, events: Sequence[PlatformEvent], workflows: Sequence[Workflow]) -> CommitResult:
+    def _plan_and_commit(self, events: Sequence[PlatformEvent]) -> CommitResult:
         """On the writer thread: plan each event against the cache as the batch leaves it, then commit all."""
+        workflows = self._published()
         now = time.time()
         view = StoreView(self._store)
         planned_contacts: dict[int, Contact] = {}

@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.errors import NotFoundLocally
 from app.domain.people import Contact, ContactStatus
+from app.domain.plan import PlannedRun
 from app.domain.workflows import (
     AssignAction,
     AssignToStep,
@@ -19,6 +20,7 @@ from app.domain.workflows import (
     Trigger,
     TriggerKind,
     Workflow,
+    WorkflowRun,
     WorkflowSettings,
     WorkflowState,
 )
@@ -124,3 +126,26 @@ def test_meta_values_round_trip(store: Store) -> None:
     store.meta.set("rr:1", "3")
     store.meta.set("rr:1", "4")
     assert store.meta.get("rr:1") == "4"
+
+
+def test_the_queue_shows_the_run_that_unassigned_not_a_later_workflow_that_found_nothing_to_do(store: Store) -> None:
+    plan = unassign_plan(close(1), workflow_id=1)
+    (acted,) = plan.runs
+    skipped = WorkflowRun(
+        key=f"2:{plan.close.event_id if plan.close else ''}",
+        workflow_id=2,
+        workflow_version=1,
+        contact_id=1,
+        started_at=time.time(),
+        outcome=RunOutcome.SKIPPED,
+        reason='skipped: already unassigned by "Unassign After Conversation Closes" (run 1)',
+    )
+    store.plans.commit_many([replace(plan, runs=(acted, PlannedRun(skipped)))])
+    (close_id,) = [c.id for c in store.closes.newest()]
+    assert close_id is not None
+
+    shown = store.runs.for_conversations([close_id])[close_id]
+
+    assert (shown.workflow_id, shown.outcome) == (1, RunOutcome.WAITING)
+    store.runs.set_outcome(shown.id or 0, RunOutcome.SKIPPED, "skipped: contact already unassigned")
+    assert store.runs.for_conversations([close_id])[close_id].workflow_id == 2  # all skipped: the latest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 
@@ -15,11 +16,12 @@ from app.domain.people import Contact, ContactStatus
 from app.domain.secret import Secret
 from app.domain.workflows import RunOutcome, WorkflowSettings
 from app.engine.catalog import use_template
-from app.engine.lifecycle import publish
+from app.engine.lifecycle import publish, stop
 from app.events import ChangeSet
 from app.platform.client import PlatformClient
 from app.platform.fake.platform import IN_PROCESS_URL
 from app.platform.webhooks import parse_event
+from app.storage.store import Store
 from tests.helpers import wait_until
 from tests.sync.conftest import Rig
 
@@ -247,3 +249,29 @@ async def test_after_a_burst_of_closes_the_last_outbox_depth_reported_is_zero(ri
 
     await wait_until(lambda: [c.sync_state for c in _history(rig)] == [SyncState.SYNCED] * len(burst))
     await wait_until(lambda: [e.outbox_depth for e in rig.events if e.outbox_depth is not None][-1:] == [0])
+
+
+async def test_a_workflow_published_by_another_process_runs_on_the_next_close(rig: Rig, tmp_path: Path) -> None:
+    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")  # the window, or `closeout-cli publish`
+    try:
+        rig.feed_events()
+        await rig.service.start(poll=False)
+        saved = other.workflows.save(publish(use_template("unassign-after-close")))
+        contact = rig.assigned_contacts()[0]
+
+        rig.close(contact)
+
+        await wait_until(lambda: [c.sync_state for c in _history(rig)] == [SyncState.SYNCED])
+        (run,) = rig.store.runs.page()
+        assert run.workflow_id == saved.id and run.outcome is RunOutcome.DONE
+        assert len(rig.assignee_posts(contact.id)) == 1
+
+        other.workflows.save(stop(saved))
+        second = rig.assigned_contacts()[0]
+        rig.close(second)
+
+        await wait_until(lambda: len(rig.store.closes.newest()) == 2)
+        assert [r.contact_id for r in rig.store.runs.page()] == [contact.id]
+        assert rig.assignee_posts(second.id) == []
+    finally:
+        other.close()

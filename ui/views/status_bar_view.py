@@ -1,4 +1,4 @@
-"""The status bar's layout: connectivity, outbox depth, rate-limit budget, last sync, who sends, a problem, progress."""
+"""The status bar's layout: connectivity, outbox depth, rate-limit budget, last sync, a problem, and a progress slot."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ class StatusBarView(QStatusBar):
         self.outbox = QLabel("")
         self.rate = QLabel("")
         self.last_sync = QLabel("")
-        self.sending = QLabel("")  # another process on this database sends and polls
-        self.sending.hide()
         self.problem = QLabel("")  # background work that stopped and is being retried, in words
         self.problem.setObjectName("statusProblem")
         self.problem.hide()
@@ -24,6 +22,6 @@ class StatusBarView(QStatusBar):
         self.progress.setMaximumWidth(160)
         self.progress.hide()
         self.addWidget(self.connectivity)
-        for label in (self.outbox, self.rate, self.last_sync, self.sending, self.problem):
+        for label in (self.outbox, self.rate, self.last_sync, self.problem):
             self.addWidget(label)
         self.addPermanentWidget(self.progress)

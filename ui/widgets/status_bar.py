@@ -35,6 +35,8 @@ class SyncStatusBar(StatusBarView):
         self.chip = ChipLabel()
         self.insertWidget(0, self.chip)
         self.connectivity.hide()
+        self._other_runner: str | None = None  # the words naming the process that sends, while another one does
+        self._runner_state: str | None = None
         self.connection.changed.connect(self._show_connectivity)
         self._show_connectivity(self.connection.state.value, self.connection.detail)
         self._slow = QTimer(self)
@@ -75,7 +77,9 @@ class SyncStatusBar(StatusBarView):
             status = await self._supervisor.status()
         finally:
             self._in_flight = False
+        self._other_runner, self._runner_state = status.other_runner, status.runner_state
         self.connection.set(status.connectivity, status.detail)
+        self._show_connectivity(self.connection.state.value, self.connection.detail)
         self._show_depth(status.outbox_depth, status.backlog)
         budget = status.rate_limit
         if self._supervisor.is_demo:  # the simulated workspace sets no limit
@@ -88,17 +92,7 @@ class SyncStatusBar(StatusBarView):
             self.rate.setText(f"Rate limit: {budget.remaining:,}/{budget.limit:,} left")
             self.rate.setToolTip(f"{budget.endpoint}, as of {formatting.ago(budget.at)}")
         self.last_sync.setText(f"Last sync: {formatting.ago(status.last_sync, time.time())}")
-        self._show_sending(status.other_runner)
         self._show_problem(status.problem or "")
-
-    def _show_sending(self, other_runner: str | None) -> None:
-        self.sending.setText(other_runner or "")
-        self.sending.setToolTip(
-            "One Closeout at a time sends and polls for a database; this window shows what it does."
-            if other_runner
-            else ""
-        )
-        self.sending.setVisible(bool(other_runner))
 
     def _show_problem(self, problem: str) -> None:
         self.problem.setText(problem)
@@ -115,6 +109,10 @@ class SyncStatusBar(StatusBarView):
 
     def _show_connectivity(self, value: str, detail: str = "") -> None:
         state = Connectivity(value)
+        if self._other_runner:  # this process only watches: what it would say about the platform is not news
+            self.chip.set_status(self._other_runner, "online" if self._runner_state == "Online" else "offline")
+            self.chip.setToolTip(f"It says: {self._runner_state}" if self._runner_state else self._other_runner)
+            return
         self.chip.set_status(state.label, state.label)
         self.chip.setToolTip(detail or state.label)
 

@@ -390,10 +390,9 @@ class WorkflowEditor(WorkflowEditorView):
         self._notifier.info(
             f"“{published.name}” is published (version {published.version}); it runs on the next event."
         )
-        assert published.id is not None
-        overlapping = await self._supervisor.overlap_warnings(published.id)
-        if overlapping:
-            self._notifier.warning(" ".join(overlapping), key=f"overlap-{published.id}")
+        if published.id is not None:
+            for warning in await self._supervisor.overlap_warnings(published.id):
+                self._notifier.warning(warning)
         return published
 
     @asyncSlot()
