@@ -368,11 +368,6 @@ class WorkflowEditor(WorkflowEditorView):
         )
         if saved is None or saved.id is None:
             return None
-        refused = unknown_references(saved, self._agent_map)
-        if refused:  # the same words the marks show; nothing is published
-            self.show_missing(self.missing_now)
-            self._notifier.error(f"“{saved.name}” cannot be published yet: {'; '.join(refused)}.", key=PUBLISH_NOTICE)
-            return None
         try:
             published = await self._supervisor.publish(saved.id)
         except PublishBlocked as exc:
