@@ -30,6 +30,7 @@ from app.domain.signing_keys import SigningKey, merged
 from app.events import ChangeSet, EventBus
 from app.platform.client import PlatformClient
 from app.platform.pacing import RateLimitBudget
+from app.storage.change_feed import ChangeFeed, change_feed
 from app.storage.leases import RUNNER, Lease
 from app.storage.store import Store
 from app.sync.connectivity import Connectivity, ConnectivityState
@@ -136,6 +137,9 @@ class SyncService:
         self._key_loader: Callable[[], Sequence[SigningKey]] | None = None
         self._keys_read_at = -float("inf")
         self.webhook_counters: ReceiverCounters | None = None
+        self.changes: ChangeFeed = change_feed(store.db)
+        self._from_feed: ChangeSet | None = None
+        bus.subscribe(self._published)
 
     @property
     def client(self) -> PlatformClient:
@@ -147,6 +151,22 @@ class SyncService:
         if self.is_runner:  # for `status` in another process: what the runner is stuck on, in words
             words = f"{state.label}: {self.connectivity.detail}" if self.connectivity.detail else state.label
             self._record_state = asyncio.ensure_future(self.store.db.write(self.store.meta.set, RUNNER_STATE, words))
+
+    def _published(self, change: ChangeSet) -> None:
+        if change is not self._from_feed:
+            self.changes.note_own(change)
+
+    async def _follow_other_processes(self) -> None:
+        """Publish what other connections commit, so a window that watches the runner shows it live."""
+        while True:
+            change = await self.changes.next_change()
+            self._from_feed = change
+            try:
+                self.bus.publish(change)
+            finally:
+                self._from_feed = None
+            if change.commands and self.is_runner:  # a watching window queued commands (an undo): send them
+                self.drain.wake()
 
     def _commands_enqueued(self) -> None:
         self.drain.wake()
@@ -162,6 +182,7 @@ class SyncService:
         """Recover, then run intake, the webhook receiver (if configured), and, as the runner, drain and poller."""
         await self.prepare()
         self.supervise("intake", self.intake.run)
+        self.supervise("change feed", self._follow_other_processes)
         if drain or poll:
             self.supervise("runner", lambda: self._hold_runner_lease(poll=poll, drain=drain))
         if self.options.webhook_port is not None:
@@ -293,6 +314,7 @@ class SyncService:
         for retired in self._retired:
             await retired.aclose()
         self._retired.clear()
+        await asyncio.to_thread(self.changes.close)
 
     async def set_client(self, client: PlatformClient) -> None:
         """Switch to a client with a new token (or URL), and resume a drain paused by a rejected token."""

@@ -1,0 +1,312 @@
+"""What other connections commit, as change-sets: how a window that only watches the runner stays live.
+
+Several Closeout processes may share one database, and only one of them (the runner) closes, sends and polls.
+The others would otherwise show what they committed themselves and nothing else. A `ChangeFeed` notices
+commits made by any other connection, in this process or another, and describes them as the same
+`ChangeSet` a local commit publishes, so every view refreshes through the change-set handling it already has.
+
+The interface, for every implementation (SQLite polling here; PostgreSQL may use LISTEN/NOTIFY):
+
+- `await feed.next_change()` waits until others have committed something and returns what it touched (ids of
+  closes, runs, history changes, commands and workflows; `agents_changed`; `outbox_depth`). It never returns
+  an empty change-set. It is called again and again by one task (the sync service's), on the event loop;
+  blocking database work happens off the loop.
+- `feed.note_own(change)` is given every change-set this process publishes. Ids named there are left out of
+  what the feed returns for a few seconds, so the process that made a change does not refresh it twice, and a
+  refresh never feeds itself. (A commit the feed reads before its own process has published it can come
+  back once: a second refresh of the same rows, never a loop, since refreshing only reads.)
+- `feed.close()` releases its connection and thread; `next_change` must not be awaited after it.
+
+Contacts changed elsewhere are not reported (no view follows contacts by id), nor are commands that move
+between pending and in flight: what a lead sees changes when a command settles.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import Connection
+
+from app.domain.outbox import OutboxState
+from app.domain.workflows import RunOutcome
+from app.events import ChangeSet
+from app.storage.database import Database, _mark_reader_thread
+from app.storage.models import AGENTS, CHANGES, CLOSES, OUTBOX, RUNS, WORKFLOWS
+
+log = logging.getLogger("closeout.storage")
+
+POLL_SECONDS = 0.5
+OWN_SECONDS = 10.0
+"""How long an id this process published stays left out of what the feed reports."""
+MAX_NEW = 5000
+"""At most this many new rows of a kind per change-set (the newest): far behind, only the newest can show."""
+ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
+KINDS = ("closes", "runs", "changes", "commands", "workflows")
+
+
+class ChangeFeed(abc.ABC):
+    """Commits made by other connections, as change-sets (see the module's docstring for the contract)."""
+
+    @abc.abstractmethod
+    async def next_change(self) -> ChangeSet:
+        """Wait for commits by other connections and return what they touched (never empty)."""
+
+    @abc.abstractmethod
+    def note_own(self, change: ChangeSet) -> None:
+        """Leave the ids this process published in `change` out of what the feed reports next."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection and the thread."""
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the feed has already read: the newest id of each table, unsettled commands, waiting runs."""
+
+    version: Any = None
+    newest: dict[str, int] = field(default_factory=dict)
+    active: dict[int, str] = field(default_factory=dict)
+    waiting: set[int] = field(default_factory=set)
+    workflows_at: float = 0.0
+    agents_at: float = 0.0
+
+
+class PollingChangeFeed(ChangeFeed):
+    """Reads what changed every `interval` seconds on a connection and a thread of its own.
+
+    On SQLite, `PRAGMA data_version` (which changes when any other connection commits) tells in microseconds
+    whether there is anything to read, so an idle feed costs one pragma per interval. What changed is then read
+    by id: rows newer than the newest seen, commands that were unsettled and are no longer, runs that were
+    waiting and are no longer; each from an index. On another database there is no such pragma, and the
+    reading runs every interval.
+    """
+
+    def __init__(self, db: Database, interval: float = POLL_SECONDS) -> None:
+        """Follow `db`; nothing is read until the first `next_change`."""
+        self._db = db
+        self.interval = interval
+        self._thread = ThreadPoolExecutor(1, "closeout-change-feed", initializer=_mark_reader_thread)
+        self._connection: Connection | None = None
+        self._seen: _Seen | None = None
+        self._closed = False
+        self._own: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
+        self.checks = 0
+        """How many times the feed looked (for the benchmark)."""
+        self.reads = 0
+        """How many of those found commits and read what changed."""
+
+    async def next_change(self) -> ChangeSet:
+        """Look every `interval` seconds until others have committed something this process did not publish."""
+        loop = asyncio.get_running_loop()
+        while True:
+            found = await loop.run_in_executor(self._thread, self._check)
+            if found is not None:
+                change = self._without_own(*found)
+                if not change.is_empty:
+                    return change
+            await asyncio.sleep(self.interval)
+
+    def note_own(self, change: ChangeSet) -> None:
+        """Remember the ids of `change` for OWN_SECONDS."""
+        until = time.monotonic() + OWN_SECONDS
+        for kind in KINDS:
+            own = self._own[kind]
+            for item in getattr(change, kind):
+                own[item] = until
+
+    def close(self) -> None:
+        """Close the connection on the feed's own thread, then the thread (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._connection is not None:
+            self._thread.submit(self._close_connection).result()
+        self._thread.shutdown(wait=True)
+
+    # -- on the feed's thread ----------------------------------------------------------------------------
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _check(self) -> tuple[ChangeSet, dict[int, int]] | None:
+        """What others committed since the last look, and the close of each run named; None when nothing."""
+        self.checks += 1
+        if self._connection is None:
+            self._connection = self._db.engine.connect()
+        connection = self._connection
+        try:
+            version = self._version(connection)
+            if self._seen is not None and version is not None and version == self._seen.version:
+                return None
+            self.reads += 1
+            if self._seen is None:
+                self._seen = self._first_look(connection, version)
+                return None
+            return self._read_changes(connection, self._seen, version)
+        finally:
+            connection.rollback()  # end the read, so the next one sees what was committed since
+
+    def _version(self, connection: Connection) -> Any:
+        if connection.dialect.name != "sqlite":
+            return None
+        return connection.exec_driver_sql("PRAGMA data_version").scalar()
+
+    def _first_look(self, connection: Connection, version: Any) -> _Seen:
+        seen = _Seen(version)
+        for table in (CLOSES, RUNS, CHANGES, OUTBOX):
+            seen.newest[table.name] = _scalar(connection, f"SELECT max(id) FROM {table.name}") or 0
+        seen.active = _active(connection)
+        seen.waiting = {
+            int(row[0])
+            for row in _rows(connection, f"SELECT id FROM {RUNS.name} WHERE outcome = ?", (RunOutcome.WAITING.value,))
+        }
+        seen.workflows_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {WORKFLOWS.name}") or 0.0)
+        seen.agents_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {AGENTS.name}") or 0.0)
+        return seen
+
+    def _read_changes(self, connection: Connection, seen: _Seen, version: Any) -> tuple[ChangeSet, dict[int, int]]:
+        seen.version = version
+        closes = {int(row[0]) for row in self._new_ids(connection, seen, CLOSES.name, "id")}
+        runs: set[int] = set()
+        undone: set[int] = set()
+        new_runs = self._new_ids(connection, seen, RUNS.name, "id, conversation_id, key, outcome")
+        for run_id, _close_id, key, outcome in new_runs:
+            runs.add(run_id)
+            if str(key).startswith("undo:") and str(key)[5:].isdigit():
+                undone.add(int(str(key)[5:]))
+            if outcome == RunOutcome.WAITING.value:
+                seen.waiting.add(run_id)
+        changes: set[int] = set()
+        for change_id, run_id in self._new_ids(connection, seen, CHANGES.name, "id, run_id"):
+            changes.add(change_id)
+            if run_id is not None:
+                runs.add(int(run_id))
+        commands: set[int] = set()
+        for command_id, run_id, change_id in self._new_ids(connection, seen, OUTBOX.name, "id, run_id, change_id"):
+            commands.add(command_id)
+            _add(runs, run_id)
+            _add(changes, change_id)
+        # Commands that were unsettled and are no longer: their history row and run changed with them.
+        active = _active(connection)
+        settled = [command_id for command_id in seen.active if command_id not in active]
+        for command_id, run_id, change_id in _by_ids(connection, OUTBOX.name, "id, run_id, change_id", settled):
+            commands.add(command_id)
+            _add(runs, run_id)
+            _add(changes, change_id)
+        depth = len(active) if len(active) != len(seen.active) or settled else None
+        seen.active = active
+        # Runs that waited for someone to assign and no longer wait.
+        resumed = [
+            run_id
+            for run_id, outcome in _by_ids(connection, RUNS.name, "id, outcome", sorted(seen.waiting))
+            if outcome != RunOutcome.WAITING.value
+        ]
+        seen.waiting.difference_update(resumed)
+        runs.update(resumed)
+        runs.update(undone)
+        # Every run named leads to its close, so the queue refreshes the row it shows for it.
+        run_closes = {
+            run_id: int(close_id)
+            for run_id, close_id in _by_ids(connection, RUNS.name, "id, conversation_id", sorted(runs))
+            if close_id is not None
+        }
+        workflows = [
+            int(row[0])
+            for row in _rows(
+                connection, f"SELECT id, updated_at FROM {WORKFLOWS.name} WHERE updated_at > ?", (seen.workflows_at,)
+            )
+        ]
+        seen.workflows_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {WORKFLOWS.name}") or 0.0)
+        agents_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {AGENTS.name}") or 0.0)
+        agents_changed, seen.agents_at = agents_at > seen.agents_at, agents_at
+        change = ChangeSet(
+            closes=tuple(sorted(closes)),
+            runs=tuple(sorted(runs)),
+            changes=tuple(sorted(changes)),
+            commands=tuple(sorted(commands)),
+            workflows=tuple(sorted(workflows)),
+            agents_changed=agents_changed,
+            outbox_depth=depth,
+        )
+        return change, run_closes
+
+    def _new_ids(self, connection: Connection, seen: _Seen, table: str, columns: str) -> list[tuple[Any, ...]]:
+        """Rows of `table` added since the last look (the newest MAX_NEW), first column the id."""
+        newest = _scalar(connection, f"SELECT max(id) FROM {table}") or 0
+        after = max(seen.newest.get(table, 0), newest - MAX_NEW)
+        seen.newest[table] = max(newest, seen.newest.get(table, 0))
+        if newest <= after:
+            return []
+        statement = f"SELECT {columns} FROM {table} WHERE id > ? AND id <= ? ORDER BY id"
+        return [(int(row[0]), *row[1:]) for row in _rows(connection, statement, (after, newest))]
+
+    # -- on the event loop ---------------------------------------------------------------------------------
+
+    def _without_own(self, change: ChangeSet, run_closes: dict[int, int]) -> ChangeSet:
+        """`change` without what this process published; the closes of the runs left are added."""
+        now = time.monotonic()
+        kept: dict[str, tuple[int, ...]] = {}
+        for kind in KINDS:
+            own = self._own[kind]
+            for item, until in list(own.items()):
+                if until < now:
+                    del own[item]
+            kept[kind] = tuple(item for item in getattr(change, kind) if item not in own)
+        closes = set(kept["closes"]) | {run_closes[run] for run in kept["runs"] if run in run_closes}
+        if not closes and not any(kept.values()) and not change.agents_changed:
+            return ChangeSet()  # only this process's own work (the depth it changed, it published itself)
+        return replace(
+            change,
+            closes=tuple(sorted(closes)),
+            runs=kept["runs"],
+            changes=kept["changes"],
+            commands=kept["commands"],
+            workflows=kept["workflows"],
+        )
+
+
+def change_feed(db: Database, interval: float = POLL_SECONDS) -> ChangeFeed:
+    """The change feed for `db`."""
+    return PollingChangeFeed(db, interval)
+
+
+def _add(ids: set[int], value: object) -> None:
+    if value is not None:
+        ids.add(int(str(value)))
+
+
+def _placeholders(connection: Connection, statement: str) -> str:
+    return statement if connection.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+
+
+def _rows(connection: Connection, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in connection.exec_driver_sql(_placeholders(connection, statement), params)]
+
+
+def _scalar(connection: Connection, statement: str) -> Any:
+    return connection.exec_driver_sql(statement).scalar()
+
+
+def _active(connection: Connection) -> dict[int, str]:
+    statement = f"SELECT id, state FROM {OUTBOX.name} WHERE state IN (?, ?)"
+    return {int(command_id): str(state) for command_id, state in _rows(connection, statement, ACTIVE)}
+
+
+def _by_ids(connection: Connection, table: str, columns: str, ids: Iterable[int]) -> list[tuple[Any, ...]]:
+    wanted = list(ids)
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(wanted), 500):
+        chunk = tuple(wanted[start : start + 500])
+        statement = f"SELECT {columns} FROM {table} WHERE id IN ({', '.join(['?'] * len(chunk))})"
+        found.extend((int(row[0]), *row[1:]) for row in _rows(connection, statement, chunk))
+    return found
