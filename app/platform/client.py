@@ -236,6 +236,17 @@ class PlatformClient:
         path = f"/contact/{path_segment(identifier)}/channels"
         return await self._collect("/contact/{identifier}/channels", path, mapping.channel)
 
+    async def message_times(self, identifier: ContactRef) -> AsyncIterator[int | None]:
+        """When each of the contact's messages was sent or received (None: not said), page after page.
+
+        The platform does not document the list's order, so a caller looking for a recent message reads on
+        until it finds one or has read as many as it is willing to.
+        """
+        path = f"/contact/{path_segment(identifier)}/message/list"
+        async for items in self._pages("GET", "/contact/{identifier}/message/list", path, 50):
+            for item in items:
+                yield self._map(mapping.message_time, item)
+
     async def add_comment(self, identifier: ContactRef, text: str) -> None:
         """Add an internal comment; not retried once it may have reached the platform, so it is never doubled."""
         if not text.strip() or len(text) > _MAX_COMMENT:

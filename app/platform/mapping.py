@@ -121,6 +121,21 @@ def contact(value: object, field: str = "contact") -> Contact:
     )
 
 
+def message_time(value: object, field: str = "message") -> int | None:
+    """When a message of `GET /contact/{identifier}/message/list` was sent or received: its earliest status time.
+
+    None when it carries no status with a time (nothing says when it happened).
+    """
+    obj = as_object(value, field)
+    statuses = obj.get("status")
+    times = [
+        as_time(status.get("timestamp"), f"{field}.status.timestamp")
+        for status in (statuses if isinstance(statuses, list) else [])
+        if isinstance(status, Mapping) and status.get("timestamp") is not None
+    ]
+    return min(times) if times else None
+
+
 def _role(value: object) -> AgentRole:
     try:
         return AgentRole(str(value).strip().lower())

@@ -102,6 +102,20 @@ class ContactCache:
         with self._sessions() as session:
             return {int(contact_id) for (contact_id,) in session.execute(statement)}
 
+    def unsettled(self, ids: Iterable[int]) -> set[int]:
+        """The contacts among `ids` with a command of Closeout's still to settle (the cache shows its plan)."""
+        wanted = list(set(ids))
+        found: set[int] = set()
+        with self._sessions() as session:
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                statement = select(OUTBOX.c.contact_id).where(
+                    OUTBOX.c.contact_id.in_(chunk),
+                    OUTBOX.c.state.in_((OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)),
+                )
+                found.update(int(contact_id) for (contact_id,) in session.execute(statement))
+        return found
+
     def find(self, text: str, limit: int = 20) -> list[Contact]:
         """Cached contacts whose name, phone or email contains `text` (any case), by name."""
         pattern = f"%{text.strip().lower()}%"

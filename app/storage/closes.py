@@ -35,6 +35,18 @@ class CloseRepository:
         with self._sessions() as session:
             return [close_from(r) for r in session.execute(statement).mappings()]
 
+    def last_closed_times(self, contact_ids: list[int]) -> dict[int, int]:
+        """When each of these contacts' newest recorded close happened, by contact id (those with one)."""
+        if not contact_ids:
+            return {}
+        statement = (
+            select(CLOSES.c.contact_id, func.max(CLOSES.c.closed_time))
+            .where(CLOSES.c.contact_id.in_(contact_ids))
+            .group_by(CLOSES.c.contact_id)
+        )
+        with self._sessions() as session:
+            return {int(contact_id): int(closed) for contact_id, closed in session.execute(statement)}
+
     def runs_of(self, close_ids: list[int]) -> dict[int, list[WorkflowRun]]:
         """Every run on each of these closes (every workflow's, and undo runs), oldest first, by close id."""
         found: dict[int, list[WorkflowRun]] = {close_id: [] for close_id in close_ids}

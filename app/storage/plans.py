@@ -251,7 +251,8 @@ def _drop_recorded_closes(
 
     A close is known when its event id or (contact, closed time) is recorded, or it came earlier in this batch.
     A close the poll detected is known when the cache already shows its contact closed (a webhook recorded it
-    since the poll read the cache). A webhook close that arrives after the poll detected the same close (the
+    since the poll read the cache), or, for a contact it found closed again, when a close at or after the
+    reopening is recorded. A webhook close that arrives after the poll detected the same close (the
     latest close of that contact was detected by a poll recorded at or after this close's time) is known too:
     its facts (closed by, category, summary) fill in the detected close instead of making a second one.
     """
@@ -259,6 +260,7 @@ def _drop_recorded_closes(
     known_events: set[str] = set()
     known_pairs: dict[tuple[int, int], tuple[int, str, float]] = {}  # (contact, time) -> as in `latest`
     latest: dict[int, tuple[int, str, float]] = {}  # contact -> (close id, source, recorded at) of its newest close
+    latest_closed: dict[int, int] = {}  # contact -> the newest closed time recorded
     closed_in_cache: set[int] = set()
     for start in range(0, len(closes), LOOKUP_CHUNK):
         chunk = closes[start : start + LOOKUP_CHUNK]
@@ -275,6 +277,7 @@ def _drop_recorded_closes(
             known_events.add(event_id)
             known_pairs[(contact_id, closed_time)] = (close_id, source, recorded_at)
             latest[contact_id] = (close_id, source, recorded_at)
+            latest_closed[contact_id] = max(closed_time, latest_closed.get(contact_id, closed_time))
         polled = list({c.contact.id for c in chunk if c.closed_by_source is ClosedBySource.DETECTED_BY_POLL})
         if polled:
             closed_in_cache.update(
@@ -295,7 +298,7 @@ def _drop_recorded_closes(
             if close.event_id in known_events:
                 continue
             if close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
-                if pair in known_pairs or contact_id in closed_in_cache:
+                if pair in known_pairs or _recorded_since_poll(close, latest_closed.get(contact_id), closed_in_cache):
                     log.info("contact %s: the poll's close was already recorded", contact_id)
                     continue
             elif (newest := known_pairs.get(pair) or latest.get(contact_id)) is not None:
@@ -313,8 +316,21 @@ def _drop_recorded_closes(
             known_pairs[pair] = entry
             closed_in_cache.add(contact_id)
             latest[contact_id] = entry
+            latest_closed[contact_id] = max(close.closed_time, latest_closed.get(contact_id, close.closed_time))
         kept.append(plan)
     return kept
+
+
+def _recorded_since_poll(close: ClosedConversation, latest_closed: int | None, closed_in_cache: set[int]) -> bool:
+    """Whether the close a poll detected is already recorded: a webhook committed it since the poll read the cache.
+
+    The poll judged most contacts by the cache showing them open: shown closed now, a close came in since. A
+    contact it found closed again (its `opened_time` a message after the close it knew) was already shown
+    closed; its new close is recorded only once a close at or after that reopening is.
+    """
+    if close.opened_time is not None:
+        return latest_closed is not None and latest_closed >= close.opened_time
+    return close.contact.id in closed_in_cache
 
 
 def _fill_in_detected_close(session: Session, close_id: int, close: ClosedConversation) -> None:

@@ -7,6 +7,15 @@ null`; where the platform refuses both with a 400, one `isEqualTo <userId>` quer
 the log which form it uses. A cached contact it no longer lists has lost its assignee on the platform, and
 the cache says so. Users, which change rarely, are listed on their own slower schedule.
 
+A contact the cache knows as closed but with another assignee (Closeout unassigned it, say) that the platform
+lists closed and assigned is one of two things: someone assigned the closed conversation, which is handled
+and must be left alone, or it reopened, was assigned and closed again while no webhook came. The listing
+cannot tell them apart (a contact carries no conversation id or close time), so the poll asks for that
+contact's messages: one sent or received after the newest close Closeout recorded means a conversation was
+open since, and the close now listed is a new one. At most MESSAGES_READ messages are read per contact;
+no newer one among them leaves the contact alone, as does a conversation reopened and closed with no
+message at all.
+
 A close found this way becomes a close event with the source "detected by poll". Its `detected_at` is the
 poll's time; its `closed_time` is the earliest it can have happened (the previous poll, as nothing says
 when it really closed), so it is never shown as closing at the second the poll ran. It then goes through
@@ -19,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from app.domain.conversations import ClosedBySource, ClosedConversation
@@ -37,6 +46,8 @@ LAST_POLL = "last_poll_at"
 USERS_EVERY = 900.0
 """Seconds between two listings of the workspace's users (they also refresh on a new token)."""
 PER_AGENT = "isEqualTo per agent"
+MESSAGES_READ = 500
+"""How many of a contact's messages a poll reads, at most, looking for one newer than its last close."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,28 +61,54 @@ class PollResult:
     form: str = ""
 
 
+def reassigned_while_closed(polled: list[Contact], cached: dict[int, Contact]) -> list[Contact]:
+    """Contacts closed and assigned on the platform that the cache knows as closed with another assignee.
+
+    Either someone assigned the closed conversation, or it reopened and closed again unseen: only the
+    platform's messages tell which (see the module's docstring).
+    """
+    found = []
+    for contact in polled:
+        before = cached.get(contact.id)
+        if contact.status is not ContactStatus.CLOSED or contact.assignee is None or before is None:
+            continue
+        if before.status is ContactStatus.CLOSED and before.assignee != contact.assignee:
+            found.append(contact)
+    return found
+
+
 def detect_missed_closes(
-    polled: list[Contact], cached: dict[int, Contact], detected_at: int, since: int | None = None
+    polled: list[Contact],
+    cached: dict[int, Contact],
+    detected_at: int,
+    since: int | None = None,
+    closed_again: Mapping[int, int] | None = None,
 ) -> list[ClosedConversation]:
     """Closes the cache never saw: closed and assigned on the platform, not closed in the cache.
 
-    `since` is the previous poll, the earliest such a close can have happened; without one, the detection
-    time stands in.
+    `closed_again` holds contacts cached as closed whose conversation reopened since, each with the time of
+    a message after its last recorded close: their close now listed is a new one too, with that time as its
+    `opened_time` (storage tells it from the recorded close by it). `since` is the previous poll, the
+    earliest such a close can have happened; without one, the detection time stands in.
     """
+    closed_again = closed_again or {}
     missed = []
     for contact in polled:
         before = cached.get(contact.id)
         if contact.status is not ContactStatus.CLOSED or contact.assignee is None:
             continue
-        if before is not None and before.status is ContactStatus.CLOSED:
+        if before is not None and before.status is ContactStatus.CLOSED and contact.id not in closed_again:
             continue
+        opened = closed_again.get(contact.id)
+        earliest = detected_at if since is None else min(since, detected_at)
         missed.append(
             ClosedConversation(
                 event_id=f"poll:{contact.id}:{detected_at}",
                 contact=contact,
-                closed_time=detected_at if since is None else min(since, detected_at),
+                closed_time=earliest if opened is None else min(max(earliest, opened), detected_at),
                 closed_by_source=ClosedBySource.DETECTED_BY_POLL,
                 assignee_at_close=contact.assignee,
+                opened_time=opened,
                 detected_at=detected_at,
             )
         )
@@ -158,7 +195,8 @@ class Poller:
         previous = await db.read(self._store.meta.get, LAST_POLL)
         now = int(time.time())
         since = int(float(previous)) if previous else None
-        missed = detect_missed_closes(polled, cached, now, since)
+        closed_again = await self._closed_again(client, reassigned_while_closed(polled, cached))
+        missed = detect_missed_closes(polled, cached, now, since, closed_again)
         missed_ids = {close.contact.id for close in missed}
         released = await self._released(polled)
         fresh = [c for c in polled if c.id not in missed_ids] + released
@@ -175,6 +213,41 @@ class Poller:
         self.last = PollResult(len(agents), len(polled), len(missed), requests, form)
         self.last_at = time.time()
         return self.last
+
+    async def _closed_again(self, client: PlatformClient, candidates: list[Contact]) -> dict[int, int]:
+        """The candidates with a message after their newest recorded close, with that message's time."""
+        if candidates:  # the cache of a contact with a command to settle shows the plan, not the platform
+            unsettled = await self._store.db.read(self._store.cache.unsettled, [c.id for c in candidates])
+            candidates = [contact for contact in candidates if contact.id not in unsettled]
+        if not candidates:
+            return {}
+        last = await self._store.db.read(self._store.closes.last_closed_times, [c.id for c in candidates])
+        found = {}
+        for contact in candidates:
+            closed = last.get(contact.id)
+            message_at = None if closed is None else await self._message_after(client, contact.id, closed)
+            if message_at is not None:
+                found[contact.id] = message_at
+            else:
+                log.info(
+                    "contact %s was assigned to %s while closed, with no message since its close: left alone",
+                    contact.id,
+                    contact.assignee.name if contact.assignee else "nobody",
+                )
+        return found
+
+    @staticmethod
+    async def _message_after(client: PlatformClient, contact_id: int, closed_time: int) -> int | None:
+        """The time of a message of the contact's later than `closed_time`, or None among MESSAGES_READ."""
+        read = 0
+        async for at in client.message_times(contact_id):
+            if at is not None and at > closed_time:
+                return at
+            read += 1
+            if read >= MESSAGES_READ:
+                log.info("contact %s: no message after its last close among the %d read", contact_id, read)
+                break
+        return None
 
     async def _released(self, polled: list[Contact]) -> list[Contact]:
         """Cached contacts the complete listing no longer shows assigned, as unassigned."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from app.domain.conversations import ClosedBySource
 from app.domain.history import SyncState
 from app.domain.outbox import OutboxState
 from app.domain.plan import Plan, PlannedAction, PlannedRun
@@ -157,3 +158,32 @@ def test_a_waiting_run_resumed_twice_assigns_and_records_once(store: Store) -> N
 
     assert [c.run_id for c in store.history.page(HistoryFilter()).rows] == [run_id]
     assert store.outbox.depth() == 1
+
+
+def _detected(contact_id: int, closed_time: int, opened_time: int | None) -> Plan:
+    found = dataclasses.replace(
+        close(contact_id, closed_time, event_id=f"poll:{contact_id}:{closed_time + 60}"),
+        closed_by_source=ClosedBySource.DETECTED_BY_POLL,
+        closed_by=None,
+        opened_time=opened_time,
+        detected_at=closed_time + 60,
+    )
+    return unassign_plan(found)
+
+
+def test_a_close_the_poll_found_after_a_reopening_is_new_though_the_cache_shows_the_contact_closed(
+    store: Store,
+) -> None:
+    first = close(9, closed_time=1_700_000_000)
+    assert store.plans.commit(unassign_plan(first)).closes  # the cache now shows contact 9 closed
+    # A message at 1_700_000_500 says it reopened since: the close the poll lists now is another one.
+    assert store.plans.commit(_detected(9, 1_700_000_600, opened_time=1_700_000_500)).closes
+    # Without that, a poll close of a contact the cache shows closed is the one already recorded.
+    assert not store.plans.commit(_detected(9, 1_700_000_700, opened_time=None)).closes
+
+
+def test_a_close_the_poll_found_after_a_reopening_is_dropped_once_a_webhook_recorded_that_close(store: Store) -> None:
+    store.plans.commit(unassign_plan(close(10, closed_time=1_700_000_000)))
+    # The webhook of the new close committed between the poll's look at the cache and its commit.
+    assert store.plans.commit(unassign_plan(close(10, closed_time=1_700_000_550))).closes
+    assert not store.plans.commit(_detected(10, 1_700_000_600, opened_time=1_700_000_500)).closes
