@@ -154,12 +154,16 @@ class PollingChangeFeed(ChangeFeed):
                 return None
             return self._read_changes(connection, self._seen, version)
         finally:
-            connection.rollback()  # end the read, so the next one sees what was committed since
+            if connection.in_transaction():
+                connection.rollback()  # end the read, so the next one sees what was committed since
 
     def _version(self, connection: Connection) -> Any:
         if connection.dialect.name != "sqlite":
             return None
-        return connection.exec_driver_sql("PRAGMA data_version").scalar()
+        # On the driver's connection, outside any transaction: an idle look costs this one statement.
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        return driver.execute("PRAGMA data_version").fetchone()[0]
 
     def _first_look(self, connection: Connection, version: Any) -> _Seen:
         seen = _Seen(version)
