@@ -1,4 +1,4 @@
-"""The poll finds a close that happened again while webhooks were lost, and leaves a closed conversation a person assigned."""
+"""The poll finds a close that happened again with webhooks lost; it leaves a closed conversation someone assigned."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from app.domain.outbox import OutboxState
 from app.domain.workflows import RunOutcome
 from app.events import ChangeSet
 from app.storage.change_feed import PollingChangeFeed
+from app.storage.plans import CommitResult
 from app.storage.store import Store
 from tests.factories import close, unassign_plan
 
@@ -36,6 +37,17 @@ async def _next(feed: PollingChangeFeed, timeout: float = 5.0) -> ChangeSet:
     return await asyncio.wait_for(feed.next_change(), timeout)
 
 
+def _ids(change: ChangeSet | CommitResult) -> tuple[tuple[int, ...], ...]:
+    """The closes, runs, history changes and commands a change-set or a commit names."""
+    return change.closes, change.runs, change.changes, change.commands
+
+
+async def _expect(feed: PollingChangeFeed, result: CommitResult, depth: int) -> None:
+    """The feed's next change-set names what `result` wrote, and the outbox depth after it."""
+    change = await _next(feed)
+    assert (_ids(change), change.outbox_depth) == (_ids(result), depth)
+
+
 async def _quiet(feed: PollingChangeFeed, seconds: float = 0.5) -> bool:
     """True when the feed reports nothing for `seconds`."""
     try:
@@ -51,13 +63,7 @@ async def test_a_close_committed_by_another_connection_is_reported_with_its_run_
     assert await _quiet(feed, 0.2)  # the first look only notes where things stand
     result = await other.db.write(other.plans.commit, unassign_plan(close(501)))
 
-    change = await _next(feed)
-
-    assert change.closes == result.closes
-    assert change.runs == result.runs
-    assert change.changes == result.changes
-    assert change.commands == result.commands
-    assert change.outbox_depth == 1
+    await _expect(feed, result, depth=1)
 
 
 async def test_a_settle_by_another_connection_reports_the_command_its_history_row_its_run_and_its_close(
@@ -78,13 +84,7 @@ async def test_a_settle_by_another_connection_reports_the_command_its_history_ro
         run_outcome=RunOutcome.DONE,
         run_reason="unassigned agent Maya",
     )
-    change = await _next(feed)
-
-    assert change.commands == result.commands
-    assert change.changes == result.changes
-    assert change.runs == result.runs
-    assert change.closes == result.closes
-    assert change.outbox_depth == 0
+    await _expect(feed, result, depth=0)
 
 
 async def test_what_this_process_published_itself_is_not_reported_again(
