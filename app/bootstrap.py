@@ -368,6 +368,7 @@ class Supervisor:
         if plan.webhook_port is not None:
             # Read only when the receiver runs: a keyring lookup costs start-up time the other modes never need.
             await self._sync.use_stored_keys(secrets.load_webhook_keys)
+        await self._sync.changes.begin()  # before any view loads: what others commit from now on reaches it
         self._connected.set()
 
     async def wait_connected(self) -> None:

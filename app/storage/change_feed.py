@@ -7,6 +7,9 @@ commits made by any other connection, in this process or another, and describes 
 
 The interface, for every implementation (SQLite polling here; PostgreSQL may use LISTEN/NOTIFY):
 
+- `await feed.begin()` notes where things stand: what others commit after it is reported. Called before the
+  views first load, so nothing falls between their load and the feed's first look. `next_change` begins by
+  itself when nobody did.
 - `await feed.next_change()` waits until others have committed something and returns what it touched (ids of
   closes, runs, history changes, commands and workflows; `agents_changed`; `outbox_depth`). It never returns
   an empty change-set. It is called again and again by one task (the sync service's), on the event loop;
@@ -53,6 +56,10 @@ KINDS = ("closes", "runs", "changes", "commands", "workflows")
 
 class ChangeFeed(abc.ABC):
     """Commits made by other connections, as change-sets (see the module's docstring for the contract)."""
+
+    @abc.abstractmethod
+    async def begin(self) -> None:
+        """Note where things stand now; what others commit from here on is reported."""
 
     @abc.abstractmethod
     async def next_change(self) -> ChangeSet:
@@ -103,6 +110,10 @@ class PollingChangeFeed(ChangeFeed):
         self.reads = 0
         """How many of those found commits and read what changed."""
 
+    async def begin(self) -> None:
+        """Take the first look now, on the feed's thread (later calls do nothing)."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._first_check)
+
     async def next_change(self) -> ChangeSet:
         """Look every `interval` seconds until others have committed something this process did not publish."""
         loop = asyncio.get_running_loop()
@@ -137,6 +148,10 @@ class PollingChangeFeed(ChangeFeed):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    def _first_check(self) -> None:
+        if self._seen is None:
+            self._check()
 
     def _check(self) -> tuple[ChangeSet, dict[int, int]] | None:
         """What others committed since the last look, and the close of each run named; None when nothing."""

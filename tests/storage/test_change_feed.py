@@ -60,7 +60,7 @@ async def _quiet(feed: PollingChangeFeed, seconds: float = 0.5) -> bool:
 async def test_a_close_committed_by_another_connection_is_reported_with_its_run_change_and_command(
     store: Store, other: Store, feed: PollingChangeFeed
 ) -> None:
-    assert await _quiet(feed, 0.2)  # the first look only notes where things stand
+    await feed.begin()  # the first look only notes where things stand
     result = await other.db.write(other.plans.commit, unassign_plan(close(501)))
 
     await _expect(feed, result, depth=1)
@@ -102,6 +102,8 @@ async def test_what_this_process_published_itself_is_not_reported_again(
 
 
 async def test_an_idle_database_is_looked_at_without_being_read(store: Store, feed: PollingChangeFeed) -> None:
+    await feed.begin()
+    await feed.begin()  # once begun, beginning again reads nothing
     assert await _quiet(feed, 0.6)
     assert feed.checks >= 5
     assert feed.reads == 1  # the first look; every later check saw the same data version
