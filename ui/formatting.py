@@ -26,6 +26,22 @@ def when(at: float | None, now: float | None = None) -> str:
     return moment.strftime("%d %b %Y %H:%M")
 
 
+def short_when(at: float | None, now: float | None = None) -> str:
+    """`14:03:22` today, `30 Nov` earlier this year, `Nov 2024` before: what fits a narrow column.
+
+    The full date and time (`when`) goes in the cell's tooltip.
+    """
+    if at is None:
+        return NONE
+    moment = dt.datetime.fromtimestamp(at)
+    today = dt.datetime.fromtimestamp(now if now is not None else time.time())
+    if moment.date() == today.date():
+        return moment.strftime("%H:%M:%S")
+    if moment.year == today.year:
+        return f"{moment.day} {moment:%b}"
+    return moment.strftime("%b %Y")
+
+
 def ago(at: float | None, now: float | None = None) -> str:
     """`just now`, `12 s ago`, `4 min ago`, `2 h ago`, or a date."""
     if at is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QHeaderView, QStyle, QTableView, QWidget
 
 from tests.helpers import wait_until
 from ui.main_window import HISTORY, QUEUE, RUN_LOG
@@ -52,3 +52,32 @@ async def test_every_view_fits_its_key_columns_at_1024_by_700(gui_app) -> None:
         window.show_page(QUEUE)
         layout_now(window)
         assert not window.live_queue.table.isColumnHidden(queue_model.CATEGORY)
+
+
+def needed_width(table: QTableView, text: str) -> int:
+    """The width a cell needs to show `text` whole: the text and the item view's margin on each side."""
+    margin = table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
+    return table.fontMetrics().horizontalAdvance(text) + 2 * margin
+
+
+async def test_the_queue_time_fits_its_column_at_1024_by_700_today_and_for_older_days(gui_app) -> None:
+    """Seeded closes from past days show a short date that fits, not an elided "Mon 30…"; the full time is a tooltip."""
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, rate=60.0)
+        await supervisor.start()  # as the app does: the demo seeds its month first, then the window loads
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        window.show_page(QUEUE)
+        queue = window.live_queue
+        await wait_until(lambda: queue.model.rowCount() > 100)  # the seeded month as well as today's closes
+        layout_now(window)
+        table = queue.table
+        assert not table.isColumnHidden(queue_model.TIME)
+        width = table.columnWidth(queue_model.TIME)
+        texts = {queue.model.item(row, queue_model.TIME).text() for row in range(queue.model.rowCount())}
+        older = {t for t in texts if len(t.split()) > 1}
+        assert older, f"the demo shows no close from an earlier day: {sorted(texts)[:5]}"
+        for text in texts:
+            assert needed_width(table, text) <= width, (text, needed_width(table, text), width)
+        tip = queue.model.item(0, queue_model.TIME).toolTip()
+        assert tip, "the full date and time is in the tooltip"

@@ -83,6 +83,8 @@ class QueueModel(QStandardItemModel):
                 "while no webhook reached Closeout, so the exact time it closed is not known."
             )
             items[CLOSED_BY].setToolTip(items[TIME].toolTip())
+        else:
+            items[TIME].setToolTip(f"Closed {formatting.when(row.close.closed_time)}")
         items[TIME].setData(" ".join(texts), SEARCH_ROLE)
         self._outcome(row, items[OUTCOME], items[ACTION])
         return items
@@ -229,10 +231,8 @@ class QueueModel(QStandardItemModel):
 def display(row: QueueRow, column: int) -> str:
     """The text of one cell."""
     close = row.close
-    if column == TIME:
-        if close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
-            return f"by poll {formatting.when(close.closed_time)}"
-        return formatting.when(close.closed_time)
+    if column == TIME:  # a poll's find says so in Closed by, and the tooltip has the full time
+        return formatting.short_when(close.closed_time)
     if column == CONTACT:
         return close.contact.name
     if column == CHANNEL:
