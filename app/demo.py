@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from app import paths
+from app.domain.availability import Availability, Presence, WorkingHours
 from app.domain.conversations import ClosedBySource, ClosedConversation, PlatformEvent
 from app.domain.errors import WebhookRejected
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
@@ -40,7 +41,9 @@ DEMO_SEED = 7
 DEMO_USERS = 12
 DEMO_CONTACTS = 400
 SEEDED = "demo_seeded"
+AVAILABILITY_SEEDED = "demo_availability_seeded"
 PAST_DAYS = 30
+SHIFTS = ("Mon-Fri 08:00-16:00", "Mon-Fri 14:00-22:00", "Sat-Sun 00:00-24:00")
 
 
 def demo_database_url() -> str:
@@ -137,6 +140,26 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
     return plans
 
 
+def demo_availability(fake: FakePlatform) -> list[Availability]:
+    """A team lead's usual word on the agents: most available (some on shifts), a few away.
+
+    Half of those available have no hours, so someone is available at any time of day and "only online
+    users" has people to choose from on a first run; the shifts make the Team page show both sides.
+    """
+    agents = sorted((u for u in fake.state.users.values() if u.role != "owner"), key=lambda u: u.id)
+    entries: list[Availability] = []
+    for position, user in enumerate(agents):
+        kind = position % 4
+        if kind == 3:
+            entries.append(Availability(user.id, Presence.AWAY))
+        elif kind == 2:
+            hours = WorkingHours.parse(SHIFTS[(position // 4) % len(SHIFTS)])
+            entries.append(Availability(user.id, Presence.AVAILABLE, hours))
+        else:
+            entries.append(Availability(user.id, Presence.AVAILABLE))
+    return entries
+
+
 class DemoWorkspace:
     """Owns the in-process fake and feeds its events to intake, as webhooks would."""
 
@@ -180,6 +203,13 @@ class DemoWorkspace:
             # one: take the workspace's contacts as they are now, so the first poll finds nothing that changed
             # and records no close a second time.
             await supervisor.store.db.write(supervisor.store.plans.commit, Plan(contacts=workspace_contacts(self.fake)))
+        if await supervisor.store.db.read(supervisor.store.meta.get, AVAILABILITY_SEEDED) is None:
+            # Once, as for the history: what the lead changes on the Team page afterwards stays.
+            entries = demo_availability(self.fake)
+            for entry in entries:
+                await supervisor.store.db.write(supervisor.store.availability.set, entry)
+            await supervisor.store.db.write(supervisor.store.meta.set, AVAILABILITY_SEEDED, "1")
+            log.info("demo: recorded the availability of %d agents", len(entries))
         self._loop = asyncio.get_running_loop()
         self.fake.add_listener(self._deliver)
         await self._runner.start()
