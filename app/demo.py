@@ -84,6 +84,7 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
     users = [u for u in fake.state.users.values() if u.role != "owner"] or list(fake.state.users.values())
     contacts = list(fake.state.contacts.values())
     categories = [note["category"] for note in fake.state.closing_notes] or ["Resolved"]
+    channel_names = {channel["id"]: channel["name"] for channel in fake.state.channels}
     today = dt.datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
     plans: list[Plan] = []
     for back in range(days, 0, -1):
@@ -109,6 +110,7 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
                 closed_by=agent if source is ClosedBySource.USER else None,
                 category=rng.choice(categories) if rng.random() < 0.85 else None,
                 assignee_at_close=agent,
+                channel=channel_names.get(rng.choice(contact.channel_ids)) if contact.channel_ids else None,
             )
             key = f"{workflow.id}:{event_id}"
             if rng.random() < 0.07:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.conversations import ClosedConversation
@@ -34,6 +36,26 @@ class CloseRepository:
         statement = select(CLOSES).where(CLOSES.c.id.in_(ids)).order_by(CLOSES.c.id.desc())
         with self._sessions() as session:
             return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def without_channel(self, after_id: int, limit: int = 20) -> list[ClosedConversation]:
+        """Closes after `after_id` whose channel is not known yet (never looked up), oldest first."""
+        statement = (
+            select(CLOSES).where(CLOSES.c.id > after_id, CLOSES.c.channel.is_(None)).order_by(CLOSES.c.id).limit(limit)
+        )
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def set_channel(self, close_id: int, channel: str) -> bool:
+        """Record the channel a close happened on ("" when none could be found), unless one is known already."""
+        statement = update(CLOSES).where(CLOSES.c.id == close_id, CLOSES.c.channel.is_(None)).values(channel=channel)
+        with self._sessions.begin() as session:
+            result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+            return bool(result.rowcount)
+
+    def last_id(self) -> int:
+        """The newest close's id (0 with none)."""
+        with self._sessions() as session:
+            return int(session.execute(select(func.coalesce(func.max(CLOSES.c.id), 0))).scalar_one())
 
     def runs_of(self, close_ids: list[int]) -> dict[int, list[WorkflowRun]]:
         """Every run on each of these closes (every workflow's, and undo runs), oldest first, by close id."""

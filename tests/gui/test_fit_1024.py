@@ -81,3 +81,32 @@ async def test_the_queue_time_fits_its_column_at_1024_by_700_today_and_for_older
             assert needed_width(table, text) <= width, (text, needed_width(table, text), width)
         tip = queue.model.item(0, queue_model.TIME).toolTip()
         assert tip, "the full date and time is in the tooltip"
+
+
+async def test_live_closes_show_the_channel_they_happened_on_and_the_key_columns_still_fit(gui_app) -> None:
+    """The demo's closes arrive as webhooks would, without a channel; the platform's contact channels fill it in."""
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, rate=600.0)
+        await supervisor.start()
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        window.show_page(QUEUE)
+        queue = window.live_queue
+        seeded_top = (await supervisor.queue(1))[0].close.id or 0
+        fake = supervisor.demo.fake  # type: ignore[union-attr]
+        names = {channel["id"]: channel["name"] for channel in fake.state.channels}
+
+        def live_with_channel() -> list[int]:
+            rows = [queue.model.row_at(r) for r in range(queue.model.rowCount())]
+            return [r.close.id or 0 for r in rows if (r.close.id or 0) > seeded_top and r.close.channel]
+
+        await wait_until(lambda: len(live_with_channel()) >= 3, timeout=30)
+        for close_id in live_with_channel()[:3]:
+            close = await supervisor.store.db.read(supervisor.store.closes.get, close_id)
+            contact = fake.state.contacts[close.contact.id]
+            assert close.channel in {names[c] for c in contact.channel_ids}, (close.channel, contact.channel_ids)
+            at = next(r for r in range(queue.model.rowCount()) if queue.model.row_at(r).close.id == close_id)
+            assert queue.model.item(at, queue_model.CHANNEL).text() == close.channel
+        layout_now(window)
+        assert not queue.table.isColumnHidden(queue_model.CHANNEL)
+        assert_inside(queue.table, [queue_model.OUTCOME, queue_model.ACTION])

@@ -102,9 +102,10 @@ class QueueModel(QStandardItemModel):
         action.setData(link if can_undo else None, Qt.ItemDataRole.ForegroundRole)
 
     def _update(self, at: int, row: QueueRow) -> None:
-        """Show a new state of the row at `at` (its run synced, failed or was undone)."""
+        """Show a new state of the row at `at` (its run synced, failed or was undone, or its channel was found)."""
         outcome, action = self.item(at, OUTCOME), self.item(at, ACTION)
         outcome.setText(outcome_text(row))
+        self.item(at, CHANNEL).setText(display(row, CHANNEL))  # looked up on the platform after the close
         self._outcome(row, outcome, action)
         self.item(at, TIME).setData(" ".join(display(row, c) for c in range(len(COLUMNS))), SEARCH_ROLE)
 
@@ -258,4 +259,4 @@ def outcome_text(row: QueueRow) -> str:
 
 def shown_state(row: QueueRow) -> tuple[object, ...]:
     """What the queue shows of a row that can change after it arrived."""
-    return (row.status, row.reason, row.sync_state, row.run, row.runs)
+    return (row.status, row.reason, row.sync_state, row.run, row.runs, row.close.channel)

@@ -56,16 +56,16 @@ class LiveQueue(LiveQueueView):
         self.fitter = ColumnFitter(
             self.table,
             (
-                Column(q.TIME, 90, 64, priority=1),
+                Column(q.TIME, 90, 66, priority=1),  # "08:36:05" or "30 Nov" whole (formatting.short_when)
                 Column(q.CONTACT, 150, 100, priority=0),
-                Column(q.CHANNEL, 90, 60, priority=5),
-                Column(q.CLOSED_BY, 170, 90, priority=3),
+                Column(q.CHANNEL, 110, 60, priority=5),
+                Column(q.CLOSED_BY, 170, 80, priority=3),
                 Column(q.CATEGORY, 130, 80, priority=4),
-                Column(q.ASSIGNEE, 140, 90, priority=2),
+                Column(q.ASSIGNEE, 140, 80, priority=2),
                 Column(q.ACTION, 60, 56, key=True),
             ),
             stretch=q.OUTCOME,
-            stretch_minimum=300,  # the chip and enough of the reason to read it
+            stretch_minimum=280,  # the chip and enough of the reason to read it; every column fits at 1024 px
         )
 
         self._closes = Coalescer(FLUSH_MS, self._flush, self)
