@@ -19,7 +19,10 @@ def test_the_channel_the_contact_last_wrote_on_before_the_close_is_the_conversat
 
 
 def test_without_incoming_times_the_last_message_decides_and_a_lone_channel_is_the_one() -> None:
-    outgoing = [Channel(1, "WhatsApp", last_message_time=CLOSED - 50), Channel(2, "Email", last_message_time=CLOSED - 5)]
+    outgoing = [
+        Channel(1, "WhatsApp", last_message_time=CLOSED - 50),
+        Channel(2, "Email", last_message_time=CLOSED - 5),
+    ]
     assert channel_of(close(5, closed_time=CLOSED), outgoing) == "Email"
     assert channel_of(close(5, closed_time=CLOSED), [Channel(4, "Website Chat")]) == "Website Chat"
 
