@@ -57,6 +57,19 @@ class CloseRepository:
         with self._sessions() as session:
             return int(session.execute(select(func.coalesce(func.max(CLOSES.c.id), 0))).scalar_one())
 
+    def of_contacts(self, contact_ids: list[int], limit: int = 200) -> list[ClosedConversation]:
+        """The latest closes of these contacts, newest first (each read from the (contact, closed time) index)."""
+        if not contact_ids:
+            return []
+        statement = (
+            select(CLOSES)
+            .where(CLOSES.c.contact_id.in_(contact_ids))
+            .order_by(CLOSES.c.closed_time.desc(), CLOSES.c.id.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
+
     def runs_of(self, close_ids: list[int]) -> dict[int, list[WorkflowRun]]:
         """Every run on each of these closes (every workflow's, and undo runs), oldest first, by close id."""
         found: dict[int, list[WorkflowRun]] = {close_id: [] for close_id in close_ids}

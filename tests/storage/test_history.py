@@ -44,6 +44,9 @@ filters = st.builds(
     contact_id=st.one_of(st.none(), st.integers(1, 6)),
     conversation_id=st.one_of(st.none(), st.integers(1, 4)),
     sync_state=st.one_of(st.none(), st.sampled_from(list(SyncState))),
+    agent_ids=st.one_of(st.none(), st.lists(st.sampled_from([1, 2, 3, 4]), max_size=3).map(tuple)),
+    contact_ids=st.one_of(st.none(), st.lists(st.integers(1, 7), max_size=4).map(tuple)),
+    conversation_ids=st.one_of(st.none(), st.lists(st.integers(1, 5), max_size=3).map(tuple)),
 )
 
 
@@ -58,6 +61,9 @@ def matches(change: AssignmentChange, flt: HistoryFilter) -> bool:
         and (flt.contact_id is None or change.contact_id == flt.contact_id)
         and (flt.conversation_id is None or change.conversation_id == flt.conversation_id)
         and (flt.sync_state is None or change.sync_state == flt.sync_state)
+        and (flt.agent_ids is None or bool({change.from_agent_id, change.to_agent_id} & set(flt.agent_ids)))
+        and (flt.contact_ids is None or change.contact_id in flt.contact_ids)
+        and (flt.conversation_ids is None or change.conversation_id in flt.conversation_ids)
     )
 
 
@@ -85,7 +91,7 @@ def fresh_store(empty_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         store.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(changes, max_size=60), flt=filters, page_size=st.integers(1, 7))
 def test_keyset_pages_equal_a_naive_query(fresh_store, rows, flt, page_size) -> None:  # type: ignore[no-untyped-def]
     store: Store = fresh_store()
