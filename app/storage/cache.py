@@ -104,14 +104,16 @@ class ContactCache:
 
     def find(self, text: str, limit: int = 20) -> list[Contact]:
         """Cached contacts whose name, phone or email contains `text` (any case), by name."""
-        pattern = f"%{text.strip().lower()}%"
+        # ILIKE: any case on PostgreSQL as on SQLite; `\\` escapes a typed % or _, which would match anything.
+        escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         c = CONTACTS.c
         statement = (
             select(CONTACTS)
             .where(
-                func.lower(c.first_name + " " + c.last_name).like(pattern)
-                | func.lower(func.coalesce(c.email, "")).like(pattern)
-                | func.coalesce(c.phone, "").like(pattern)
+                (c.first_name + " " + c.last_name).ilike(pattern, escape="\\")
+                | c.email.ilike(pattern, escape="\\")
+                | c.phone.ilike(pattern, escape="\\")
             )
             .order_by(c.first_name, c.last_name, c.id)
             .limit(limit)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
+from app.storage import history as history_module
 from app.storage.history import DAY, HistoryFilter
 from app.storage.store import Store
 
@@ -92,9 +93,17 @@ def fresh_store(empty_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(changes, max_size=60), flt=filters, page_size=st.integers(1, 7))
-def test_keyset_pages_equal_a_naive_query(fresh_store, rows, flt, page_size) -> None:  # type: ignore[no-untyped-def]
-    store: Store = fresh_store()
+@given(
+    rows=st.lists(changes, max_size=60), flt=filters, page_size=st.integers(1, 7), small_team=st.sampled_from([0, 8])
+)
+def test_keyset_pages_equal_a_naive_query(fresh_store, rows, flt, page_size, small_team) -> None:  # type: ignore[no-untyped-def]
+    # Both ways a team is read: one branch per member, or the history walked by time.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(history_module, "SMALL_TEAM", small_team)
+        check_pages(fresh_store(), rows, flt, page_size)
+
+
+def check_pages(store: Store, rows: list[AssignmentChange], flt: HistoryFilter, page_size: int) -> None:
     store.history.insert_many(rows)
     stored = store.history.page(HistoryFilter(), limit=10_000).rows
     expected = sorted((c for c in stored if matches(c, flt)), key=lambda c: (c.at, c.id or 0), reverse=True)
