@@ -125,7 +125,7 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
                 )
                 plans.append(Plan(close=close, runs=(PlannedRun(run),)))
                 continue
-            reason = f"unassigned agent {agent.name}"
+            reason = f"unassigned {agent.name}"  # as the planner words a live run
             run = WorkflowRun(key, workflow.id or 0, workflow.version, contact.id, stamp + 1.0, RunOutcome.DONE, reason)
             change = AssignmentChange(
                 contact.id,
