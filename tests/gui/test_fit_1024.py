@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHeaderView, QStyle, QTableView, QWidget
 
 from tests.helpers import wait_until
-from ui.main_window import HISTORY, QUEUE, RUN_LOG
+from ui.main_window import HISTORY, QUEUE, RUN_LOG, WORKFLOWS
 from ui.models import history_model, queue_model, run_log_model
 
 
@@ -110,3 +110,24 @@ async def test_live_closes_show_the_channel_they_happened_on_and_the_key_columns
         layout_now(window)
         assert not queue.table.isColumnHidden(queue_model.CHANNEL)
         assert_inside(queue.table, [queue_model.OUTCOME, queue_model.ACTION])
+
+
+async def test_two_workflows_sharing_a_name_stay_apart_when_their_labels_are_cut_at_1024(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        await supervisor.start()
+        second = await supervisor.use_template("unassign-after-close")
+        assert second.id is not None
+        await supervisor.publish(second.id)
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        window.show_page(WORKFLOWS)
+        table = window.workflows_page.workflows
+        await wait_until(lambda: table.model() is not None and table.model().rowCount() == 2)
+        layout_now(window)
+        model = table.model()
+        width = table.columnWidth(0) - needed_width(table, "")
+        labels = [model.index(row, 0).data() for row in range(2)]
+        assert labels[0] != labels[1]
+        shown = [table.fontMetrics().elidedText(label, table.textElideMode(), width) for label in labels]
+        assert shown[0] != shown[1], shown

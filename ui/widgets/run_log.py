@@ -6,7 +6,7 @@ from typing import Any
 
 from typing_extensions import override
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
@@ -55,6 +55,7 @@ class RunLog(RunLogView):
             ),
             stretch=len(run_log_model.COLUMNS) - 1,
         )
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "(#4, v2)" tells same-named workflows apart
         self.workflow.addItem("Any workflow", None)
         self.outcome.addItem("Any outcome", None)
         for outcome in RunOutcome:
