@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QStyle, QTableView, QWidget
 
 from tests.helpers import wait_until
@@ -131,3 +132,30 @@ async def test_two_workflows_sharing_a_name_stay_apart_when_their_labels_are_cut
         assert labels[0] != labels[1]
         shown = [table.fontMetrics().elidedText(label, table.textElideMode(), width) for label in labels]
         assert shown[0] != shown[1], shown
+
+
+async def test_new_closes_do_not_push_the_rows_under_the_pointer_down(gui_app) -> None:
+    """With the pointer over the queue, a close arriving on top leaves the row under it (and its Undo) in place."""
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, rate=600.0)
+        await supervisor.start()
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        window.show_page(QUEUE)
+        queue = window.live_queue
+        await wait_until(lambda: queue._loaded and queue.model.rowCount() > 20)
+        layout_now(window)
+        table = queue.table
+        table.viewport().setAttribute(Qt.WidgetAttribute.WA_UnderMouse, True)  # as an Enter event leaves it
+        second = queue.proxy.index(1, 0)
+        under_pointer = queue.model.row_at(queue.proxy.mapToSource(second).row()).close.id
+        rect = table.visualRect(second)
+        count = queue.model.rowCount()
+        await wait_until(lambda: queue.model.rowCount() >= count + 2, timeout=30)
+        layout_now(window)
+        now = table.indexAt(rect.center())
+        assert queue.model.row_at(queue.proxy.mapToSource(now).row()).close.id == under_pointer
+        table.viewport().setAttribute(Qt.WidgetAttribute.WA_UnderMouse, False)
+        count = queue.model.rowCount()
+        await wait_until(lambda: queue.model.rowCount() >= count + 1, timeout=30)
+        assert table.verticalScrollBar().value() > 0, "the newer rows stay above until the lead scrolls up"
