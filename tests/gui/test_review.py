@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+
+from PySide6.QtCore import QPointF
 
 from app.domain.history import ChangeSource
 from tests.helpers import wait_until
@@ -165,3 +168,25 @@ async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversatio
         await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
         assert {e.change.conversation_id for e in history.model.rows()} <= {c.id for c in closes}
         assert "conversations of" in history.conversation.toolTip()
+
+
+async def test_the_per_day_legend_sits_above_the_bars_not_on_them(qapp) -> None:
+    """The tallest day is the newest, under the legend's corner: the legend must not hide it."""
+    from ui.widgets.charts import PerDayChart
+
+    day = 1_795_000_000
+    rows = [(day + k * 86_400, "workflow", 10 + 5 * k) for k in range(7)]
+    rows += [(day + 6 * 86_400, "platform", 30), (day + 6 * 86_400, "undo", 2)]
+    chart = PerDayChart()
+    try:
+        chart.resize(480, 180)
+        chart.show()
+        chart.set_data(rows, 7)
+        await wait_until(lambda: chart.legend.sceneBoundingRect().height() > 0)
+        await asyncio.sleep(0.05)  # let pyqtgraph lay out the legend and the view box once
+        legend = chart.legend.sceneBoundingRect()
+        view = chart.plot.getViewBox()
+        tallest = view.mapViewToScene(QPointF(6, 72)).y()  # the top of the newest day's stack
+        assert legend.bottom() <= tallest, (legend, tallest)
+    finally:
+        chart.deleteLater()

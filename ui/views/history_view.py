@@ -58,16 +58,21 @@ class HistoryView(QWidget):
         self.agent = QComboBox()
         self.agent.setMinimumContentsLength(14)
         self.team = QComboBox()
+        self.team.setMinimumContentsLength(12)  # "Customer Support (2)" whole, not cut to "VIP Care (3"
+        self.team.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.team.setToolTip("Changes from or to any agent of the team")
         self.source = QComboBox()
         self.workflow = QComboBox()
         self.workflow.setMinimumContentsLength(18)
         self.outcome = QComboBox()
         self.contact = QLineEdit()
-        self.contact.setPlaceholderText("name, phone, email or id")
+        self.contact.setPlaceholderText("name, phone…")
+        self.contact.setProperty("help", "A contact's name, phone, email or id; several matches show them all")
         self.conversation = QLineEdit()
-        self.conversation.setPlaceholderText("id, or contact's name, phone, email")
+        self.conversation.setPlaceholderText("id or contact")
+        self.conversation.setProperty("help", "A conversation's id, or a contact's name, phone or email")
         for field in (self.contact, self.conversation):
+            field.setToolTip(field.property("help"))
             field.setClearButtonEnabled(True)
             field.setMaximumWidth(150)
         row0 = (

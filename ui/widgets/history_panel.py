@@ -278,7 +278,7 @@ class HistoryPanel(HistoryView):
         ):
             field.setProperty("needsInput", bool(text) and not found)
             field.style().polish(field)
-            field.setToolTip(tip)
+            field.setToolTip(tip or field.property("help"))
         self.apply_filters()
 
     async def _resolve_contacts(self, text: str) -> tuple[tuple[int, ...] | None, str]:
@@ -361,7 +361,7 @@ class HistoryPanel(HistoryView):
                 field.clear()
                 field.setProperty("needsInput", False)
                 field.style().polish(field)
-                field.setToolTip("")
+                field.setToolTip(field.property("help"))
             self._contact_match = self._conversation_match = ("", None)
         finally:
             for widget in widgets:
