@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHeaderView, QStyle, QTableView, QWidget
+from PySide6.QtWidgets import QHeaderView, QStyle, QStyleOptionViewItem, QTableView, QWidget
 
 from tests.helpers import wait_until
 from ui.main_window import HISTORY, QUEUE, RUN_LOG, WORKFLOWS
@@ -130,8 +130,15 @@ async def test_two_workflows_sharing_a_name_stay_apart_when_their_labels_are_cut
         width = table.columnWidth(0) - needed_width(table, "")
         labels = [model.index(row, 0).data() for row in range(2)]
         assert labels[0] != labels[1]
-        shown = [table.fontMetrics().elidedText(label, table.textElideMode(), width) for label in labels]
+        shown = []
+        for row, label in enumerate(labels):
+            option = QStyleOptionViewItem()
+            table.itemDelegateForColumn(0).initStyleOption(option, model.index(row, 0))
+            shown.append(table.fontMetrics().elidedText(label, option.textElideMode, width))
         assert shown[0] != shown[1], shown
+        # The other columns, and the run log's reasons, are still cut at the end, where they read best.
+        assert table.textElideMode() == Qt.TextElideMode.ElideRight
+        assert window.run_log.table.textElideMode() == Qt.TextElideMode.ElideRight
 
 
 async def test_new_closes_do_not_push_the_rows_under_the_pointer_down(gui_app) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -53,8 +52,6 @@ class WorkflowsView(QStackedWidget):
         self.workflows.verticalHeader().setDefaultSectionSize(28)
         self.workflows.horizontalHeader().setStretchLastSection(True)
         self.workflows.setMinimumHeight(150)
-        # Two workflows that share a name differ only at the end of their label ("(#4, v2)"): keep it in sight.
-        self.workflows.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         layout.addWidget(self.workflows, 1)
         actions = QHBoxLayout()
         self.open = QPushButton("Open")

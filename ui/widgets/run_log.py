@@ -6,7 +6,7 @@ from typing import Any
 
 from typing_extensions import override
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
@@ -24,7 +24,7 @@ from ui.models.run_log_model import RunEntry, RunLogModel
 from ui.tasks import OwnedTasks
 from ui.views.run_log_view import RunLogView
 from ui.widgets.column_fit import Column, ColumnFitter
-from ui.widgets.delegates import ChipDelegate
+from ui.widgets.delegates import ChipDelegate, MiddleElideDelegate
 from ui.widgets.empty_state import EmptyState
 from ui.widgets.notifications import Notifier
 
@@ -55,7 +55,7 @@ class RunLog(RunLogView):
             ),
             stretch=len(run_log_model.COLUMNS) - 1,
         )
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "(#4, v2)" tells same-named workflows apart
+        self.table.setItemDelegateForColumn(run_log_model.WORKFLOW, MiddleElideDelegate(self.table))
         self.workflow.addItem("Any workflow", None)
         self.outcome.addItem("Any outcome", None)
         for outcome in RunOutcome:
