@@ -55,6 +55,16 @@ async def test_every_view_fits_its_key_columns_at_1024_by_700(gui_app) -> None:
         assert not window.live_queue.table.isColumnHidden(queue_model.CATEGORY)
 
 
+async def busy_queue_at_1024(app):  # type: ignore[no-untyped-def]
+    """A started demo closing 600 conversations a minute, its window at 1024x700 on the live queue."""
+    supervisor = await app.open(demo=True, rate=600.0)
+    await supervisor.start()
+    window = app.window(supervisor)
+    window.resize(1024, 700)
+    window.show_page(QUEUE)
+    return supervisor, window, window.live_queue
+
+
 def needed_width(table: QTableView, text: str) -> int:
     """The width a cell needs to show `text` whole: the text and the item view's margin on each side."""
     margin = table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, table) + 1
@@ -87,12 +97,7 @@ async def test_the_queue_time_fits_its_column_at_1024_by_700_today_and_for_older
 async def test_live_closes_show_the_channel_they_happened_on_and_the_key_columns_still_fit(gui_app) -> None:
     """The demo's closes arrive as webhooks would, without a channel; the platform's contact channels fill it in."""
     async with gui_app() as app:
-        supervisor = await app.open(demo=True, rate=600.0)
-        await supervisor.start()
-        window = app.window(supervisor)
-        window.resize(1024, 700)
-        window.show_page(QUEUE)
-        queue = window.live_queue
+        supervisor, window, queue = await busy_queue_at_1024(app)
         seeded_top = (await supervisor.queue(1))[0].close.id or 0
         fake = supervisor.demo.fake  # type: ignore[union-attr]
         names = {channel["id"]: channel["name"] for channel in fake.state.channels}
@@ -144,12 +149,7 @@ async def test_two_workflows_sharing_a_name_stay_apart_when_their_labels_are_cut
 async def test_new_closes_do_not_push_the_rows_under_the_pointer_down(gui_app) -> None:
     """With the pointer over the queue, a close arriving on top leaves the row under it (and its Undo) in place."""
     async with gui_app() as app:
-        supervisor = await app.open(demo=True, rate=600.0)
-        await supervisor.start()
-        window = app.window(supervisor)
-        window.resize(1024, 700)
-        window.show_page(QUEUE)
-        queue = window.live_queue
+        _, window, queue = await busy_queue_at_1024(app)
         await wait_until(lambda: queue._loaded and queue.model.rowCount() > 20)
         layout_now(window)
         table = queue.table
