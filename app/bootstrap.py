@@ -42,7 +42,7 @@ from app.domain.errors import (
     WorkflowError,
 )
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
-from app.domain.people import Agent, Contact, UserRef
+from app.domain.people import Agent, Contact, Team, UserRef
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, signing_key
 from app.domain.workflows import (
@@ -84,6 +84,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("closeout")
 
 DAY = 86_400
+FILTER_CONTACTS = 100
+"""Contacts a name, phone or email filter matches at most (the history merges one index read per contact)."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -818,6 +820,28 @@ class Supervisor:
             if found:
                 return list(found.values())
         return await self.store.db.read(self.store.cache.find, stripped, limit)
+
+    @connected
+    async def find_conversations(self, text: str, limit: int = 200) -> list[ClosedConversation]:
+        """Stored closes by id, or the latest of the contacts whose name, phone or email contains `text`."""
+        stripped = text.strip()
+        if stripped.isdigit():
+            found = await self.store.db.read(self.store.closes.by_ids, [int(stripped)])
+            if found:
+                return found
+        contacts = await self.find_contacts(stripped, FILTER_CONTACTS)
+        return await self.store.db.read(self.store.closes.of_contacts, [c.id for c in contacts], limit)
+
+    @connected
+    async def teams(self) -> list[tuple[Team, tuple[int, ...]]]:
+        """The teams of the cached agents with their members' ids, by name (the history's team filter)."""
+        members: dict[int, tuple[Team, list[int]]] = {}
+        for agent in (await self.agents()).values():
+            if agent.team is not None:
+                members.setdefault(agent.team.id, (agent.team, []))[1].append(agent.id)
+        return sorted(
+            ((team, tuple(sorted(ids))) for team, ids in members.values()), key=lambda p: (p[0].name.lower(), p[0].id)
+        )
 
     @connected
     async def history_rows(self, change_ids: Sequence[int]) -> list[AssignmentChange]:

@@ -784,7 +784,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    """The stored signing keys: label, event and the key's last four characters, never the key."""
+    """The stored signing keys: label, event and a hint of each key (its last four characters, or its length)."""
     keys = secrets.load_webhook_keys()
     port = Settings.load().get(WEBHOOK_PORT)
     if args.json:
@@ -795,6 +795,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
             }
         )
         return 0
+    if keys:
+        out(f"{'LABEL':<12} {'EVENT':<26} KEY (never shown whole)")
     for k in keys:
         out(f"{k.label:<12} {k.event:<26} {k.key.hint}")
     missing = [label for label in EVENT_LABELS if label not in {k.label for k in keys}]

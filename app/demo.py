@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from app import paths
+from app.domain.availability import Availability, Presence, WorkingHours
 from app.domain.conversations import ClosedBySource, ClosedConversation, PlatformEvent
 from app.domain.errors import WebhookRejected
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
@@ -40,7 +41,9 @@ DEMO_SEED = 7
 DEMO_USERS = 12
 DEMO_CONTACTS = 400
 SEEDED = "demo_seeded"
+AVAILABILITY_SEEDED = "demo_availability_seeded"
 PAST_DAYS = 30
+SHIFTS = ("Mon-Fri 08:00-16:00", "Mon-Fri 14:00-22:00", "Sat-Sun 00:00-24:00")
 
 
 def demo_database_url() -> str:
@@ -81,6 +84,7 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
     users = [u for u in fake.state.users.values() if u.role != "owner"] or list(fake.state.users.values())
     contacts = list(fake.state.contacts.values())
     categories = [note["category"] for note in fake.state.closing_notes] or ["Resolved"]
+    channel_names = {channel["id"]: channel["name"] for channel in fake.state.channels}
     today = dt.datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
     plans: list[Plan] = []
     for back in range(days, 0, -1):
@@ -106,6 +110,7 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
                 closed_by=agent if source is ClosedBySource.USER else None,
                 category=rng.choice(categories) if rng.random() < 0.85 else None,
                 assignee_at_close=agent,
+                channel=channel_names.get(rng.choice(contact.channel_ids)) if contact.channel_ids else None,
             )
             key = f"{workflow.id}:{event_id}"
             if rng.random() < 0.07:
@@ -120,7 +125,7 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
                 )
                 plans.append(Plan(close=close, runs=(PlannedRun(run),)))
                 continue
-            reason = f"unassigned agent {agent.name}"
+            reason = f"unassigned {agent.name}"  # as the planner words a live run
             run = WorkflowRun(key, workflow.id or 0, workflow.version, contact.id, stamp + 1.0, RunOutcome.DONE, reason)
             change = AssignmentChange(
                 contact.id,
@@ -135,6 +140,26 @@ def past_plans(fake: FakePlatform, workflow: Workflow, now: float, days: int = P
             )
             plans.append(Plan(close=close, runs=(PlannedRun(run, (PlannedAction(change),)),)))
     return plans
+
+
+def demo_availability(fake: FakePlatform) -> list[Availability]:
+    """A team lead's usual word on the agents: most available (some on shifts), a few away.
+
+    Half of those available have no hours, so someone is available at any time of day and "only online
+    users" has people to choose from on a first run; the shifts make the Team page show both sides.
+    """
+    agents = sorted((u for u in fake.state.users.values() if u.role != "owner"), key=lambda u: u.id)
+    entries: list[Availability] = []
+    for position, user in enumerate(agents):
+        kind = position % 4
+        if kind == 3:
+            entries.append(Availability(user.id, Presence.AWAY))
+        elif kind == 2:
+            hours = WorkingHours.parse(SHIFTS[(position // 4) % len(SHIFTS)])
+            entries.append(Availability(user.id, Presence.AVAILABLE, hours))
+        else:
+            entries.append(Availability(user.id, Presence.AVAILABLE))
+    return entries
 
 
 class DemoWorkspace:
@@ -180,6 +205,13 @@ class DemoWorkspace:
             # one: take the workspace's contacts as they are now, so the first poll finds nothing that changed
             # and records no close a second time.
             await supervisor.store.db.write(supervisor.store.plans.commit, Plan(contacts=workspace_contacts(self.fake)))
+        if await supervisor.store.db.read(supervisor.store.meta.get, AVAILABILITY_SEEDED) is None:
+            # Once, as for the history: what the lead changes on the Team page afterwards stays.
+            entries = demo_availability(self.fake)
+            for entry in entries:
+                await supervisor.store.db.write(supervisor.store.availability.set, entry)
+            await supervisor.store.db.write(supervisor.store.meta.set, AVAILABILITY_SEEDED, "1")
+            log.info("demo: recorded the availability of %d agents", len(entries))
         self._loop = asyncio.get_running_loop()
         self.fake.add_listener(self._deliver)
         await self._runner.start()

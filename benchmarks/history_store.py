@@ -36,6 +36,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import and_, select
+
 from app.domain.history import AssignmentChange, ChangeSource, Cursor, HistoryFilter, SyncState
 from app.domain.people import Agent, AgentRole, Contact, ContactStatus, Team, UserRef
 from app.domain.workflows import (
@@ -46,6 +48,9 @@ from app.domain.workflows import (
     Workflow,
     WorkflowState,
 )
+from app.storage.history import conditions
+from app.storage.models import CHANGES
+from app.storage.rows import change_from
 from app.storage.store import Store
 
 DAY = 86_400
@@ -373,6 +378,14 @@ def make_contacts(count: int, seed: int) -> Iterator[list[Contact]]:
         yield batch
 
 
+def plain_in_page(store: Store, flt: HistoryFilter) -> tuple[AssignmentChange, ...]:
+    """A first page of `flt` as one SELECT with its sets as IN lists: the baseline the merged branches beat."""
+    c = CHANGES.c
+    statement = select(CHANGES).where(and_(True, *conditions(flt))).order_by(c.at.desc(), c.id.desc()).limit(PAGE)
+    with store.db.sessions() as session:
+        return tuple(change_from(r) for r in session.execute(statement).mappings())
+
+
 def median_ms(fn: Callable[[], object], reps: int) -> float:
     """The median wall time of `fn` in milliseconds, after one untimed warm-up call."""
     fn()
@@ -564,6 +577,28 @@ def run(
         f"quietest {figures['filtered_page_quiet_agent_ms']} ms"
     )
 
+    # A team (a fifth of the agents) and a name several contacts share, as the history's filters send them:
+    # each member or contact a branch read from its own index, beside the same filter as one plain IN list.
+    members = tuple(a.id for a in store.cache.agents() if a.team is not None and a.team.id == 10)
+    team = HistoryFilter(since=last_30, agent_ids=members)
+    figures["team_page_ms"] = median_ms(lambda: history_.page(team, None, PAGE), reps)
+    figures["team_page_plain_in_ms"] = median_ms(lambda: plain_in_page(store, team), reps)
+    figures["team_count_ms"] = median_ms(lambda: history_.count(team), reps)
+    name = FIRST_NAMES[0].lower()
+    figures["contact_search_ms"] = median_ms(lambda: store.cache.find(name, 100), reps)
+    named = tuple(c.id for c in store.cache.find(name, 100))
+    contacts_filter = HistoryFilter(contact_ids=named)
+    figures["contacts_page_ms"] = median_ms(lambda: history_.page(contacts_filter, None, PAGE), reps)
+    figures["contacts_page_plain_in_ms"] = median_ms(lambda: plain_in_page(store, contacts_filter), reps)
+    assert history_.page(team, None, PAGE).rows == plain_in_page(store, team)
+    assert history_.page(contacts_filter, None, PAGE).rows == plain_in_page(store, contacts_filter)
+    log(
+        f"team of {len(members)} (30 days): page {figures['team_page_ms']} ms "
+        f"(as one IN list {figures['team_page_plain_in_ms']} ms), count {figures['team_count_ms']} ms; "
+        f"contacts named {name!r}: search {figures['contact_search_ms']} ms, {len(named)} found, "
+        f"page {figures['contacts_page_ms']} ms (as one IN list {figures['contacts_page_plain_in_ms']} ms)"
+    )
+
     cursor: Cursor | None = None
     page_number = 1
     walk_start = time.perf_counter()
@@ -616,6 +651,12 @@ def run(
         "first_page_ms": figures["first_page_ms"],
         "filtered_page_ms": figures["filtered_page_ms"],
         "filtered_page_quiet_agent_ms": figures["filtered_page_quiet_agent_ms"],
+        "team_page_ms": figures["team_page_ms"],
+        "team_page_plain_in_ms": figures["team_page_plain_in_ms"],
+        "team_count_ms": figures["team_count_ms"],
+        "contact_search_ms": figures["contact_search_ms"],
+        "contacts_page_ms": figures["contacts_page_ms"],
+        "contacts_page_plain_in_ms": figures["contacts_page_plain_in_ms"],
         "deep_page_ms": figures["deep_page_ms"],
         "deep_page_number": page_number,
         "count_ms": figures["count_ms"],

@@ -13,17 +13,28 @@ from app.domain.workflows import RunOutcome, Workflow, WorkflowState
 NONE = "—"
 
 
-def when(at: float | None, now: float | None = None) -> str:
-    """`14:03:22` today, `Tue 12 Mar 14:03` this year, `12 Mar 2024 14:03` otherwise."""
+def _by_age(at: float | None, now: float | None, today_form: str, year_form: str, older_form: str) -> str:
+    """`at` in local time, in the form for today, for earlier this year, or for before."""
     if at is None:
         return NONE
     moment = dt.datetime.fromtimestamp(at)
     today = dt.datetime.fromtimestamp(now if now is not None else time.time())
     if moment.date() == today.date():
-        return moment.strftime("%H:%M:%S")
-    if moment.year == today.year:
-        return moment.strftime("%a %d %b %H:%M")
-    return moment.strftime("%d %b %Y %H:%M")
+        return moment.strftime(today_form)
+    return moment.strftime(year_form if moment.year == today.year else older_form)
+
+
+def when(at: float | None, now: float | None = None) -> str:
+    """`14:03:22` today, `Tue 12 Mar 14:03` this year, `12 Mar 2024 14:03` otherwise."""
+    return _by_age(at, now, "%H:%M:%S", "%a %d %b %H:%M", "%d %b %Y %H:%M")
+
+
+def short_when(at: float | None, now: float | None = None) -> str:
+    """`14:03:22` today, `02 Nov` earlier this year, `Nov 2024` before: what fits a narrow column.
+
+    The full date and time (`when`) goes in the cell's tooltip.
+    """
+    return _by_age(at, now, "%H:%M:%S", "%d %b", "%b %Y")
 
 
 def ago(at: float | None, now: float | None = None) -> str:

@@ -54,7 +54,9 @@ class AssignmentChange:
 class HistoryFilter:
     """Which changes to show. `since` is inclusive and `until` exclusive (local Unix seconds).
 
-    `agent_id` matches a change from or to that agent; `sync_state` is the change's outcome.
+    `agent_id` matches a change from or to that agent, `agent_ids` one from or to any of them (a team's
+    members); `contact_ids` and `conversation_ids` match any of theirs (what a name, phone or email found).
+    An empty tuple matches nothing; None does not filter. `sync_state` is the change's outcome.
     """
 
     since: float | None = None
@@ -65,6 +67,9 @@ class HistoryFilter:
     contact_id: int | None = None
     conversation_id: int | None = None
     sync_state: SyncState | None = None
+    agent_ids: tuple[int, ...] | None = None
+    contact_ids: tuple[int, ...] | None = None
+    conversation_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -25,8 +25,13 @@ class Secret:
 
     @property
     def hint(self) -> str:
-        """A mask that still lets a person tell two tokens apart: the last four characters."""
-        return "…" + self._value[-4:] if len(self._value) > 8 else "…"
+        """A mask that still lets a person tell two secrets apart, never the secret itself.
+
+        The last four characters of a long secret; a short one has too few to spare, so only its length.
+        """
+        if len(self._value) > 8:
+            return "…" + self._value[-4:]
+        return f"({len(self._value)} characters, none shown)"
 
     def __bool__(self) -> bool:
         return bool(self._value)

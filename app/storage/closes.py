@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from typing import Any
+
+from sqlalchemy import CursorResult, and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.conversations import ClosedConversation
@@ -46,6 +48,39 @@ class CloseRepository:
         )
         with self._sessions() as session:
             return {int(contact_id): int(closed) for contact_id, closed in session.execute(statement)}
+
+    def without_channel(self, after_id: int, limit: int = 20) -> list[ClosedConversation]:
+        """Closes after `after_id` whose channel is not known yet (never looked up), oldest first."""
+        statement = (
+            select(CLOSES).where(CLOSES.c.id > after_id, CLOSES.c.channel.is_(None)).order_by(CLOSES.c.id).limit(limit)
+        )
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
+
+    def set_channel(self, close_id: int, channel: str) -> bool:
+        """Record the channel a close happened on ("" when none could be found), unless one is known already."""
+        statement = update(CLOSES).where(CLOSES.c.id == close_id, CLOSES.c.channel.is_(None)).values(channel=channel)
+        with self._sessions.begin() as session:
+            result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+            return bool(result.rowcount)
+
+    def last_id(self) -> int:
+        """The newest close's id (0 with none)."""
+        with self._sessions() as session:
+            return int(session.execute(select(func.coalesce(func.max(CLOSES.c.id), 0))).scalar_one())
+
+    def of_contacts(self, contact_ids: list[int], limit: int = 200) -> list[ClosedConversation]:
+        """The latest closes of these contacts, newest first (each read from the (contact, closed time) index)."""
+        if not contact_ids:
+            return []
+        statement = (
+            select(CLOSES)
+            .where(CLOSES.c.contact_id.in_(contact_ids))
+            .order_by(CLOSES.c.closed_time.desc(), CLOSES.c.id.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [close_from(r) for r in session.execute(statement).mappings()]
 
     def runs_of(self, close_ids: list[int]) -> dict[int, list[WorkflowRun]]:
         """Every run on each of these closes (every workflow's, and undo runs), oldest first, by close id."""

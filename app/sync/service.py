@@ -33,6 +33,7 @@ from app.platform.pacing import RateLimitBudget
 from app.storage.change_feed import ChangeFeed, change_feed
 from app.storage.leases import RUNNER, Lease
 from app.storage.store import Store
+from app.sync.channels import ChannelLookup
 from app.sync.connectivity import Connectivity, ConnectivityState
 from app.sync.drain import Drain
 from app.sync.intake import Intake
@@ -119,6 +120,8 @@ class SyncService:
         self.poller = Poller(
             store, lambda: self._client, self.intake, self.connectivity, bus.publish, options.poll_seconds
         )
+        self.channels = ChannelLookup(store, lambda: self._client, bus.publish)
+        bus.subscribe(self.channels.closes_arrived)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: EmbeddedServer | None = None
         self._failed = asyncio.Event()
@@ -214,6 +217,7 @@ class SyncService:
                     if drain:
                         self._runner_tasks.append(self.supervise("drain", self.drain.run))
                         self._runner_tasks.append(self.supervise("waiting", self._resume_waiting_runs))
+                        self._runner_tasks.append(self.supervise("channels", self.channels.run))
                     if poll:
                         self._runner_tasks.append(self.supervise("poller", self.poller.run))
                     self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))

@@ -92,3 +92,26 @@ def test_a_key_piped_in_without_stdin_is_read_quietly_and_none_is_refused_in_wor
     token = run_cli(env, "login", "--no-check", stdin="")
     assert token.returncode == 1
     assert "No token was given" in token.stderr and "unexpected error" not in token.stderr
+
+
+def test_every_key_is_listed_with_a_label_and_a_hint_even_a_short_one(tmp_path: Path) -> None:
+    """A key of eight characters or fewer has no last four to spare: its length stands in, never the key."""
+    env = _no_keyring(cli_env(tmp_path / "home", None))
+    for label, key in (("closed", "k7Qz"), ("opened", "abcdefgh"), ("assignee", "assignee-key-9876")):
+        added = run_cli(env, "webhook-keys", "add", "--label", label, key)
+        assert added.returncode == 0, added.stderr
+        assert key not in added.stdout
+    text = run_cli(env, "webhook-keys", "list")
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].split()[:2] == ["LABEL", "EVENT"]
+    rows = {line.split()[0]: line for line in lines[1:4]}
+    assert "(4 characters, none shown)" in rows["closed"] and "k7Qz" not in text.stdout
+    assert "(8 characters, none shown)" in rows["opened"] and "abcdefgh" not in text.stdout
+    assert "…9876" in rows["assignee"] and "assignee-key" not in text.stdout
+    data = json.loads(run_cli(env, "webhook-keys", "list", "--json").stdout)
+    assert {k["label"]: k["hint"] for k in data["keys"]} == {
+        "closed": "(4 characters, none shown)",
+        "opened": "(8 characters, none shown)",
+        "assignee": "…9876",
+    }

@@ -225,3 +225,26 @@ async def test_the_small_editor_slips_are_gone(gui_app, qtbot: QtBot) -> None:
         assert action.isChecked() and menu.isVisible()
         menu.hide()
         editor.show_workflow(editor.workflow)
+
+
+async def test_long_notices_show_every_line_of_their_text_at_1024_by_700(gui_app) -> None:
+    """Two long notices posted together each get the height their wrapped text needs, inside the window."""
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True)
+        window = app.window(supervisor)
+        window.resize(1024, 700)
+        settle(window)
+        long = (
+            "“Assignment: Unassign After Conversation Closes” is published (version 1): it runs on every "
+            "Conversation Closed event, as does “Assignment: Unassign After Conversation Closes” (2)."
+        )
+        window.notifier.info(long)
+        window.notifier.warning(long + " Both act on the same closes: the first to run unassigns.", key="overlap")
+        await wait_until(lambda: len(window.notifications.frames()) == 2)
+        settle(window)
+        area = window.notifications
+        for frame in area.frames():
+            label = frame.label
+            assert label.height() >= label.heightForWidth(label.width()), (label.height(), label.width())
+            assert area.rect().contains(frame.geometry()), (area.rect(), frame.geometry())
+        assert window.rect().contains(geometry(area, window))

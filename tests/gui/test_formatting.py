@@ -18,3 +18,11 @@ def test_a_close_the_poll_found_says_when_it_was_found_and_that_it_closed_earlie
 
     assert formatting.closed_by(found) == f"Detected by poll at {at} (closed earlier)"
     assert formatting.closed_by(close(3)) == "Maya Lee (User)"
+
+
+def test_the_short_time_is_the_clock_today_and_a_day_or_a_month_before() -> None:
+    now = dt.datetime(2026, 11, 30, 15, 0).timestamp()
+    assert formatting.short_when(dt.datetime(2026, 11, 30, 8, 36, 5).timestamp(), now) == "08:36:05"
+    assert formatting.short_when(dt.datetime(2026, 11, 2, 8, 36).timestamp(), now) == "02 Nov"
+    assert formatting.short_when(dt.datetime(2025, 12, 24, 9, 0).timestamp(), now) == "Dec 2025"
+    assert formatting.short_when(None, now) == formatting.NONE

@@ -158,6 +158,8 @@ def test_workflow_list_model_passes_the_model_tester(qtmodeltester: ModelTester)
     assert model.data(model.index(0, 2)) == "12"
     assert model.data(model.index(1, 3)) == "no runs yet"
     assert model.row_of(2) == 1
+    model.set_workflows(workflows, {1: WorkflowStats(3, RunOutcome.SKIPPED, "skipped: contact already unassigned")})
+    assert model.data(model.index(0, 3)) == "skipped — contact already unassigned"
 
 
 def test_dry_run_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None:

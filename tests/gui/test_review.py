@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+
+from PySide6.QtCore import QPointF
 
 from app.domain.history import ChangeSource
 from tests.helpers import wait_until
@@ -96,8 +99,13 @@ async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_a
 async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
     async with gui_app() as app:
         supervisor, _, history = await history_shown(app)
-        entry = history.model.rows()[0]
-        contact = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
+        contact = None
+        for entry in history.model.rows():  # a contact whose name no other has (the demo has namesakes)
+            candidate = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
+            if len(await supervisor.find_contacts(candidate.name)) == 1:
+                contact = candidate
+                break
+        assert contact is not None
         history.contact.setText(contact.name.upper())  # any case
         await wait_until(lambda: history.filter.contact_id == contact.id, timeout=30)
         await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
@@ -108,3 +116,77 @@ async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
         history.contact.setText("zz-no-such-contact")
         await wait_until(lambda: "No contact" in history.contact.toolTip(), timeout=30)
         assert history.contact.property("needsInput") is True
+
+
+async def test_a_team_shows_the_changes_from_or_to_its_members_and_reset_clears_it(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor, _, history = await history_shown(app)
+        await wait_until(lambda: history.team.count() > 1, timeout=30)
+        teams = dict((team.id, members) for team, members in await supervisor.teams())
+        biggest = max(teams, key=lambda t: len(teams[t]))
+        everyone = history.count_value
+        history.team.setCurrentIndex(history.team.findData(biggest))
+        await wait_until(lambda: history.filter.agent_ids == teams[biggest], timeout=30)
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        members = set(teams[biggest])
+        rows = [entry.change for entry in history.model.rows()]
+        assert all({row.from_agent_id, row.to_agent_id} & members for row in rows)
+        await wait_until(lambda: history.count_value is not None and history.count_value < (everyone or 0), timeout=30)
+        history.reset.click()
+        await wait_until(lambda: history.filter.agent_ids is None and history.team.currentIndex() == 0, timeout=30)
+
+
+async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversation_is_found_by_name(gui_app) -> None:
+    async with gui_app() as app:
+        supervisor, _, history = await history_shown(app)
+        shared, found = "", []
+        for entry in history.model.rows():
+            first = (await supervisor.find_contacts(str(entry.change.contact_id)))[0].first_name
+            found = await supervisor.find_contacts(first, 100)
+            if len(found) > 1:
+                shared = first
+                break
+        assert shared, "the demo has contacts sharing a first name"
+        history.contact.setText(shared.lower())
+        await wait_until(lambda: history.filter.contact_ids is not None, timeout=30)
+        assert set(history.filter.contact_ids or ()) == {c.id for c in found}
+        assert history.contact.toolTip().startswith(f"{len(found)} contacts match")
+        await wait_until(lambda: not history.model.loading, timeout=30)
+        assert {e.change.contact_id for e in history.model.rows()} <= {c.id for c in found}
+        assert history.model.rowCount() > 0
+
+        history.reset.click()
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        entry = next(e for e in history.model.rows() if e.change.conversation_id is not None)
+        contact = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
+        text = contact.email or contact.name
+        closes = await supervisor.find_conversations(text)
+        assert entry.change.conversation_id in {c.id for c in closes}
+        history.conversation.setText(text)
+        await wait_until(lambda: history.filter.conversation_ids is not None, timeout=30)
+        assert set(history.filter.conversation_ids or ()) == {c.id for c in closes}
+        await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
+        assert {e.change.conversation_id for e in history.model.rows()} <= {c.id for c in closes}
+        assert "conversations of" in history.conversation.toolTip()
+
+
+async def test_the_per_day_legend_sits_above_the_bars_not_on_them(qapp) -> None:
+    """The tallest day is the newest, under the legend's corner: the legend must not hide it."""
+    from ui.widgets.charts import PerDayChart
+
+    day = 1_795_000_000
+    rows = [(day + k * 86_400, "workflow", 10 + 5 * k) for k in range(7)]
+    rows += [(day + 6 * 86_400, "platform", 30), (day + 6 * 86_400, "undo", 2)]
+    chart = PerDayChart()
+    try:
+        chart.resize(480, 180)
+        chart.show()
+        chart.set_data(rows, 7)
+        await wait_until(lambda: chart.legend.sceneBoundingRect().height() > 0)
+        await asyncio.sleep(0.05)  # let pyqtgraph lay out the legend and the view box once
+        legend = chart.legend.sceneBoundingRect()
+        view = chart.plot.getViewBox()
+        tallest = view.mapViewToScene(QPointF(6, 72)).y()  # the top of the newest day's stack
+        assert legend.bottom() <= tallest, (legend, tallest)
+    finally:
+        chart.deleteLater()

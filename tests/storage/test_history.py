@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
+from app.storage import history as history_module
 from app.storage.history import DAY, HistoryFilter
 from app.storage.store import Store
 
@@ -44,6 +45,9 @@ filters = st.builds(
     contact_id=st.one_of(st.none(), st.integers(1, 6)),
     conversation_id=st.one_of(st.none(), st.integers(1, 4)),
     sync_state=st.one_of(st.none(), st.sampled_from(list(SyncState))),
+    agent_ids=st.one_of(st.none(), st.lists(st.sampled_from([1, 2, 3, 4]), max_size=3).map(tuple)),
+    contact_ids=st.one_of(st.none(), st.lists(st.integers(1, 7), max_size=4).map(tuple)),
+    conversation_ids=st.one_of(st.none(), st.lists(st.integers(1, 5), max_size=3).map(tuple)),
 )
 
 
@@ -58,6 +62,9 @@ def matches(change: AssignmentChange, flt: HistoryFilter) -> bool:
         and (flt.contact_id is None or change.contact_id == flt.contact_id)
         and (flt.conversation_id is None or change.conversation_id == flt.conversation_id)
         and (flt.sync_state is None or change.sync_state == flt.sync_state)
+        and (flt.agent_ids is None or bool({change.from_agent_id, change.to_agent_id} & set(flt.agent_ids)))
+        and (flt.contact_ids is None or change.contact_id in flt.contact_ids)
+        and (flt.conversation_ids is None or change.conversation_id in flt.conversation_ids)
     )
 
 
@@ -85,10 +92,18 @@ def fresh_store(empty_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         store.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(changes, max_size=60), flt=filters, page_size=st.integers(1, 7))
-def test_keyset_pages_equal_a_naive_query(fresh_store, rows, flt, page_size) -> None:  # type: ignore[no-untyped-def]
-    store: Store = fresh_store()
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(changes, max_size=60), flt=filters, page_size=st.integers(1, 7), small_team=st.sampled_from([0, 8])
+)
+def test_keyset_pages_equal_a_naive_query(fresh_store, rows, flt, page_size, small_team) -> None:  # type: ignore[no-untyped-def]
+    # Both ways a team is read: one branch per member, or the history walked by time.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(history_module, "SMALL_TEAM", small_team)
+        check_pages(fresh_store(), rows, flt, page_size)
+
+
+def check_pages(store: Store, rows: list[AssignmentChange], flt: HistoryFilter, page_size: int) -> None:
     store.history.insert_many(rows)
     stored = store.history.page(HistoryFilter(), limit=10_000).rows
     expected = sorted((c for c in stored if matches(c, flt)), key=lambda c: (c.at, c.id or 0), reverse=True)

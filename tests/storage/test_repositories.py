@@ -149,3 +149,27 @@ def test_the_queue_shows_the_run_that_unassigned_not_a_later_workflow_that_found
     assert (shown.workflow_id, shown.outcome) == (1, RunOutcome.WAITING)
     store.runs.set_outcome(shown.id or 0, RunOutcome.SKIPPED, "skipped: contact already unassigned")
     assert store.runs.for_conversations([close_id])[close_id].workflow_id == 2  # all skipped: the latest
+
+
+def test_contacts_are_found_by_any_part_of_their_name_phone_or_email_in_any_case(store: Store) -> None:
+    from app.domain.people import Contact
+
+    store.cache.upsert_contacts(
+        [
+            Contact(1, "Ana", "Lima", "+44 7700 900123", "ana@example.org"),
+            Contact(2, "Mariana", "Costa", None, None),
+            Contact(3, "Joe", "Banana_Split", "+1 555 0100", "joe%@example.org"),
+            Contact(4, "Zoe", "Park", None, "100%zoe@example.org"),
+        ]
+    )
+
+    def ids(text: str) -> list[int]:
+        return [c.id for c in store.cache.find(text, 10)]
+
+    assert ids("ANA") == [1, 3, 2]  # first or last name, any case, ordered by name
+    assert ids("ana lima") == [1]  # a space: the whole name
+    assert ids("7700 900") == [1]  # a phone, spaces and all
+    assert ids("ANA@EXAMPLE") == [1]
+    assert ids("_") == [3]  # a typed _ or % is itself, not a wildcard
+    assert ids("%") == [3, 4]
+    assert ids("nobody") == []

@@ -83,6 +83,8 @@ class QueueModel(QStandardItemModel):
                 "while no webhook reached Closeout, so the exact time it closed is not known."
             )
             items[CLOSED_BY].setToolTip(items[TIME].toolTip())
+        else:
+            items[TIME].setToolTip(f"Closed {formatting.when(row.close.closed_time)}")
         items[TIME].setData(" ".join(texts), SEARCH_ROLE)
         self._outcome(row, items[OUTCOME], items[ACTION])
         return items
@@ -100,9 +102,10 @@ class QueueModel(QStandardItemModel):
         action.setData(link if can_undo else None, Qt.ItemDataRole.ForegroundRole)
 
     def _update(self, at: int, row: QueueRow) -> None:
-        """Show a new state of the row at `at` (its run synced, failed or was undone)."""
+        """Show a new state of the row at `at` (its run synced, failed or was undone, or its channel was found)."""
         outcome, action = self.item(at, OUTCOME), self.item(at, ACTION)
         outcome.setText(outcome_text(row))
+        self.item(at, CHANNEL).setText(display(row, CHANNEL))  # looked up on the platform after the close
         self._outcome(row, outcome, action)
         self.item(at, TIME).setData(" ".join(display(row, c) for c in range(len(COLUMNS))), SEARCH_ROLE)
 
@@ -229,10 +232,8 @@ class QueueModel(QStandardItemModel):
 def display(row: QueueRow, column: int) -> str:
     """The text of one cell."""
     close = row.close
-    if column == TIME:
-        if close.closed_by_source is ClosedBySource.DETECTED_BY_POLL:
-            return f"by poll {formatting.when(close.closed_time)}"
-        return formatting.when(close.closed_time)
+    if column == TIME:  # a poll's find says so in Closed by, and the tooltip has the full time
+        return formatting.short_when(close.closed_time)
     if column == CONTACT:
         return close.contact.name
     if column == CHANNEL:
@@ -258,4 +259,4 @@ def outcome_text(row: QueueRow) -> str:
 
 def shown_state(row: QueueRow) -> tuple[object, ...]:
     """What the queue shows of a row that can change after it arrived."""
-    return (row.status, row.reason, row.sync_state, row.run, row.runs)
+    return (row.status, row.reason, row.sync_state, row.run, row.runs, row.close.channel)

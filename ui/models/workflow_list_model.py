@@ -71,5 +71,7 @@ class WorkflowListModel(RowTableModel[Workflow]):
         if column == LAST:
             if stats is None or stats.last_outcome is None:
                 return "no runs yet"
-            return f"{stats.last_outcome.value} — {stats.last_reason or ''}".rstrip(" —")
+            outcome = stats.last_outcome.value
+            reason = (stats.last_reason or "").removeprefix(f"{outcome}: ")  # "skipped — skipped: ..." says it twice
+            return f"{outcome} — {reason}".rstrip(" —")
         return None

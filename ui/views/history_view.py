@@ -57,36 +57,45 @@ class HistoryView(QWidget):
         self.range_button.hide()
         self.agent = QComboBox()
         self.agent.setMinimumContentsLength(14)
+        self.team = QComboBox()
+        self.team.setMinimumContentsLength(12)  # "Customer Support (2)" whole, not cut to "VIP Care (3"
+        self.team.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.team.setToolTip("Changes from or to any agent of the team")
         self.source = QComboBox()
         self.workflow = QComboBox()
         self.workflow.setMinimumContentsLength(18)
         self.outcome = QComboBox()
         self.contact = QLineEdit()
-        self.contact.setPlaceholderText("name, phone, email or id")
+        self.contact.setPlaceholderText("name, phone…")
+        self.contact.setProperty("help", "A contact's name, phone, email or id; several matches show them all")
         self.conversation = QLineEdit()
-        self.conversation.setPlaceholderText("conversation id")
+        self.conversation.setPlaceholderText("id or contact")
+        self.conversation.setProperty("help", "A conversation's id, or a contact's name, phone or email")
         for field in (self.contact, self.conversation):
+            field.setToolTip(field.property("help"))
             field.setClearButtonEnabled(True)
             field.setMaximumWidth(150)
-        row0 = ((QLabel("Dates"), self.preset), (QLabel("Agent"), self.agent), (QLabel("Source"), self.source))
+        row0 = (
+            (QLabel("Dates"), self.preset),
+            (QLabel("Agent"), self.agent),
+            (QLabel("Team"), self.team),
+            (QLabel("Source"), self.source),
+        )
         row1 = (
             (QLabel("Workflow"), self.workflow),
             (QLabel("Outcome"), self.outcome),
             (QLabel("Contact"), self.contact),
+            (QLabel("Conversation"), self.conversation),
         )
-        for column, (label, field) in enumerate(row0):
-            filters.addWidget(label, 0, column * 2, Qt.AlignmentFlag.AlignRight)
-            filters.addWidget(field, 0, column * 2 + 1)
-        filters.addWidget(self.range_button, 0, 6)
+        for row, pairs in enumerate((row0, row1)):
+            for column, (label, field) in enumerate(pairs):
+                filters.addWidget(label, row, column * 2, Qt.AlignmentFlag.AlignRight)
+                filters.addWidget(field, row, column * 2 + 1)
         self.reset = QPushButton("Reset filters")
-        self.reset.setToolTip("Back to the last 7 days, every agent, source, workflow and outcome")
-        filters.addWidget(self.reset, 0, 7)
-        for column, (label, field) in enumerate(row1):
-            filters.addWidget(label, 1, column * 2, Qt.AlignmentFlag.AlignRight)
-            filters.addWidget(field, 1, column * 2 + 1)
-        filters.addWidget(QLabel("Conversation"), 1, 6, Qt.AlignmentFlag.AlignRight)
-        filters.addWidget(self.conversation, 1, 7)
-        filters.setColumnStretch(8, 1)
+        self.reset.setToolTip("Back to the last 7 days, every agent, team, source, workflow and outcome")
+        filters.addWidget(self.reset, 0, 8)
+        filters.addWidget(self.range_button, 1, 8)
+        filters.setColumnStretch(9, 1)
         layout.addLayout(filters)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)

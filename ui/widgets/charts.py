@@ -89,6 +89,9 @@ class _Chart(QWidget):
         layout.addWidget(self.plot)
 
 
+LEGEND_HEADROOM = 1.6
+
+
 class PerDayChart(_Chart):
     """Assignment changes per local day, stacked by source (workflow, undo, platform)."""
 
@@ -136,7 +139,9 @@ class PerDayChart(_Chart):
         self.plot.getAxis("bottom").setTicks([ticks])
         self.plot.setXRange(-0.6, max(len(days), 7) - 0.4, padding=0)
         top = max(bottom, default=1)
-        self.plot.setYRange(0, top * 1.1 or 1, padding=0)
+        # The legend is one row across the top; the headroom above the tallest bar keeps it off the bars.
+        self.legend.setColumnCount(max(1, sum(1 for heights in counts.values() if any(heights))))
+        self.plot.setYRange(0, top * LEGEND_HEADROOM or 1, padding=0)
         whole_ticks(self.plot.getAxis("left"), top)
 
 

@@ -115,3 +115,15 @@ def text_after_chip(status: str, text: str) -> str:
     if text.lower().startswith(status.lower()):
         return text[len(status) :].lstrip(" —:")
     return text
+
+
+class MiddleElideDelegate(QStyledItemDelegate):
+    """Cuts a long cell in the middle, where the view cuts the others at the end.
+
+    Two workflows that share a name differ only at the end of their label ("(#4, v2)"): it stays in sight.
+    """
+
+    @override
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle

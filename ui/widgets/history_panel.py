@@ -58,6 +58,12 @@ LIVE_MS = 1_000
 CHARTS_MS = 5_000
 TEXT_MS = 300
 DAY = 86_400
+FILTER_CONTACTS = 100
+
+
+def names_of(people: list[Any], shown: int = 5) -> str:
+    """The first few names of a list, and an ellipsis when there are more."""
+    return ", ".join(p.name for p in people[:shown]) + ("…" if len(people) > shown else "")
 
 
 def preset_days(preset: str) -> int | None:
@@ -145,13 +151,16 @@ class HistoryPanel(HistoryView):
         for state in SyncState:
             self.outcome.addItem(formatting.SYNC_WORDS[state], state)
         self.agent.addItem("Any agent", None)
+        self.team.addItem("Any team", None)
         self.workflow.addItem("Any workflow", None)
 
         self._text_timer = QTimer(self)
         self._text_timer.setSingleShot(True)
         self._text_timer.setInterval(TEXT_MS)
         self._text_timer.timeout.connect(self._text_settled)
-        self._contact_match: tuple[str, int | None] = ("", None)
+        self._contact_match: tuple[str, tuple[int, ...] | None] = ("", None)
+        self._conversation_match: tuple[str, tuple[int, ...] | None] = ("", None)
+        self._team_members: dict[int, tuple[int, ...]] = {}
         self._live = Coalescer(LIVE_MS, self._refresh_changes, self)
         self._charts_timer = QTimer(self)
         self._charts_timer.setSingleShot(True)
@@ -160,7 +169,7 @@ class HistoryPanel(HistoryView):
 
         self.preset.currentTextChanged.connect(self._preset_changed)
         self.range_button.clicked.connect(self._choose_range)
-        for combo in (self.agent, self.source, self.workflow, self.outcome):
+        for combo in (self.agent, self.team, self.source, self.workflow, self.outcome):
             combo.currentIndexChanged.connect(self.apply_filters)
         for field in (self.contact, self.conversation):
             field.textChanged.connect(self._text_timer.start)
@@ -209,6 +218,9 @@ class HistoryPanel(HistoryView):
     async def _load_choices(self) -> None:
         agents = await self._supervisor.agents()
         workflows = await self._supervisor.workflows()
+        teams = await self._supervisor.teams()
+        self._team_members = {team.id: members for team, members in teams}
+        self._fill(self.team, "Any team", [(f"{team.name} ({len(members)})", team.id) for team, members in teams])
         self._agent_names = {agent_id: agent.name for agent_id, agent in agents.items()}
         self.model.set_agent_names(self._agent_names)
         self._fill(
@@ -248,83 +260,109 @@ class HistoryPanel(HistoryView):
             self.range_button.setText(f"{chosen[0]:%d %b %Y} to {chosen[1]:%d %b %Y}")
             self.apply_filters()
 
-    def _int_field(self, field: Any) -> tuple[int | None, bool]:
-        text = field.text().strip()
-        if not text:
-            field.setProperty("needsInput", False)
-            field.style().polish(field)
-            return None, True
-        ok = text.isdigit()
-        field.setProperty("needsInput", not ok)
-        field.style().polish(field)
-        field.setToolTip("" if ok else "Enter a number (the id), or leave empty")
-        return (int(text) if ok else None), ok
-
     def _text_settled(self) -> None:
-        self.tasks.spawn(self._resolve_contact_then_apply(), "contact")
+        self.tasks.spawn(self._resolve_text_then_apply(), "text-filters")
 
-    async def _resolve_contact_then_apply(self) -> None:
-        """The contact field takes a name, phone, email or id: find the one contact it means."""
-        text = self.contact.text().strip()
-        chosen: int | None = None
-        tip = ""
-        if text:
-            found = await self._supervisor.find_contacts(text)
-            exact = [c for c in found if c.name.lower() == text.lower() or str(c.id) == text]
-            if len(found) == 1 or len(exact) == 1:
-                contact = found[0] if len(found) == 1 else exact[0]
-                chosen, tip = contact.id, f"{contact.name} (id {contact.id})"
-            elif not found:
-                tip = f"No contact's name, phone or email contains “{text}”."
-            else:
-                names = ", ".join(c.name for c in found[:5]) + ("…" if len(found) > 5 else "")
-                tip = f"{len(found)} contacts match: {names}. Type more of the name, or the phone or email."
-        if text != self.contact.text().strip():
+    async def _resolve_text_then_apply(self) -> None:
+        """The contact and conversation fields take a name, phone, email or id: find what each one means."""
+        contact_text, conversation_text = self.contact.text().strip(), self.conversation.text().strip()
+        contacts, contact_tip = await self._resolve_contacts(contact_text)
+        conversations, conversation_tip = await self._resolve_conversations(conversation_text)
+        if (contact_text, conversation_text) != (self.contact.text().strip(), self.conversation.text().strip()):
             return  # typed on meanwhile: the next pause resolves it
-        self._contact_match = (text, chosen)
-        marked = bool(text) and chosen is None
-        self.contact.setProperty("needsInput", marked)
-        self.contact.style().polish(self.contact)
-        self.contact.setToolTip(tip)
+        self._contact_match = (contact_text, contacts)
+        self._conversation_match = (conversation_text, conversations)
+        for field, text, found, tip in (
+            (self.contact, contact_text, contacts, contact_tip),
+            (self.conversation, conversation_text, conversations, conversation_tip),
+        ):
+            field.setProperty("needsInput", bool(text) and not found)
+            field.style().polish(field)
+            field.setToolTip(tip or field.property("help"))
         self.apply_filters()
 
-    def _contact_id(self) -> int | None:
-        text = self.contact.text().strip()
+    async def _resolve_contacts(self, text: str) -> tuple[tuple[int, ...] | None, str]:
+        """The contacts `text` finds (one when it names one exactly), and a tooltip that says which."""
         if not text:
-            return None
-        matched_text, matched = self._contact_match
-        if matched_text == text:
-            return matched if matched is not None else -1  # no such contact: the filter shows nothing
-        return int(text) if text.isdigit() else -1
+            return None, ""
+        found = await self._supervisor.find_contacts(text, FILTER_CONTACTS)
+        exact = [c for c in found if c.name.lower() == text.lower() or str(c.id) == text]
+        if len(found) == 1 or len(exact) == 1:
+            contact = found[0] if len(found) == 1 else exact[0]
+            return (contact.id,), f"{contact.name} (id {contact.id})"
+        if not found:
+            return (), f"No contact's name, phone or email contains “{text}”."
+        more = "+" if len(found) >= FILTER_CONTACTS else ""
+        return tuple(c.id for c in found), f"{len(found)}{more} contacts match: {names_of(found)}. Type more to narrow."
+
+    async def _resolve_conversations(self, text: str) -> tuple[tuple[int, ...] | None, str]:
+        """The conversations (stored closes) `text` finds: by id, or the latest of the contacts it matches."""
+        if not text:
+            return None, ""
+        found = await self._supervisor.find_conversations(text)
+        if not found:
+            return (), f"No conversation has id {text}, and no contact with one matches “{text}”."
+        if text.isdigit() and len(found) == 1 and found[0].id == int(text):
+            return (int(text),), f"Conversation {text}, of {found[0].contact.name}"
+        contacts = list({c.contact.id: c.contact for c in found}.values())
+        return tuple(c.id for c in found if c.id is not None), (f"{len(found)} conversations of {names_of(contacts)}.")
 
     def current_filter(self) -> HistoryFilter:
         """The filter the fields describe now."""
         since, until = preset_range(self.preset.currentText(), dt.date.today(), self._custom)
-        contact = self._contact_id()
-        conversation, _ = self._int_field(self.conversation)
+        contacts = self._matched(self.contact, self._contact_match)
+        conversations = self._matched(self.conversation, self._conversation_match)
+        team = self.team.currentData()
         return HistoryFilter(
             since=since,
             until=until,
             agent_id=self.agent.currentData(),
             source=current_enum(self.source, ChangeSource),
             workflow_id=self.workflow.currentData(),
-            contact_id=contact,
-            conversation_id=conversation,
+            contact_id=contacts[0] if contacts is not None and len(contacts) == 1 else None,
+            conversation_id=conversations[0] if conversations is not None and len(conversations) == 1 else None,
             sync_state=current_enum(self.outcome, SyncState),
+            agent_ids=None if team is None else self._team_members.get(team, ()),
+            contact_ids=contacts if contacts is not None and len(contacts) != 1 else None,
+            conversation_ids=conversations if conversations is not None and len(conversations) != 1 else None,
         )
+
+    @staticmethod
+    def _matched(field: Any, match: tuple[str, tuple[int, ...] | None]) -> tuple[int, ...] | None:
+        """The ids a text field stands for: what it last resolved to, or its number until it is resolved."""
+        text = field.text().strip()
+        if not text:
+            return None
+        matched_text, ids = match
+        if matched_text == text and ids is not None:
+            return ids
+        return (int(text),) if text.isdigit() else ()
 
     def reset_filters(self) -> None:
         """Every filter back to its default (the last 7 days, nothing else), in one reload."""
-        widgets = (self.preset, self.agent, self.source, self.workflow, self.outcome, self.contact, self.conversation)
+        widgets = (
+            self.preset,
+            self.agent,
+            self.team,
+            self.source,
+            self.workflow,
+            self.outcome,
+            self.contact,
+            self.conversation,
+        )
         for widget in widgets:
             widget.blockSignals(True)
         try:
             self.preset.setCurrentIndex(max(0, self.preset.findText(DEFAULT_PRESET)))
             self.range_button.setVisible(False)
-            for combo in (self.agent, self.source, self.workflow, self.outcome):
+            for combo in (self.agent, self.team, self.source, self.workflow, self.outcome):
                 combo.setCurrentIndex(0)
-            self.contact.clear()
-            self.conversation.clear()
+            for field in (self.contact, self.conversation):
+                field.clear()
+                field.setProperty("needsInput", False)
+                field.style().polish(field)
+                field.setToolTip(field.property("help"))
+            self._contact_match = self._conversation_match = ("", None)
         finally:
             for widget in widgets:
                 widget.blockSignals(False)

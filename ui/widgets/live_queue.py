@@ -56,16 +56,16 @@ class LiveQueue(LiveQueueView):
         self.fitter = ColumnFitter(
             self.table,
             (
-                Column(q.TIME, 90, 64, priority=1),
+                Column(q.TIME, 90, 66, priority=1),  # "08:36:05" or "30 Nov" whole (formatting.short_when)
                 Column(q.CONTACT, 150, 100, priority=0),
-                Column(q.CHANNEL, 90, 60, priority=5),
-                Column(q.CLOSED_BY, 170, 90, priority=3),
+                Column(q.CHANNEL, 110, 60, priority=5),
+                Column(q.CLOSED_BY, 170, 80, priority=3),
                 Column(q.CATEGORY, 130, 80, priority=4),
-                Column(q.ASSIGNEE, 140, 90, priority=2),
+                Column(q.ASSIGNEE, 140, 80, priority=2),
                 Column(q.ACTION, 60, 56, key=True),
             ),
             stretch=q.OUTCOME,
-            stretch_minimum=300,  # the chip and enough of the reason to read it
+            stretch_minimum=280,  # the chip and enough of the reason to read it; every column fits at 1024 px
         )
 
         self._closes = Coalescer(FLUSH_MS, self._flush, self)
@@ -127,11 +127,34 @@ class LiveQueue(LiveQueueView):
             for start in range(0, len(rows), MERGE_SLICE):
                 if start:
                     await asyncio.sleep(0)  # let the loop draw and take input between slices
+                anchor = self._row_under_pointer()
                 self._arrived += self.model.merge(rows[start : start + MERGE_SLICE])
+                self._keep_in_place(anchor)
         finally:
             if not self.paused:
                 self._closes.release()
         self._update_summary()
+
+    def _row_under_pointer(self) -> int | None:
+        """The close shown at the top of the list while the pointer is over it (new rows must not push it down)."""
+        viewport = self.table.viewport()
+        if not viewport.underMouse() or self.proxy.rowCount() == 0:
+            return None
+        top = self.table.rowAt(0)
+        if top < 0:
+            return None
+        return self.model.row_at(self.proxy.mapToSource(self.proxy.index(top, 0)).row()).close.id
+
+    def _keep_in_place(self, close_id: int | None) -> None:
+        """Scroll so the close that was on top is on top again: rows inserted above it stay out of sight."""
+        if close_id is None:
+            return
+        for row in range(self.proxy.rowCount()):
+            source = self.proxy.mapToSource(self.proxy.index(row, 0)).row()
+            if self.model.row_at(source).close.id == close_id:
+                if self.table.rowAt(0) != row:
+                    self.table.scrollTo(self.proxy.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+                return
 
     def _pause_toggled(self, paused: bool) -> None:
         if paused:

@@ -138,12 +138,30 @@ class NotificationArea(QWidget):
         if anchor is None:
             return
         width = max(200, min(self.MAX_WIDTH, anchor.width() - 2 * self.MARGIN))
-        height = self._layout.totalHeightForWidth(width) if self._layout.hasHeightForWidth() else -1
-        if height < 0:
-            height = self._layout.totalSizeHint().height()
+        # Each frame as tall as its wrapped text at this width, measured with its style's font and margins
+        # (a frame not yet shown is not polished: measured unpolished, the text of two long notices was cut).
+        frames = self.frames()
+        for frame in frames:
+            frame.ensurePolished()
+            frame.label.ensurePolished()
+        self._layout.invalidate()
+        heights = [self._frame_height(frame, width) for frame in frames]
+        height = sum(heights) + self._layout.spacing() * max(0, len(frames) - 1)
         height = min(height, max(0, anchor.height() - 2 * self.MARGIN))
         self.setGeometry(anchor.width() - width - self.MARGIN, anchor.height() - height - self.MARGIN, width, height)
+        self._layout.activate()
         self.raise_()
+
+    @staticmethod
+    def _frame_height(frame: NoticeFrame, width: int) -> int:
+        """The height `frame` needs at `width`: its wrapped label, or its buttons if they are taller."""
+        margins = frame.layout().contentsMargins()
+        border = 2 * frame.frameWidth()  # the layout works inside the frame's border
+        buttons = [b for b in (frame.action_button, frame.close_button) if b is not None]
+        spacing = frame.layout().spacing() * len(buttons)
+        beside = margins.left() + margins.right() + border + spacing + sum(b.sizeHint().width() for b in buttons)
+        inner = max([frame.label.heightForWidth(max(1, width - beside))] + [b.sizeHint().height() for b in buttons])
+        return inner + margins.top() + margins.bottom() + border
 
     def frames(self) -> list[NoticeFrame]:
         """The notices shown, newest first."""
@@ -167,6 +185,7 @@ class NotificationArea(QWidget):
         frame.dismissed.connect(lambda: self._remove(frame))
         frame.hovered.connect(lambda inside: self._hovered(frame, inside))
         self._layout.addWidget(frame)
+        frame.show()  # a layout shows a child of a visible widget only on a later pass: measure it now
         for extra in self.frames()[MAX_SHOWN:]:
             self._remove(extra)
         if notice.level == "info":

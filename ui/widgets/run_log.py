@@ -24,7 +24,7 @@ from ui.models.run_log_model import RunEntry, RunLogModel
 from ui.tasks import OwnedTasks
 from ui.views.run_log_view import RunLogView
 from ui.widgets.column_fit import Column, ColumnFitter
-from ui.widgets.delegates import ChipDelegate
+from ui.widgets.delegates import ChipDelegate, MiddleElideDelegate
 from ui.widgets.empty_state import EmptyState
 from ui.widgets.notifications import Notifier
 
@@ -55,6 +55,7 @@ class RunLog(RunLogView):
             ),
             stretch=len(run_log_model.COLUMNS) - 1,
         )
+        self.table.setItemDelegateForColumn(run_log_model.WORKFLOW, MiddleElideDelegate(self.table))
         self.workflow.addItem("Any workflow", None)
         self.outcome.addItem("Any outcome", None)
         for outcome in RunOutcome:

@@ -21,7 +21,7 @@ from ui.models import workflow_list_model
 from ui.models.workflow_list_model import WorkflowListModel
 from ui.tasks import OwnedTasks
 from ui.views.workflows_view import EDITOR, GALLERY, WorkflowsView
-from ui.widgets.delegates import ChipDelegate
+from ui.widgets.delegates import ChipDelegate, MiddleElideDelegate
 from ui.widgets.notifications import Notifier
 from ui.widgets.template_card import TemplateCard
 from ui.widgets.workflow_editor import WorkflowEditor
@@ -51,6 +51,7 @@ class WorkflowsPage(WorkflowsView):
         self.workflows.setItemDelegateForColumn(
             workflow_list_model.STATE, ChipDelegate(workflow_list_model.STATUS_ROLE, self.workflows)
         )
+        self.workflows.setItemDelegateForColumn(workflow_list_model.NAME, MiddleElideDelegate(self.workflows))
         header = self.workflows.horizontalHeader()
         header.setSectionResizeMode(workflow_list_model.NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(workflow_list_model.LAST, QHeaderView.ResizeMode.Stretch)
