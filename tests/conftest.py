@@ -15,6 +15,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
+from tests import pg
+from tests.pg import PgServer
+
 GUI_DIR = Path(__file__).parent / "gui"
 
 
@@ -105,3 +108,32 @@ def fail_on_logged_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     if handler.records and request.node.get_closest_marker("log_errors_expected") is None:
         lines = "\n".join(f"{r.name} {r.levelname}: {r.getMessage()}" for r in handler.records[:10])
         pytest.fail(f"unexpected log records at ERROR or above:\n{lines}", pytrace=False)
+
+
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses `db_url` (directly or through `store`, `rig`) on SQLite and on PostgreSQL.
+
+    A test about SQLite itself (its files, its locks) says `@pytest.mark.sqlite_only` and runs once.
+    """
+    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_only") is None:
+        metafunc.parametrize("db_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the whole run (see tests/pg.py); skips, or fails in CI, without PostgreSQL."""
+    with pg.start() as server:
+        yield server
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty-of-data database at the current schema: a SQLite file, or a new PostgreSQL database."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        return server.new_database()
+    return f"sqlite:///{tmp_path / 'closeout.sqlite3'}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.history import SyncState
@@ -26,10 +26,14 @@ from tests.factories import MAYA, close, unassign_plan
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _counts(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as raw:
-        tables = ("closes", "runs", "changes", "outbox")
-        return {t: raw.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+def _counts(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = ("closes", "runs", "changes", "outbox")
+            return {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+    finally:
+        engine.dispose()
 
 
 def test_commit_writes_every_part_of_the_plan_and_links_them(store: Store) -> None:
@@ -49,26 +53,26 @@ def test_commit_writes_every_part_of_the_plan_and_links_them(store: Store) -> No
     assert cached is not None and cached.assignee is None
 
 
-def test_replayed_event_commits_nothing(store: Store, db_path: Path) -> None:
+def test_replayed_event_commits_nothing(store: Store, db_url: str) -> None:
     store.plans.commit(unassign_plan(close(42, event_id="e1")))
-    before = _counts(db_path)
+    before = _counts(db_url)
 
     by_event = store.plans.commit(unassign_plan(close(42, closed_time=1_700_000_500, event_id="e1")))
     by_contact_and_time = store.plans.commit(unassign_plan(close(42, event_id="other-id")))
 
     assert by_event.duplicates == by_contact_and_time.duplicates == 1
     assert by_event.runs == by_contact_and_time.runs == ()
-    assert _counts(db_path) == before
+    assert _counts(db_url) == before
 
 
-def test_duplicates_inside_one_batch_are_dropped(store: Store, db_path: Path) -> None:
+def test_duplicates_inside_one_batch_are_dropped(store: Store, db_url: str) -> None:
     plans = [unassign_plan(close(1, event_id="a")), unassign_plan(close(1, event_id="a")), unassign_plan(close(2))]
     result = store.plans.commit_many(plans)
     assert result.duplicates == 1
-    assert _counts(db_path) == {"closes": 2, "runs": 2, "changes": 2, "outbox": 2}
+    assert _counts(db_url) == {"closes": 2, "runs": 2, "changes": 2, "outbox": 2}
 
 
-def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_path: Path) -> None:
+def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_url: str) -> None:
     good = unassign_plan(close(1))
     bad_run = good.runs[0]
     assert bad_run.actions[0].change is not None
@@ -82,7 +86,7 @@ def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_path: Path) -
     with pytest.raises(IntegrityError):
         store.plans.commit_many([good, broken])
 
-    assert _counts(db_path) == {"closes": 0, "runs": 0, "changes": 0, "outbox": 0}
+    assert _counts(db_url) == {"closes": 0, "runs": 0, "changes": 0, "outbox": 0}
     assert store.cache.contact(1) is None
 
 
@@ -119,22 +123,22 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_kill_9_during_commits_leaves_only_whole_plans(db_path: Path) -> None:
-    Store.open(f"sqlite:///{db_path}").close()
+def test_kill_9_during_commits_leaves_only_whole_plans(db_url: str) -> None:
+    Store.open(db_url).close()
     for _ in range(3):
-        command = [sys.executable, "-c", WRITER, f"sqlite:///{db_path}"]
+        command = [sys.executable, "-c", WRITER, db_url]
         with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "ready"
-            before = _counts(db_path)["closes"]
+            before = _counts(db_url)["closes"]
             deadline = time.monotonic() + 30
-            while _counts(db_path)["closes"] < before + 50 and time.monotonic() < deadline:
+            while _counts(db_url)["closes"] < before + 50 and time.monotonic() < deadline:
                 time.sleep(0.01)
             os.kill(child.pid, signal.SIGKILL)  # lands wherever the writer is: often inside a transaction
 
-    store = Store.open(f"sqlite:///{db_path}")
+    store = Store.open(db_url)
     try:
-        counts = _counts(db_path)
+        counts = _counts(db_url)
         assert counts["closes"] > 0
         assert counts["closes"] % 10 == 0
         assert counts == {"closes": counts["closes"]} | dict.fromkeys(("runs", "changes", "outbox"), counts["closes"])
