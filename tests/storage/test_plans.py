@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.history import SyncState
@@ -20,6 +22,8 @@ from app.domain.outbox import OutboxState
 from app.domain.plan import Plan, PlannedAction, PlannedRun
 from app.domain.workflows import RunOutcome
 from app.storage.history import HistoryFilter
+from app.storage.models import CLOSES
+from app.storage.rows import close_values
 from app.storage.store import Store
 from tests.factories import MAYA, close, unassign_plan
 
@@ -161,3 +165,43 @@ def test_a_waiting_run_resumed_twice_assigns_and_records_once(store: Store) -> N
 
     assert [c.run_id for c in store.history.page(HistoryFilter()).rows] == [run_id]
     assert store.outbox.depth() == 1
+
+
+def test_one_webhook_delivered_to_two_receivers_at_once_is_one_close(db_url: str) -> None:
+    """Two processes' Stores commit the same closes at the same moment: each close is recorded once."""
+    receivers = [Store.open(db_url), Store.open(db_url)]
+    total = 40
+    start_together = threading.Barrier(2)
+
+    def deliver(receiver: Store) -> list[tuple[int, int]]:
+        outcomes = []
+        for n in range(total):
+            start_together.wait(timeout=10)
+            result = receiver.plans.commit(unassign_plan(close(100 + n, event_id=f"delivered-{n}")))
+            outcomes.append((len(result.closes), result.duplicates))
+        return outcomes
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first, second = pool.map(deliver, receivers)
+    finally:
+        for receiver in receivers:
+            receiver.close()
+    # Each close: one receiver recorded it, the other found it recorded.
+    assert [sorted(pair) for pair in zip(first, second, strict=True)] == [[(0, 1), (1, 0)]] * total
+    assert _counts(db_url) == dict.fromkeys(("closes", "runs", "changes", "outbox"), total)
+
+
+@pytest.mark.parametrize(
+    ("event_id", "contact_id", "closed_time"),
+    [("same-event", 2, 1_700_000_999), ("other-event", 1, 1_700_000_000)],
+    ids=["event id", "contact and closed time"],
+)
+def test_the_database_itself_refuses_a_second_copy_of_a_close(
+    store: Store, db_url: str, event_id: str, contact_id: int, closed_time: int
+) -> None:
+    store.plans.commit(unassign_plan(close(1, event_id="same-event")))
+    row = close_values(close(contact_id, closed_time, event_id=event_id), time.time())
+    with pytest.raises(IntegrityError), store.db.engine.begin() as connection:
+        connection.execute(insert(CLOSES).values(row))
+    assert _counts(db_url)["closes"] == 1
