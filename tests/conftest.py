@@ -114,12 +114,12 @@ BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that uses `db_url` (directly or through `store`, `rig`) on SQLite and on PostgreSQL.
+    """Run every test that uses `backend` (through `db_url`, `store`, `rig`...) on SQLite and on PostgreSQL.
 
     A test about SQLite itself (its files, its locks) says `@pytest.mark.sqlite_only` and runs once.
     """
-    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_only") is None:
-        metafunc.parametrize("db_url", BACKENDS, indirect=True)
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_only") is None:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -130,10 +130,24 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty-of-data database at the current schema: a SQLite file, or a new PostgreSQL database."""
-    backend = getattr(request, "param", "sqlite")
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database the test runs on: "sqlite" or "postgres"."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A fresh database at the current schema, holding no data: a SQLite file, or a new PostgreSQL database."""
     if backend == "postgres":
         server: PgServer = request.getfixturevalue("pg_server")
         return server.new_database()
     return f"sqlite:///{tmp_path / 'closeout.sqlite3'}"
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A database with no tables at all, on the test's backend."""
+    if backend == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        return server.new_database(template="template0")
+    return f"sqlite:///{tmp_path / 'empty.sqlite3'}"

@@ -21,7 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, create_engine, event, inspect
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +48,7 @@ from app.domain.errors import (
     SchemaTooNew,
     StorageError,
 )
-from app.storage.models import Base
+from app.storage.models import META, Base
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -57,6 +70,8 @@ VERSION_TABLE = Table(
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
+# The meta key naming the Closeout that migrated the schema last (what an older one asks the lead to install).
+SCHEMA_NEEDS = "schema_written_by_closeout"
 BUSY_TIMEOUT_MS = 5000
 LOCKED_RETRIES = 3
 # Each connection's page cache, taken only as pages are read. SQLite's default of 2 MiB holds a sliver of the
@@ -273,7 +288,9 @@ def _migrate(engine: Engine) -> None:
 
     A database with no tables at all is built from the models and stamped with SCHEMA_HEAD, as Alembic's
     cookbook does for a fresh install (the models and the migrations build the same schema: a test compares
-    them); anything else goes through Alembic.
+    them); anything else goes through Alembic. On PostgreSQL the transaction first takes the writers'
+    advisory lock (see `_create_postgres_engine`): of two apps starting at once, one migrates while the
+    other waits, and the other then finds the schema current.
     """
     with engine.begin() as connection:
         current = _stored_revision(connection)
@@ -284,12 +301,13 @@ def _migrate(engine: Engine) -> None:
             Base.metadata.create_all(connection)
             VERSION_TABLE.create(connection)
             connection.execute(VERSION_TABLE.insert().values(version_num=SCHEMA_HEAD))
-            return
-        upgrade_with_alembic(connection, current)
+        else:
+            upgrade_with_alembic(connection, current)
+        _record_migrating_version(connection)
 
 
-def upgrade_with_alembic(connection: Connection, current: str | None) -> None:
-    """Run the migrations from `current` (None: an empty database) to the newest one, on `connection`."""
+def upgrade_with_alembic(connection: Connection, current: str | None, target: str = "head") -> None:
+    """Run the migrations from `current` (None: an empty database) to `target`, on `connection`."""
     from alembic import command
     from alembic.script import ScriptDirectory
 
@@ -297,10 +315,36 @@ def upgrade_with_alembic(connection: Connection, current: str | None) -> None:
     script = ScriptDirectory.from_config(config)
     known = {rev.revision for rev in script.walk_revisions()}
     if current is not None and current not in known:
-        raise SchemaTooNew(f"The database uses schema {current}, which this version of Closeout does not know.")
-    log.info("migrating the database from schema %s to %s", current, script.get_current_head())
+        raise _too_new(connection, current)
+    log.info("migrating the database from schema %s to %s", current, target)
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, target)
+
+
+def app_version() -> str:
+    """This Closeout's version, from its package metadata (the frozen bundle carries it too)."""
+    import importlib.metadata  # here, not at start-up: only a migration or a refusal needs it
+
+    try:
+        return importlib.metadata.version("closeout")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _record_migrating_version(connection: Connection) -> None:
+    """Remember which Closeout brought the schema to its version: an older one names it when it refuses."""
+    connection.execute(delete(META).where(META.c.key == SCHEMA_NEEDS))
+    connection.execute(insert(META).values(key=SCHEMA_NEEDS, value=app_version()))
+
+
+def _too_new(connection: Connection, current: str) -> SchemaTooNew:
+    needed = connection.execute(select(META.c.value).where(META.c.key == SCHEMA_NEEDS)).scalar()
+    install = f"Closeout {needed} or newer" if needed else "the newest Closeout"
+    return SchemaTooNew(
+        f"The database uses schema {current}, from a newer Closeout than this one ({app_version()}); "
+        "this version cannot read it or write to it.",
+        f"Install {install} to open it, or choose another database in Settings.",
+    )
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -335,7 +379,9 @@ def run_sync(fn: Callable[[], T], where: str) -> T:
 
 __all__ = [
     "SCHEMA_HEAD",
+    "SCHEMA_NEEDS",
     "Database",
+    "app_version",
     "head_revision",
     "move_aside",
     "run_sync",
