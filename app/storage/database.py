@@ -141,7 +141,7 @@ class Database:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             sqlite_path = Path(str(parsed.database)).expanduser()
             where = str(sqlite_path)
-            _check_sqlite_file(sqlite_path)
+            check_sqlite_file(sqlite_path)
         else:
             where = parsed.render_as_string(hide_password=True)
         engine = _create_engine(url, busy_timeout_ms)
@@ -181,7 +181,8 @@ def move_aside(path: Path) -> Path:
     return target
 
 
-def _check_sqlite_file(path: Path) -> None:
+def check_sqlite_file(path: Path) -> None:
+    """Refuse, in words, a path that is not a writable SQLite file (or a place where one can be created)."""
     where = str(path)
     try:
         paths.ensure_dir(path.parent)
@@ -309,16 +310,20 @@ def _migrate(engine: Engine) -> None:
 def upgrade_with_alembic(connection: Connection, current: str | None, target: str = "head") -> None:
     """Run the migrations from `current` (None: an empty database) to `target`, on `connection`."""
     from alembic import command
-    from alembic.script import ScriptDirectory
 
     config = _alembic_config()
-    script = ScriptDirectory.from_config(config)
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current is not None and current not in known:
-        raise _too_new(connection, current)
+    if current is not None and current not in known_revisions():
+        raise too_new(connection, current)
     log.info("migrating the database from schema %s to %s", current, target)
     config.attributes["connection"] = connection
     command.upgrade(config, target)
+
+
+def known_revisions() -> set[str]:
+    """Every schema version this Closeout's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
 def app_version() -> str:
@@ -337,7 +342,8 @@ def _record_migrating_version(connection: Connection) -> None:
     connection.execute(insert(META).values(key=SCHEMA_NEEDS, value=app_version()))
 
 
-def _too_new(connection: Connection, current: str) -> SchemaTooNew:
+def too_new(connection: Connection, current: str) -> SchemaTooNew:
+    """The refusal of a schema newer than this Closeout, naming the version that wrote it when it is recorded."""
     needed = connection.execute(select(META.c.value).where(META.c.key == SCHEMA_NEEDS)).scalar()
     install = f"Closeout {needed} or newer" if needed else "the newest Closeout"
     return SchemaTooNew(
