@@ -82,20 +82,20 @@ def copy_rows(
     target_revision = _revision(target)
     if source_revision != target_revision:
         raise StorageError(
-            f"The source is at schema {source_revision} and {where} at schema {target_revision}; "
+            f"The source is at schema {source_revision} and the database {where} at schema {target_revision}; "
             "both must be at the same one."
         )
     source_tables = _tables(source)
     target_tables = _tables(target)
     missing = sorted(set(source_tables) - set(target_tables))
     if missing:
-        raise StorageError(f"{where} has no table {', '.join(missing)}.")
+        raise StorageError(f"The database {where} has no table {', '.join(missing)}.")
     held = {name: _count(target, table) for name, table in target_tables.items()}
     held[META.name] = _count(target, target_tables[META.name], exclude_schema_note=True) if META.name in held else 0
     if any(held.values()):
         if not overwrite:
             listed = ", ".join(f"{count} in {name}" for name, count in held.items() if count)
-            raise TargetNotEmpty(f"{where} already holds rows ({listed}); nothing was copied.")
+            raise TargetNotEmpty(f"The database {where} already holds rows ({listed}); nothing was copied.")
         log.warning("emptying %s before the copy", where)
         for table in reversed(list(target_tables.values())):
             target.execute(delete(table))
