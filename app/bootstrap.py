@@ -894,6 +894,13 @@ def test_database_url(url: str) -> UrlCheck:
     return check_url(url)
 
 
+def postgres_driver() -> str | None:
+    """The PostgreSQL driver shared mode would use, with its libpq version; None when it is not installed."""
+    from app.storage.probe import postgres_driver as driver
+
+    return driver()
+
+
 def copy_database(source_url: str, target_url: str, *, overwrite: bool, progress: CopyProgress | None) -> CopyResult:
     """Copy every table of one database into another (see app.storage.copy)."""
     from app.storage.copy import copy_database as copy
@@ -923,6 +930,7 @@ __all__ = [
     "copy_database",
     "effective_run",
     "is_undo",
+    "postgres_driver",
     "queue_row",
     "test_database_url",
     "unknown_references",

@@ -163,3 +163,13 @@ def _check_sqlite(url: URL) -> UrlCheck:
         return UrlCheck(False, f"{path} cannot be used: {exc.orig}.")
     finally:
         engine.dispose()
+
+
+def postgres_driver() -> str | None:
+    """The driver shared mode uses and its libpq, e.g. "psycopg 3.3.9 (binary, libpq 170005)"; None if absent."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    make_url("postgresql+psycopg://check/closeout").get_dialect()  # SQLAlchemy's dialect for it loads too
+    return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}, libpq {psycopg.pq.version()})"
