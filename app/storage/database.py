@@ -107,6 +107,39 @@ def translate(exc: BaseException, where: str) -> StorageError | None:
         return DatabaseLocked(f"The database at {where} is busy in another program.")
     if "not a database" in message or "malformed" in message or "encrypted" in message:
         return DatabaseCorrupt(where, "not a valid SQLite database")
+    return _translate_server(message, where)
+
+
+# What a database server (PostgreSQL, through psycopg) says when it cannot be reached or refuses us.
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection timeout",
+    "timeout expired",
+    "could not translate host name",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "consuming input failed",
+    "connection is closed",
+)
+_CHECK_URL = "`closeout-cli db test --url URL` says what is wrong with a database URL."
+
+
+def _translate_server(message: str, where: str) -> StorageError | None:
+    first = message.strip().splitlines()[0] if message.strip() else message
+    if any(words in message for words in _UNREACHABLE):
+        return StorageError(
+            f"The database at {where} cannot be reached ({first}).",
+            "Check that the database server runs and that this computer can reach it; nothing was lost.",
+        )
+    if "password authentication failed" in message or "no password supplied" in message:
+        return StorageError(f"The database at {where} refused the password.", f"Correct the URL. {_CHECK_URL}")
+    if 'database "' in message and "does not exist" in message:
+        return StorageError(f"The database at {where} does not exist on its server.", f"Create it. {_CHECK_URL}")
+    if "permission denied" in message:
+        return DatabaseReadOnly(f"The database at {where} refuses this user ({first}).", _CHECK_URL)
     return None
 
 

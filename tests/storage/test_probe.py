@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from app.domain.errors import StorageError
 from app.storage.database import SCHEMA_HEAD, SCHEMA_NEEDS
 from app.storage.probe import check_url
 from app.storage.store import Store
@@ -100,3 +101,19 @@ def test_sqlite_files_are_checked_in_words(tmp_path: Path) -> None:
     found = check_url(f"sqlite:///{garbage}")
     assert not found.ok and "it is not an SQLite file" in found.message
     assert not check_url("mysql+nodriver://x/y").ok
+
+
+@pytest.mark.postgres
+def test_opening_a_database_that_cannot_be_used_says_so_in_words(pg_server: PgServer) -> None:
+    url = pg_server.new_database()
+    port = free_port()
+    with pytest.raises(StorageError) as unreachable:
+        Store.open(_with(url, port=port))
+    assert unreachable.value.message.startswith(f"The database at postgresql+psycopg://closeout:***@127.0.0.1:{port}/")
+    assert "cannot be reached" in unreachable.value.message
+    with pytest.raises(StorageError) as refused:
+        Store.open(_with(url, password="wrong"))
+    assert refused.value.message.endswith("refused the password.")
+    with pytest.raises(StorageError) as missing:
+        Store.open(pg_server.url("no_such_db"))
+    assert missing.value.message.endswith("does not exist on its server.")
