@@ -16,11 +16,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
 from tests.loopback import free_port
@@ -56,7 +56,8 @@ class PgServer:
     """A running server and a superuser's URL on it."""
 
     admin: URL
-    _names: Iterator[int]
+    _names: Iterator[int] = field(default_factory=itertools.count)
+    _admin: Engine | None = None
 
     def url(self, database: str, *, user: str | None = None, password: str | None = None) -> str:
         """The SQLAlchemy URL of `database` on this server (as the superuser unless told otherwise)."""
@@ -65,21 +66,24 @@ class PgServer:
             url = url.set(username=user, password=password)
         return url.render_as_string(hide_password=False)
 
-    def execute(self, *statements: str, database: str = "postgres") -> None:
+    def execute(self, *statements: str) -> None:
         """Run statements as the superuser outside a transaction (CREATE DATABASE cannot run inside one)."""
-        engine = create_engine(self.url(database), isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                for statement in statements:
-                    connection.execute(text(statement))
-        finally:
-            engine.dispose()
+        if self._admin is None:  # one connection for the run: a new one costs a password exchange each time
+            self._admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT", pool_size=1)
+        with self._admin.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
 
     def new_database(self, *, template: str = TEMPLATE) -> str:
         """A new database cloned from `template` (the current schema, or `template0` for an empty one); its URL."""
         name = f"closeout_test_{os.getpid()}_{next(self._names)}"
         self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
+
+    def close(self) -> None:
+        """Release the superuser's connection."""
+        if self._admin is not None:
+            self._admin.dispose()
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -171,7 +175,8 @@ def start() -> Iterator[PgServer]:
         else:
             assert bin_dir is not None
             admin = stack.enter_context(local_server(bin_dir))
-        server = PgServer(admin, itertools.count())
+        server = PgServer(admin)
+        stack.callback(server.close)
         from app.storage.store import Store
 
         server.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"', f'CREATE DATABASE "{TEMPLATE}"')
