@@ -33,7 +33,7 @@ def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
             return {
                 table.name: [
                     tuple(
-                        bool(v) if isinstance(v, bool) or column.type.python_type is bool else v
+                        bool(v) if v is not None and column.type.python_type is bool else v
                         for v, column in zip(row, table.columns, strict=True)
                     )
                     for row in connection.execute(select(table).order_by(*table.primary_key.columns))
