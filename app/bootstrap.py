@@ -76,7 +76,10 @@ from app.sync.connectivity import Connectivity
 if TYPE_CHECKING:
     from app.demo import DemoWorkspace
     from app.platform.client import PlatformClient
+    from app.storage.copy import CopyResult
+    from app.storage.copy import Progress as CopyProgress
     from app.storage.export import Progress
+    from app.storage.probe import UrlCheck
     from app.storage.store import Store
     from app.storage.workflows import WorkflowStats
     from app.sync.service import SyncService, SyncStatus
@@ -902,6 +905,34 @@ def api_url_problem(api_url: str) -> str | None:
     return None
 
 
+def configured_database_url() -> str:
+    """The database this Closeout uses: the Database location setting (CLOSEOUT_DB_URL), else the local file."""
+    from app.storage.database import default_url
+
+    return Settings.load().get(DB_URL) or default_url()
+
+
+def test_database_url(url: str) -> UrlCheck:
+    """Try a database URL without changing anything there; says in words what stands in the way (Settings' Test)."""
+    from app.storage.probe import check_url
+
+    return check_url(url)
+
+
+def postgres_driver() -> str | None:
+    """The PostgreSQL driver shared mode would use, with its libpq version; None when it is not installed."""
+    from app.storage.probe import postgres_driver as driver
+
+    return driver()
+
+
+def copy_database(source_url: str, target_url: str, *, overwrite: bool, progress: CopyProgress | None) -> CopyResult:
+    """Copy every table of one database into another (see app.storage.copy)."""
+    from app.storage.copy import copy_database as copy
+
+    return copy(source_url, target_url, overwrite=overwrite, progress=progress)
+
+
 def _open_store(url: str | None) -> Store:
     from app.storage.store import Store
 
@@ -918,10 +949,14 @@ __all__ = [
     "Template",
     "api_url_problem",
     "chip",
+    "configured_database_url",
     "connected",
     "connection_words",
+    "copy_database",
     "effective_run",
     "is_undo",
+    "postgres_driver",
     "queue_row",
+    "test_database_url",
     "unknown_references",
 ]

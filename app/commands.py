@@ -695,6 +695,66 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- databases ------------------------------------------------------------------------------------------
+
+
+def cmd_db_test(args: argparse.Namespace) -> int:
+    """Try a database URL (default: the configured one) and say in words whether Closeout can use it."""
+    from app.bootstrap import configured_database_url, test_database_url
+
+    url = args.url or configured_database_url()
+    check = test_database_url(url)
+    if not check.ok:
+        raise ConfigError(check.message, "Correct the URL (or the server), then run `db test` again.")
+    out(check.message)
+    return 0
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    """Copy every table from one database (default: the configured one) into another, with progress on stderr."""
+    from app.bootstrap import configured_database_url, copy_database
+
+    source = args.source or configured_database_url()
+    bar = ProgressBar(sys.stderr)
+    result = copy_database(source, args.to, overwrite=args.overwrite, progress=bar.show)
+    bar.finish()
+    out(f"copied {result.total} rows in {len(result.rows)} tables")
+    return 0
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal, one line per table elsewhere (a log, a pipe).
+
+    Hand-written: twenty lines, where a progress library would be a dependency of the CLI alone.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._table = ""
+        self._drawn = False
+
+    def show(self, table: str, done: int, total: int) -> None:
+        """Draw rows `done` of `total`, now copying `table`."""
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        line = f"{table or 'done':<14} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:,}/{total:,} rows"
+        if self._tty:
+            self._stream.write("\r" + line)
+            self._drawn = True
+        elif table != self._table:
+            self._stream.write(line + "\n")
+        self._table = table
+        self._stream.flush()
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
 # -- agents and availability ---------------------------------------------------------------------------
 
 
@@ -831,6 +891,17 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outcome", type=one_of(SyncState), help="pending, synced, failed, undone or skipped")
 
 
+def database_url(raw: str) -> str:
+    """An SQLAlchemy URL with a driver Closeout can load, checked before anything opens it."""
+    from app.settings import check_database_url
+
+    try:
+        check_database_url(raw)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return raw
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add every workspace subcommand."""
 
@@ -937,6 +1008,32 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("hours", help='weekdays and times, e.g. "Mon-Fri 09:00-17:00" or "Sat 22:00-06:00"')
     parser = hours("clear", "drop the working hours (available at any time)", with_supervisor(cmd_hours_clear))
     parser.add_argument("agent", help=agent_help)
+
+    database = group(
+        "db",
+        "the database: try a URL, copy between databases",
+        "Closeout keeps its data in a SQLite file or in a shared PostgreSQL (postgresql+psycopg://user:pw@host/db).",
+    )
+    parser = database("test", "say in words whether Closeout can use a database URL", cmd_db_test)
+    parser.add_argument("--url", type=database_url, help="the URL to try (default: the configured database)")
+    parser = database(
+        "copy",
+        "copy every table into another database, e.g. this computer's SQLite into a shared PostgreSQL",
+        cmd_db_copy,
+    )
+    parser.add_argument("--to", required=True, type=database_url, metavar="URL", help="the database to copy into")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=database_url,
+        metavar="URL",
+        help="the database to copy (default: the configured one)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace what the target holds (without it, a non-empty target is refused)",
+    )
 
     keys = group(
         "webhook-keys",

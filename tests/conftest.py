@@ -15,6 +15,9 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
+from tests import pg
+from tests.pg import PgServer
+
 GUI_DIR = Path(__file__).parent / "gui"
 
 
@@ -105,3 +108,46 @@ def fail_on_logged_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     if handler.records and request.node.get_closest_marker("log_errors_expected") is None:
         lines = "\n".join(f"{r.name} {r.levelname}: {r.getMessage()}" for r in handler.records[:10])
         pytest.fail(f"unexpected log records at ERROR or above:\n{lines}", pytrace=False)
+
+
+BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses `backend` (through `db_url`, `store`, `rig`...) on SQLite and on PostgreSQL.
+
+    A test about SQLite itself (its files, its locks) says `@pytest.mark.sqlite_only` and runs once.
+    """
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("sqlite_only") is None:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the whole run (see tests/pg.py); skips, or fails in CI, without PostgreSQL."""
+    with pg.start() as server:
+        yield server
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database the test runs on: "sqlite" or "postgres"."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A fresh database at the current schema, holding no data: a SQLite file, or a new PostgreSQL database."""
+    if backend == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        return server.new_database()
+    return f"sqlite:///{tmp_path / 'closeout.sqlite3'}"
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """A database with no tables at all, on the test's backend."""
+    if backend == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        return server.new_database(template="template0")
+    return f"sqlite:///{tmp_path / 'empty.sqlite3'}"

@@ -32,7 +32,7 @@ from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from app import portable
-from app.bootstrap import Supervisor
+from app.bootstrap import Supervisor, postgres_driver
 from app.domain.history import ChangeSource, Cursor, HistoryFilter, SyncState
 
 log = logging.getLogger("closeout.smoke")
@@ -300,5 +300,6 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
         "charts": True,
         "frozen": bool(getattr(sys, "frozen", False)),
         "version": app_version(),
+        "postgres_driver": postgres_driver(),
         "seconds": round(time.monotonic() - started, 2),
     }

@@ -21,7 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, create_engine, event, inspect
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +48,7 @@ from app.domain.errors import (
     SchemaTooNew,
     StorageError,
 )
-from app.storage.models import Base
+from app.storage.models import META, Base
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -57,12 +70,17 @@ VERSION_TABLE = Table(
     Column("version_num", String(32), nullable=False),
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
+# The meta key naming the Closeout that migrated the schema last (what an older one asks the lead to install).
+SCHEMA_NEEDS = "schema_written_by_closeout"
 BUSY_TIMEOUT_MS = 5000
 LOCKED_RETRIES = 3
 # Each connection's page cache, taken only as pages are read. SQLite's default of 2 MiB holds a sliver of the
 # eight history indexes once there are a million changes, so a bulk insert kept re-reading index pages from
 # the OS: 64 MiB made it 1.3-1.8x faster, and the export's contact lookups about 1.2x (benchmarks/history_store.py).
 CACHE_KIB = 64 * 1024
+# The key of the PostgreSQL advisory lock every write transaction takes (see `_create_postgres_engine`):
+# "Closeout" in ASCII, so a DBA who finds it in pg_locks can tell whose it is.
+PG_WRITE_LOCK = int.from_bytes(b"Closeout", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def default_url() -> str:
@@ -89,6 +107,39 @@ def translate(exc: BaseException, where: str) -> StorageError | None:
         return DatabaseLocked(f"The database at {where} is busy in another program.")
     if "not a database" in message or "malformed" in message or "encrypted" in message:
         return DatabaseCorrupt(where, "not a valid SQLite database")
+    return _translate_server(message, where)
+
+
+# What a database server (PostgreSQL, through psycopg) says when it cannot be reached or refuses us.
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection timeout",
+    "timeout expired",
+    "could not translate host name",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "consuming input failed",
+    "connection is closed",
+)
+_CHECK_URL = "`closeout-cli db test --url URL` says what is wrong with a database URL."
+
+
+def _translate_server(message: str, where: str) -> StorageError | None:
+    first = message.strip().splitlines()[0] if message.strip() else message
+    if any(words in message for words in _UNREACHABLE):
+        return StorageError(
+            f"The database at {where} cannot be reached ({first}).",
+            "Check that the database server runs and that this computer can reach it; nothing was lost.",
+        )
+    if "password authentication failed" in message or "no password supplied" in message:
+        return StorageError(f"The database at {where} refused the password.", f"Correct the URL. {_CHECK_URL}")
+    if 'database "' in message and "does not exist" in message:
+        return StorageError(f"The database at {where} does not exist on its server.", f"Create it. {_CHECK_URL}")
+    if "permission denied" in message:
+        return DatabaseReadOnly(f"The database at {where} refuses this user ({first}).", _CHECK_URL)
     return None
 
 
@@ -123,7 +174,7 @@ class Database:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             sqlite_path = Path(str(parsed.database)).expanduser()
             where = str(sqlite_path)
-            _check_sqlite_file(sqlite_path)
+            check_sqlite_file(sqlite_path)
         else:
             where = parsed.render_as_string(hide_password=True)
         engine = _create_engine(url, busy_timeout_ms)
@@ -163,7 +214,8 @@ def move_aside(path: Path) -> Path:
     return target
 
 
-def _check_sqlite_file(path: Path) -> None:
+def check_sqlite_file(path: Path) -> None:
+    """Refuse, in words, a path that is not a writable SQLite file (or a place where one can be created)."""
     where = str(path)
     try:
         paths.ensure_dir(path.parent)
@@ -193,6 +245,8 @@ def _mark_reader_thread() -> None:
 
 
 def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
+    if make_url(url).get_backend_name() == "postgresql":
+        return _create_postgres_engine(url)
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
@@ -217,6 +271,25 @@ def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cursor.close()
+
+    return engine
+
+
+def _create_postgres_engine(url: str) -> Engine:
+    """PostgreSQL, with the same write discipline as SQLite's BEGIN IMMEDIATE.
+
+    Every transaction off the reader threads first takes one transaction-scoped advisory lock, so writers
+    across every process on the database take turns, as SQLite's write lock makes them: a claim, a
+    conditional settle, an intake's duplicate check then insert, a lease's read then renew all see, at READ
+    COMMITTED, every commit made before they began and none made while they run. PostgreSQL releases the
+    lock at commit or rollback, and when a holder's connection dies. Readers take no lock and never wait.
+    """
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if not getattr(_THREAD_ROLE, "reader", False):
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
 
     return engine
 
@@ -249,7 +322,9 @@ def _migrate(engine: Engine) -> None:
 
     A database with no tables at all is built from the models and stamped with SCHEMA_HEAD, as Alembic's
     cookbook does for a fresh install (the models and the migrations build the same schema: a test compares
-    them); anything else goes through Alembic.
+    them); anything else goes through Alembic. On PostgreSQL the transaction first takes the writers'
+    advisory lock (see `_create_postgres_engine`): of two apps starting at once, one migrates while the
+    other waits, and the other then finds the schema current.
     """
     with engine.begin() as connection:
         current = _stored_revision(connection)
@@ -260,23 +335,55 @@ def _migrate(engine: Engine) -> None:
             Base.metadata.create_all(connection)
             VERSION_TABLE.create(connection)
             connection.execute(VERSION_TABLE.insert().values(version_num=SCHEMA_HEAD))
-            return
-        upgrade_with_alembic(connection, current)
+        else:
+            upgrade_with_alembic(connection, current)
+        _record_migrating_version(connection)
 
 
-def upgrade_with_alembic(connection: Connection, current: str | None) -> None:
-    """Run the migrations from `current` (None: an empty database) to the newest one, on `connection`."""
+def upgrade_with_alembic(connection: Connection, current: str | None, target: str = "head") -> None:
+    """Run the migrations from `current` (None: an empty database) to `target`, on `connection`."""
     from alembic import command
-    from alembic.script import ScriptDirectory
 
     config = _alembic_config()
-    script = ScriptDirectory.from_config(config)
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current is not None and current not in known:
-        raise SchemaTooNew(f"The database uses schema {current}, which this version of Closeout does not know.")
-    log.info("migrating the database from schema %s to %s", current, script.get_current_head())
+    if current is not None and current not in known_revisions():
+        raise too_new(connection, current)
+    log.info("migrating the database from schema %s to %s", current, target)
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, target)
+
+
+def known_revisions() -> set[str]:
+    """Every schema version this Closeout's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+
+
+def app_version() -> str:
+    """This Closeout's version, from its package metadata (the frozen bundle carries it too)."""
+    import importlib.metadata  # here, not at start-up: only a migration or a refusal needs it
+
+    try:
+        return importlib.metadata.version("closeout")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _record_migrating_version(connection: Connection) -> None:
+    """Remember which Closeout brought the schema to its version: an older one names it when it refuses."""
+    connection.execute(delete(META).where(META.c.key == SCHEMA_NEEDS))
+    connection.execute(insert(META).values(key=SCHEMA_NEEDS, value=app_version()))
+
+
+def too_new(connection: Connection, current: str) -> SchemaTooNew:
+    """The refusal of a schema newer than this Closeout, naming the version that wrote it when it is recorded."""
+    needed = connection.execute(select(META.c.value).where(META.c.key == SCHEMA_NEEDS)).scalar()
+    install = f"Closeout {needed} or newer" if needed else "the newest Closeout"
+    return SchemaTooNew(
+        f"The database uses schema {current}, from a newer Closeout than this one ({app_version()}); "
+        "this version cannot read it or write to it.",
+        f"Install {install} to open it, or choose another database in Settings.",
+    )
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -311,7 +418,9 @@ def run_sync(fn: Callable[[], T], where: str) -> T:
 
 __all__ = [
     "SCHEMA_HEAD",
+    "SCHEMA_NEEDS",
     "Database",
+    "app_version",
     "head_revision",
     "move_aside",
     "run_sync",

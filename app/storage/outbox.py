@@ -8,7 +8,8 @@ command taken back is sent at most once more (and the drain verifies before it u
 
 Every transition names the state it expects (`... WHERE state = 'pending'`, `... AND lease_owner = ?`) inside
 a transaction that took the write lock before its first read (see `database`); a transition that finds another
-state is a no-op that says so in the log. On PostgreSQL, claims also use FOR UPDATE SKIP LOCKED.
+state is a no-op that says so in the log. On PostgreSQL the same advisory lock serialises writers (see
+`database`), and claims also lock their rows with FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
@@ -44,7 +45,17 @@ _NEXT_IN_LINE = (
     "WITH heads AS (SELECT min(id) AS id FROM {outbox} WHERE state IN (?, ?) GROUP BY contact_id) "
     "{select} FROM {outbox} AS o JOIN heads ON heads.id = o.id WHERE o.state = ?"
 )
-_DUE = _NEXT_IN_LINE + " AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?{lock}"
+_DUE = _NEXT_IN_LINE + " AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
+# The same on PostgreSQL, where the state and due time are read from `heads` and the outbox is joined only by
+# its key: the planner, whose statistics lag behind a fresh burst of commands, otherwise loops over `heads`
+# once per pending command (a second per claim at 2,000 pending). The claimed rows are locked, and rows
+# another transaction has locked are passed over.
+_PG_NEXT_IN_LINE = (
+    "WITH heads AS (SELECT id, state, next_attempt_at, row_number() OVER (PARTITION BY contact_id ORDER BY id) "
+    "AS place FROM {outbox} WHERE state IN (?, ?)) "
+    "{select} FROM heads JOIN {outbox} AS o ON o.id = heads.id WHERE heads.place = 1 AND heads.state = ?"
+)
+_PG_DUE = _PG_NEXT_IN_LINE + " AND heads.next_attempt_at <= ? ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED"
 _RELEASE = "state = ?, lease_owner = NULL, lease_until = NULL"
 
 
@@ -65,8 +76,8 @@ class Outbox:
         """
         with self._sessions.begin() as session:
             _take_back(session, now)
-            lock = " FOR UPDATE OF o SKIP LOCKED" if session.get_bind().dialect.name == "postgresql" else ""
-            statement = _DUE.format(outbox=OUTBOX.name, select="SELECT o.id", lock=lock)
+            due_sql = _PG_DUE if _on_postgres(session) else _DUE
+            statement = due_sql.format(outbox=OUTBOX.name, select="SELECT o.id")
             due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value, now, limit))
             ids = tuple(row_id for (row_id,) in due)
             commands: list[OutboxCommand] = []
@@ -267,13 +278,18 @@ class Claim:
     next_due_at: float | None = None
 
 
+def _on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _depth(session: Session) -> int:
     count = sql.execute(session, f"SELECT count(*) FROM {OUTBOX.name} WHERE state IN ({sql.marks(2)})", ACTIVE)
     return int(count.scalar_one())
 
 
 def _next_due_at(session: Session) -> float | None:
-    statement = _NEXT_IN_LINE.format(outbox=OUTBOX.name, select="SELECT min(o.next_attempt_at)")
+    next_sql = _PG_NEXT_IN_LINE if _on_postgres(session) else _NEXT_IN_LINE
+    statement = next_sql.format(outbox=OUTBOX.name, select="SELECT min(o.next_attempt_at)")
     due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value))
     value = due.scalar()
     return None if value is None else float(value)

@@ -50,6 +50,7 @@ def check_smoke_run(proc: subprocess.CompletedProcess[str], scratch: Path, *, fr
     assert report["charts"] is True
     assert report["frozen"] is frozen
     assert report["version"] == VERSION
+    assert str(report["postgres_driver"]).startswith("psycopg 3.")  # shared mode's driver is in the bundle too
     assert 0 < report["startup_ms"] < 60_000
     assert report["rss_mb"] > 0
     assert list(scratch.iterdir()) == [], "the temporary CLOSEOUT_HOME was left behind"

@@ -1,9 +1,8 @@
-"""A window on a database another Closeout process sends for says so in its status bar, not "Connecting..."."""
+"""A window on a shared database (SQLite or PostgreSQL) another process sends for says so in its status bar."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -14,13 +13,13 @@ from tests.helpers import wait_until
 
 
 @pytest.mark.slow
-async def test_the_status_bar_names_the_process_that_sends(gui_app, tmp_path: Path) -> None:
+async def test_the_status_bar_names_the_process_that_sends(gui_app, db_url: str) -> None:
     fake = create_fake_platform(seed=5, users=4, contacts=20, rate_limit=0)
     server = FakeServer(fake)
     url = server.start_in_thread()
     try:
         async with gui_app() as app:
-            shared = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+            shared = db_url  # a SQLite file, or one shared PostgreSQL
             runner = await app.open(demo=False, token=Secret(fake.token), api_url=url, db_url=shared)
             await runner.start()
             await wait_until(lambda: runner.sync.is_runner, timeout=10)

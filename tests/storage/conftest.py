@@ -1,4 +1,4 @@
-"""Storage tests run on real SQLite files in the test's temp dir."""
+"""Storage tests run on real SQLite files in the test's temp dir, and on a real PostgreSQL (see tests/pg.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{db_path}")
+def store(db_url: str) -> Iterator[Store]:
+    opened = Store.open(db_url)
     yield opened
     opened.close()

@@ -7,6 +7,7 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from app.domain.availability import Availability, Presence, WorkingHours
 from app.storage.store import Store
@@ -41,11 +42,11 @@ def test_availability_round_trips_through_the_file_and_replaces_per_agent(db_pat
 
 
 def test_a_row_written_by_hand_that_cannot_be_read_is_skipped_with_a_warning(
-    store: Store, db_path: Path, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     store.availability.set(Availability(7, Presence.AVAILABLE))
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("INSERT INTO availability VALUES (9, 'online', NULL, 0)")
-        raw.execute("INSERT INTO availability VALUES (10, 'away', 'whenever', 0)")
+    with store.db.engine.begin() as raw:
+        raw.execute(text("INSERT INTO availability VALUES (9, 'online', NULL, 0)"))
+        raw.execute(text("INSERT INTO availability VALUES (10, 'away', 'whenever', 0)"))
     assert set(store.availability.book().entries) == {7}
     assert "ignoring unreadable availability for agent 9" in caplog.text

@@ -10,10 +10,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from app.domain.errors import DatabaseCorrupt, DatabaseLocked, DatabaseReadOnly, DiskFull, SchemaTooNew
-from app.storage.database import Database, head_revision, move_aside, run_sync, schema_revision
+from app.storage.database import (
+    SCHEMA_NEEDS,
+    Database,
+    app_version,
+    head_revision,
+    move_aside,
+    run_sync,
+    schema_revision,
+)
 from app.storage.store import Store
 from tests.factories import close, unassign_plan
 
@@ -151,12 +159,24 @@ def test_a_lock_released_during_the_retries_goes_through(db_path: Path) -> None:
         store.close()
 
 
-def test_a_database_from_a_newer_closeout_is_refused(db_path: Path) -> None:
-    Store.open(f"sqlite:///{db_path}").close()
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("UPDATE alembic_version SET version_num = '9999'")
-    with pytest.raises(SchemaTooNew):
-        Database.open(f"sqlite:///{db_path}")
+def test_a_database_from_a_newer_closeout_is_refused_naming_the_version_to_install(db_url: str) -> None:
+    Store.open(db_url).close()
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            assert connection.execute(text(f"SELECT value FROM meta WHERE key = '{SCHEMA_NEEDS}'")).scalar() == (
+                app_version()
+            )
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+            connection.execute(text(f"UPDATE meta SET value = '9.4.1' WHERE key = '{SCHEMA_NEEDS}'"))
+        with pytest.raises(SchemaTooNew) as refused:
+            Database.open(db_url)
+        assert "schema 9999, from a newer Closeout than this one" in refused.value.message
+        assert "Install Closeout 9.4.1 or newer" in refused.value.action
+        with engine.connect() as connection:  # nothing was written
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "9999"
+    finally:
+        engine.dispose()
 
 
 async def test_writes_run_in_order_on_one_thread_off_the_event_loop(store: Store) -> None:

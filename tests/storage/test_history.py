@@ -167,6 +167,7 @@ def test_per_agent_counts_changes_away_from_each_agent(store: Store, flt: Histor
     assert figures == sorted(expected.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+@pytest.mark.sqlite_only  # SQLite's query plan
 def test_agent_filter_uses_both_agent_indexes(store: Store) -> None:
     store.history.insert_many(_sample(50))
     with sqlite3.connect(store.db.where) as raw:

@@ -106,6 +106,7 @@ def test_the_machine_zone_is_followed_across_its_dst_change(store: Store, zone_o
         assert {NOV_1_START, NOV_2_START} <= {d for d, _, _ in figures}
 
 
+@pytest.mark.sqlite_only  # SQLite's limit on bound values
 def test_a_history_that_spans_decades_is_counted_in_several_statements(store: Store) -> None:
     """A stray change from 1970 beside today's makes 20,000 days, more than one statement may bind.
 

@@ -113,9 +113,9 @@ def test_a_contacts_later_command_waits_until_the_earlier_one_is_settled(store: 
     assert last.contact_id == 7 and (last.id or 0) > (again.id or 0)
 
 
-def test_start_up_takes_back_only_expired_leases(store: Store, db_path: Path) -> None:
+def test_start_up_takes_back_only_expired_leases(store: Store, db_url: str) -> None:
     _enqueue(store, 3)
-    other = Store.open(f"sqlite:///{db_path}")  # another holder on the same file
+    other = Store.open(db_url)  # another holder on the same file
     try:
         now = time.time()
         assert len(other.outbox.claim_due(now, limit=2).commands) == 2
@@ -128,9 +128,9 @@ def test_start_up_takes_back_only_expired_leases(store: Store, db_path: Path) ->
         other.close()
 
 
-def test_a_renewed_lease_is_not_taken_back_and_a_lost_one_is_not_settled(store: Store, db_path: Path) -> None:
+def test_a_renewed_lease_is_not_taken_back_and_a_lost_one_is_not_settled(store: Store, db_url: str) -> None:
     _enqueue(store, 2)
-    other = Store.open(f"sqlite:///{db_path}")
+    other = Store.open(db_url)
     try:
         now = time.time()
         first, second = other.outbox.claim_due(now, limit=2).commands
@@ -161,14 +161,14 @@ CLAIMER = textwrap.dedent(
 )
 
 
-def test_start_up_leaves_a_live_process_its_commands(store: Store, db_path: Path) -> None:
+def test_start_up_leaves_a_live_process_its_commands(store: Store, db_url: str) -> None:
     _enqueue(store, 6)
-    command = [sys.executable, "-c", CLAIMER, f"sqlite:///{db_path}"]
+    command = [sys.executable, "-c", CLAIMER, db_url]
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None
         claimed = [int(i) for i in child.stdout.readline().strip().split(",")]
         try:
-            reopened = Store.open(f"sqlite:///{db_path}")
+            reopened = Store.open(db_url)
             try:
                 asyncio.run(_prepare(reopened))  # what every start does
                 again = reopened.outbox.claim_due(time.time(), limit=10).commands
@@ -189,17 +189,17 @@ async def _prepare(store: Store) -> None:
 
 
 def test_commands_claimed_by_a_killed_process_are_recovered_with_their_attempt_counted(
-    store: Store, db_path: Path
+    store: Store, db_url: str
 ) -> None:
     _enqueue(store, 6)
-    command = [sys.executable, "-c", CLAIMER, f"sqlite:///{db_path}"]
+    command = [sys.executable, "-c", CLAIMER, db_url]
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None
         claimed = [int(i) for i in child.stdout.readline().strip().split(",")]
         os.kill(child.pid, signal.SIGKILL)
     assert claimed == [1, 2, 3, 4]
 
-    reopened = Store.open(f"sqlite:///{db_path}")
+    reopened = Store.open(db_url)
     try:
         # The holder is gone (a process on this computer that no longer exists): no need to wait for the lease.
         again = reopened.outbox.claim_due(time.time(), limit=10).commands
@@ -231,12 +231,12 @@ CLAIM_LOOP = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_two_processes_claiming_from_one_file_never_take_the_same_command(store: Store, db_path: Path) -> None:
+def test_two_processes_claiming_from_one_file_never_take_the_same_command(store: Store, db_url: str) -> None:
     total = 2000
     store.plans.commit_many([unassign_plan(close(i)) for i in range(1, total + 1)])
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", CLAIM_LOOP, f"sqlite:///{db_path}", str(limit)],
+            [sys.executable, "-c", CLAIM_LOOP, db_url, str(limit)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from app.domain.conversations import ClosedBySource
@@ -21,16 +23,22 @@ from app.domain.outbox import OutboxState
 from app.domain.plan import Plan, PlannedAction, PlannedRun
 from app.domain.workflows import RunOutcome
 from app.storage.history import HistoryFilter
+from app.storage.models import CLOSES
+from app.storage.rows import close_values
 from app.storage.store import Store
 from tests.factories import MAYA, close, unassign_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _counts(path: Path) -> dict[str, int]:
-    with sqlite3.connect(path) as raw:
-        tables = ("closes", "runs", "changes", "outbox")
-        return {t: raw.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+def _counts(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = ("closes", "runs", "changes", "outbox")
+            return {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+    finally:
+        engine.dispose()
 
 
 def test_commit_writes_every_part_of_the_plan_and_links_them(store: Store) -> None:
@@ -50,26 +58,26 @@ def test_commit_writes_every_part_of_the_plan_and_links_them(store: Store) -> No
     assert cached is not None and cached.assignee is None
 
 
-def test_replayed_event_commits_nothing(store: Store, db_path: Path) -> None:
+def test_replayed_event_commits_nothing(store: Store, db_url: str) -> None:
     store.plans.commit(unassign_plan(close(42, event_id="e1")))
-    before = _counts(db_path)
+    before = _counts(db_url)
 
     by_event = store.plans.commit(unassign_plan(close(42, closed_time=1_700_000_500, event_id="e1")))
     by_contact_and_time = store.plans.commit(unassign_plan(close(42, event_id="other-id")))
 
     assert by_event.duplicates == by_contact_and_time.duplicates == 1
     assert by_event.runs == by_contact_and_time.runs == ()
-    assert _counts(db_path) == before
+    assert _counts(db_url) == before
 
 
-def test_duplicates_inside_one_batch_are_dropped(store: Store, db_path: Path) -> None:
+def test_duplicates_inside_one_batch_are_dropped(store: Store, db_url: str) -> None:
     plans = [unassign_plan(close(1, event_id="a")), unassign_plan(close(1, event_id="a")), unassign_plan(close(2))]
     result = store.plans.commit_many(plans)
     assert result.duplicates == 1
-    assert _counts(db_path) == {"closes": 2, "runs": 2, "changes": 2, "outbox": 2}
+    assert _counts(db_url) == {"closes": 2, "runs": 2, "changes": 2, "outbox": 2}
 
 
-def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_path: Path) -> None:
+def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_url: str) -> None:
     good = unassign_plan(close(1))
     bad_run = good.runs[0]
     assert bad_run.actions[0].change is not None
@@ -83,7 +91,7 @@ def test_a_failure_mid_transaction_leaves_nothing(store: Store, db_path: Path) -
     with pytest.raises(IntegrityError):
         store.plans.commit_many([good, broken])
 
-    assert _counts(db_path) == {"closes": 0, "runs": 0, "changes": 0, "outbox": 0}
+    assert _counts(db_url) == {"closes": 0, "runs": 0, "changes": 0, "outbox": 0}
     assert store.cache.contact(1) is None
 
 
@@ -120,22 +128,22 @@ WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_kill_9_during_commits_leaves_only_whole_plans(db_path: Path) -> None:
-    Store.open(f"sqlite:///{db_path}").close()
+def test_kill_9_during_commits_leaves_only_whole_plans(db_url: str) -> None:
+    Store.open(db_url).close()
     for _ in range(3):
-        command = [sys.executable, "-c", WRITER, f"sqlite:///{db_path}"]
+        command = [sys.executable, "-c", WRITER, db_url]
         with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
             assert child.stdout is not None
             assert child.stdout.readline().strip() == "ready"
-            before = _counts(db_path)["closes"]
+            before = _counts(db_url)["closes"]
             deadline = time.monotonic() + 30
-            while _counts(db_path)["closes"] < before + 50 and time.monotonic() < deadline:
+            while _counts(db_url)["closes"] < before + 50 and time.monotonic() < deadline:
                 time.sleep(0.01)
             os.kill(child.pid, signal.SIGKILL)  # lands wherever the writer is: often inside a transaction
 
-    store = Store.open(f"sqlite:///{db_path}")
+    store = Store.open(db_url)
     try:
-        counts = _counts(db_path)
+        counts = _counts(db_url)
         assert counts["closes"] > 0
         assert counts["closes"] % 10 == 0
         assert counts == {"closes": counts["closes"]} | dict.fromkeys(("runs", "changes", "outbox"), counts["closes"])
@@ -187,3 +195,43 @@ def test_a_close_the_poll_found_after_a_reopening_is_dropped_once_a_webhook_reco
     # The webhook of the new close committed between the poll's look at the cache and its commit.
     assert store.plans.commit(unassign_plan(close(10, closed_time=1_700_000_550))).closes
     assert not store.plans.commit(_detected(10, 1_700_000_600, opened_time=1_700_000_500)).closes
+
+
+def test_one_webhook_delivered_to_two_receivers_at_once_is_one_close(db_url: str) -> None:
+    """Two processes' Stores commit the same closes at the same moment: each close is recorded once."""
+    receivers = [Store.open(db_url), Store.open(db_url)]
+    total = 40
+    start_together = threading.Barrier(2)
+
+    def deliver(receiver: Store) -> list[tuple[int, int]]:
+        outcomes = []
+        for n in range(total):
+            start_together.wait(timeout=10)
+            result = receiver.plans.commit(unassign_plan(close(100 + n, event_id=f"delivered-{n}")))
+            outcomes.append((len(result.closes), result.duplicates))
+        return outcomes
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first, second = pool.map(deliver, receivers)
+    finally:
+        for receiver in receivers:
+            receiver.close()
+    # Each close: one receiver recorded it, the other found it recorded.
+    assert [sorted(pair) for pair in zip(first, second, strict=True)] == [[(0, 1), (1, 0)]] * total
+    assert _counts(db_url) == dict.fromkeys(("closes", "runs", "changes", "outbox"), total)
+
+
+@pytest.mark.parametrize(
+    ("event_id", "contact_id", "closed_time"),
+    [("same-event", 2, 1_700_000_999), ("other-event", 1, 1_700_000_000)],
+    ids=["event id", "contact and closed time"],
+)
+def test_the_database_itself_refuses_a_second_copy_of_a_close(
+    store: Store, db_url: str, event_id: str, contact_id: int, closed_time: int
+) -> None:
+    store.plans.commit(unassign_plan(close(1, event_id="same-event")))
+    row = close_values(close(contact_id, closed_time, event_id=event_id), time.time())
+    with pytest.raises(IntegrityError), store.db.engine.begin() as connection:
+        connection.execute(insert(CLOSES).values(row))
+    assert _counts(db_url)["closes"] == 1

@@ -1,10 +1,9 @@
-"""Sync tests: the real store on a SQLite file, the fake workspace in process, the real client."""
+"""Sync tests: the real store (SQLite or PostgreSQL), the fake workspace in process, the real client."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
@@ -73,9 +72,9 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(db_url: str) -> AsyncIterator[Rig]:
     fake = create_fake_platform(seed=3, users=6, contacts=40, rate_limit=0)
-    store = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+    store = Store.open(db_url)
     client = PlatformClient(IN_PROCESS_URL, Secret(fake.token), rate_limit=0, transport=fake.transport())
     bus = EventBus()
     events: list[ChangeSet] = []

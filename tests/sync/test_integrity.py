@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 from app.commands import _once_left
 from app.domain.availability import Availability, Presence
@@ -327,8 +326,8 @@ async def test_sync_once_waits_a_bounded_time_for_a_retry_and_says_what_is_left(
     assert second.assignee_id is not None
 
 
-async def test_sync_once_sends_nothing_while_another_process_is_the_runner(rig: Rig, tmp_path: Path) -> None:
-    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+async def test_sync_once_sends_nothing_while_another_process_is_the_runner(rig: Rig, db_url: str) -> None:
+    other = Store.open(db_url)
     try:
         other.leases.acquire(RUNNER, 30)
         await rig.publish_unassign()
@@ -390,7 +389,7 @@ class _SlowPosts(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-async def test_a_command_waiting_on_a_slow_platform_keeps_its_lease(rig: Rig, tmp_path: Path) -> None:
+async def test_a_command_waiting_on_a_slow_platform_keeps_its_lease(rig: Rig, db_url: str) -> None:
     await rig.publish_unassign()
     transport = _SlowPosts(rig.fake.transport(), delay=1.5)
     await rig.service.set_client(
@@ -400,25 +399,27 @@ async def test_a_command_waiting_on_a_slow_platform_keeps_its_lease(rig: Rig, tm
     rig.store.outbox.lease_seconds = 0.5  # renewed every sixth of a second while the POST hangs
     contact = rig.assigned_contacts()[0]
     await rig.close_and_record(contact)
-    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")
+    other = Store.open(db_url)
+    outside = create_engine(db_url)
     try:
         sending = asyncio.ensure_future(rig.service.drain.run_until_idle())
-        await wait_until(lambda: _lease_until(tmp_path) is not None)
-        first = _lease_until(tmp_path)
+        await wait_until(lambda: _lease_until(outside) is not None)
+        first = _lease_until(outside)
         assert first is not None
         # Past its first lease, and renewed since: only renewal keeps the command from another claimer.
-        await wait_until(lambda: time.time() > first + 0.2 and (_lease_until(tmp_path) or 0) > first)
+        await wait_until(lambda: time.time() > first + 0.2 and (_lease_until(outside) or 0) > first)
         assert (await asyncio.to_thread(other.outbox.claim_due, time.time())).commands == []
         await sending
     finally:
+        outside.dispose()
         other.close()
     assert len(rig.assignee_posts(contact.id)) == 1 and rig.store.outbox.depth() == 0
 
 
-def _lease_until(folder: Path) -> float | None:
-    """The lease expiry of the command in flight, read from the file as any SQLite tool would."""
-    with sqlite3.connect(folder / "sync.sqlite3", timeout=5) as connection:
-        row = connection.execute("SELECT lease_until FROM outbox WHERE state = 'in_flight'").fetchone()
+def _lease_until(outside: Engine) -> float | None:
+    """The lease expiry of the command in flight, read on a connection of its own, as any other tool would."""
+    with outside.connect() as connection:
+        row = connection.execute(text("SELECT lease_until FROM outbox WHERE state = 'in_flight'")).first()
     return None if row is None else float(row[0])
 
 
@@ -502,9 +503,9 @@ async def test_a_command_taken_over_by_another_process_while_checked_is_not_sent
     def another_process_takes_it() -> None:
         # What a second runner does once this one's loop stalled past the lease: the claim is now its own.
         with rig.store.db.engine.begin() as connection:
-            connection.exec_driver_sql(
-                "UPDATE outbox SET lease_owner = 'other:1', lease_until = ? WHERE state = 'in_flight'",
-                (time.time() + 60,),
+            connection.execute(
+                text("UPDATE outbox SET lease_owner = 'other:1', lease_until = :until WHERE state = 'in_flight'"),
+                {"until": time.time() + 60},
             )
 
     transport = _AfterContactRead(rig.fake.transport(), another_process_takes_it)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 
@@ -251,8 +250,8 @@ async def test_after_a_burst_of_closes_the_last_outbox_depth_reported_is_zero(ri
     await wait_until(lambda: [e.outbox_depth for e in rig.events if e.outbox_depth is not None][-1:] == [0])
 
 
-async def test_a_workflow_published_by_another_process_runs_on_the_next_close(rig: Rig, tmp_path: Path) -> None:
-    other = Store.open(f"sqlite:///{tmp_path / 'sync.sqlite3'}")  # the window, or `closeout-cli publish`
+async def test_a_workflow_published_by_another_process_runs_on_the_next_close(rig: Rig, db_url: str) -> None:
+    other = Store.open(db_url)  # the window, or `closeout-cli publish`
     try:
         rig.feed_events()
         await rig.service.start(poll=False)
