@@ -376,9 +376,14 @@ def _role_line(status: SyncStatus, before: str | None) -> tuple[str, str]:
     return "watching", f"{verb}: the runner is pid {status.runner_pid} on {where}"
 
 
-def _platform_line(status: SyncStatus, before: Connectivity | None) -> str | None:
-    """The line for the runner's new standing with the platform, or None when it is not news."""
+def _platform_line(status: SyncStatus, said: Connectivity | None) -> str | None:
+    """The line for the runner's new standing with the platform, or None when it is not news.
+
+    `said` is the trouble last said (a rejected token, no answer), or None while all is well.
+    """
     state = status.connectivity
+    if state is said:
+        return None
     if state is Connectivity.AUTH_FAILED:
         return (
             f"the platform rejected the token ({status.detail.rstrip('.')}); waiting for a new one "
@@ -386,7 +391,7 @@ def _platform_line(status: SyncStatus, before: Connectivity | None) -> str | Non
         )
     if state is Connectivity.OFFLINE:
         return f"the platform is unreachable ({status.detail.rstrip('.')}); {status.outbox_depth} commands stay queued"
-    if state is Connectivity.ONLINE and before in (Connectivity.OFFLINE, Connectivity.AUTH_FAILED):
+    if state is Connectivity.ONLINE and said is not None:
         return "back online"
     return None
 
@@ -397,22 +402,23 @@ async def _report_forever(supervisor: Supervisor, hangup: asyncio.Event) -> None
     While the token is rejected it also looks for a newly stored one every few seconds (Windows has no SIGHUP).
     """
     role: str | None = None
-    platform: Connectivity | None = None
+    held: str | None = None
+    trouble: Connectivity | None = None
     for tick in itertools.count():
         if hangup.is_set():
             hangup.clear()
             switched = await supervisor.reload_token()
             say("SIGHUP: read the token again; " + ("using the new one" if switched else "it is the one in use"))
         status = await supervisor.status()
-        now_role, line = _role_line(status, role)
+        now_role, line = _role_line(status, held)
         if supervisor.sync.role_known and now_role != role:
             role = now_role
+            held = held if now_role == "waiting" else now_role  # "took over" after watching, waiting between
             say(line)
-        if status.runner_is_here and status.connectivity is not platform:
-            words = _platform_line(status, platform)
-            if words is not None:
-                say(words)
-            platform = status.connectivity
+        words = _platform_line(status, trouble) if status.runner_is_here else None
+        if words is not None:
+            say(words)
+            trouble = status.connectivity if status.connectivity is not Connectivity.ONLINE else None
         rejected = status.connectivity is Connectivity.AUTH_FAILED
         if rejected and tick % TOKEN_CHECK_TICKS == 0 and await supervisor.reload_token():
             say("a new token was stored; sending again")
@@ -422,6 +428,8 @@ async def _report_forever(supervisor: Supervisor, hangup: asyncio.Event) -> None
 
 async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Sync with the platform: once, until idle, or until stopped."""
+    if args.take_over and not args.forever:
+        raise CommandUsageError("--take-over goes with --forever: a runner that stops soon would hand the role back")
     if args.once:
         if supervisor.demo is not None:
             await supervisor.demo.start(supervisor)  # the demo's workspace answers only while it runs
@@ -440,6 +448,9 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
         if supervisor.sync.webhook_url:
             sys.stderr.write(f"receiving webhooks at {supervisor.sync.webhook_url}\n")
             sys.stderr.flush()
+        if args.take_over:
+            await supervisor.take_over_runner()
+            say("asked the runner to hand over to this process")
         stop, hangup = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         remove_handlers = portable.on_stop_signal(loop, stop.set, hangup_reloads=args.forever)
@@ -908,6 +919,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--forever",
         action="store_true",
         help="run as the headless runner until SIGINT or SIGTERM (SIGHUP: reload token)",
+    )
+    parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="with --forever: ask the process that sends for this database to hand that role to this one",
     )
     parser.add_argument("--idle-seconds", type=seconds, default=5.0, help="quiet time that ends --until-idle")
     parser.add_argument(
