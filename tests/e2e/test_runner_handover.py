@@ -1,4 +1,4 @@
-"""The headless runner as a lead runs it: real `sync --forever` processes on one database file and a fake on loopback."""
+"""The headless runner as a lead runs it: real `sync --forever` processes on one database file, a fake on loopback."""
 
 from __future__ import annotations
 
