@@ -162,6 +162,36 @@ def test_a_killed_runner_is_replaced_within_10_s_on_the_default_lease(
     assert took < 10
 
 
+@pytest.mark.slow
+def test_a_runner_on_another_computer_that_stops_renewing_is_replaced_within_10_s(
+    fake: LoopbackFake, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    env = cli_env(home, fake)
+    assert run_cli(env, "status").returncode == 0  # creates the database
+    db = home / "data" / "closeout.sqlite3"
+    # A runner on lead-2's desktop renewed its lease (the default 6 s) just now, and then its computer went away:
+    # nothing on this computer can see that process, so only the lease running out hands the role on.
+    renewed = time.time()
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "INSERT INTO leases (name, owner, pid, host, until, since) VALUES ('runner', ?, 4242, ?, ?, ?)",
+            ("lead-2s-desktop/4242/0a1b2c3d", "lead-2s-desktop", renewed + 6.0, renewed - 60),
+        )
+        connection.execute("INSERT INTO meta (key, value) VALUES ('lease_renewed:runner', ?)", (repr(renewed),))
+    watcher = start_cli(env, *SYNC)
+    says = Lines(watcher)
+    try:
+        assert says.wait_for("watching:") == "watching: the runner is pid 4242 on lead-2s-desktop"
+        says.wait_for("took over as the runner", timeout=15)
+        took = time.time() - renewed
+        assert _runner_pid(db) == watcher.pid
+    finally:
+        code = _stop(watcher)
+    assert code == 0, says.lines
+    assert 6.0 <= took < 10, took
+
+
 def test_sighup_makes_the_running_runner_use_the_newly_stored_token(fake: LoopbackFake, tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home", fake)
     del env["CLOSEOUT_API_TOKEN"]  # the stored token, as after `closeout-cli login`
