@@ -223,3 +223,11 @@ def test_sighup_makes_the_running_runner_use_the_newly_stored_token(fake: Loopba
         code = _stop(sync)
     assert code == 0, says.lines
     assert says.lines[0].startswith("started as the runner")
+
+
+def test_take_over_goes_with_forever_only(tmp_path: Path) -> None:
+    result = run_cli(cli_env(tmp_path / "home", None), "sync", "--once", "--take-over")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "closeout-cli: --take-over goes with --forever: a runner that stops soon would hand the role back"
+    ]
