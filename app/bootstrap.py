@@ -525,6 +525,11 @@ class Supervisor:
         return self.sync.runner
 
     @connected
+    async def take_over_runner(self) -> None:
+        """Ask the process that sends and polls to hand that role to this one (it does at its next renewal)."""
+        await self.sync.take_over()
+
+    @connected
     async def stop_workflow(self, workflow_id: int) -> Workflow:
         """Stop a workflow; its runs and history stay."""
         stopped = await self.save_workflow(lifecycle.stop(await self.workflow(workflow_id)))

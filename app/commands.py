@@ -16,6 +16,7 @@ import functools
 import getpass
 import itertools
 import json
+import os
 import re
 import sys
 import time
@@ -37,7 +38,7 @@ from app.settings import POLL_SECONDS, WEBHOOK_PORT, Setting, Settings
 from app.sync.connectivity import Connectivity
 
 if TYPE_CHECKING:
-    from app.sync.service import OnceReport
+    from app.sync.service import OnceReport, SyncStatus
 
 EXIT_TOKEN_REJECTED = 3
 EXIT_OFFLINE = 4
@@ -357,28 +358,78 @@ def _once_left(report: OnceReport) -> str:
     return f"{report.left} {noun} for a retry at {time.strftime('%H:%M', time.localtime(report.next_due_at))}"
 
 
-async def _say_and_wait_for_a_new_token(supervisor: Supervisor) -> None:
-    """For `sync --forever`: say in one line when the token is rejected, and switch to a new one once stored."""
-    said = False
+def say(line: str) -> None:
+    """One plain line on stderr, flushed at once: what `sync --forever` says as it runs (journald keeps each)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _role_line(status: SyncStatus, before: str | None) -> tuple[str, str]:
+    """This process's role now ("runner", "watching" or "waiting") and the line that says it changed."""
+    if status.runner_is_here:
+        verb = "took over as the runner" if before == "watching" else "started as the runner"
+        return "runner", f"{verb}: this process sends and polls (pid {os.getpid()})"
+    if status.runner_host is None:
+        return "waiting", "waiting: no process sends for this database; taking over at the next renewal"
+    where = "this computer" if status.runner_on_this_computer else status.runner_host
+    verb = "handed over" if before == "runner" else "watching"
+    return "watching", f"{verb}: the runner is pid {status.runner_pid} on {where}"
+
+
+def _platform_line(status: SyncStatus, said: Connectivity | None) -> str | None:
+    """The line for the runner's new standing with the platform, or None when it is not news.
+
+    `said` is the trouble last said (a rejected token, no answer), or None while all is well.
+    """
+    state = status.connectivity
+    if state is said:
+        return None
+    if state is Connectivity.AUTH_FAILED:
+        return (
+            f"the platform rejected the token ({status.detail.rstrip('.')}); waiting for a new one "
+            "(run `closeout-cli login`, then `kill -HUP` this process or wait a few seconds)"
+        )
+    if state is Connectivity.OFFLINE:
+        return f"the platform is unreachable ({status.detail.rstrip('.')}); {status.outbox_depth} commands stay queued"
+    if state is Connectivity.ONLINE and said is not None:
+        return "back online"
+    return None
+
+
+async def _report_forever(supervisor: Supervisor, hangup: asyncio.Event) -> None:
+    """For `sync --forever`: one line per change of role or of the platform's answer; a new token on SIGHUP.
+
+    While the token is rejected it also looks for a newly stored one every few seconds (Windows has no SIGHUP).
+    """
+    role: str | None = None
+    held: str | None = None
+    trouble: Connectivity | None = None
     for tick in itertools.count():
+        if hangup.is_set():
+            hangup.clear()
+            switched = await supervisor.reload_token()
+            say("SIGHUP: read the token again; " + ("using the new one" if switched else "it is the one in use"))
         status = await supervisor.status()
-        if status.connectivity is Connectivity.AUTH_FAILED:
-            if not said:
-                sys.stderr.write(
-                    f"the platform rejected the token ({status.detail.rstrip('.')}); waiting for a new one "
-                    "(run `closeout-cli login`)\n"
-                )
-                sys.stderr.flush()
-                said = True
-            if tick % TOKEN_CHECK_TICKS == 0 and await supervisor.reload_token():
-                sys.stderr.write("a new token was stored; sending again\n")
-                sys.stderr.flush()
-                said = False
-        await asyncio.sleep(1.0)
+        now_role, line = _role_line(status, held)
+        if supervisor.sync.role_known and now_role != role:
+            role = now_role
+            held = held if now_role == "waiting" else now_role  # "took over" after watching, waiting between
+            say(line)
+        words = _platform_line(status, trouble) if status.runner_is_here else None
+        if words is not None:
+            say(words)
+            trouble = status.connectivity if status.connectivity is not Connectivity.ONLINE else None
+        rejected = status.connectivity is Connectivity.AUTH_FAILED
+        if rejected and tick % TOKEN_CHECK_TICKS == 0 and await supervisor.reload_token():
+            say("a new token was stored; sending again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hangup.wait(), 1.0)
 
 
 async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Sync with the platform: once, until idle, or until stopped."""
+    if args.take_over and not args.forever:
+        raise CommandUsageError("--take-over goes with --forever: a runner that stops soon would hand the role back")
     if args.once:
         if supervisor.demo is not None:
             await supervisor.demo.start(supervisor)  # the demo's workspace answers only while it runs
@@ -397,18 +448,25 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
         if supervisor.sync.webhook_url:
             sys.stderr.write(f"receiving webhooks at {supervisor.sync.webhook_url}\n")
             sys.stderr.flush()
-        stop = asyncio.Event()
-        remove_handlers = portable.on_stop_signal(asyncio.get_running_loop(), stop.set)
+        if args.take_over:
+            await supervisor.take_over_runner()
+            say("asked the runner to hand over to this process")
+        stop, hangup = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        remove_handlers = portable.on_stop_signal(loop, stop.set, hangup_reloads=args.forever)
+        remove_reload = portable.on_reload_signal(loop, hangup.set) if args.forever else None
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(supervisor.sync.wait_failure())]
         if args.until_idle:
             waiters.append(asyncio.ensure_future(supervisor.sync.wait_idle(args.idle_seconds)))
             waiters.append(asyncio.ensure_future(supervisor.sync.wait_stuck(args.idle_seconds)))
         else:
-            waiters.append(asyncio.ensure_future(_say_and_wait_for_a_new_token(supervisor)))
+            waiters.append(asyncio.ensure_future(_report_forever(supervisor, hangup)))
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         remove_handlers()
+        if remove_reload is not None:
+            remove_reload()
         if supervisor.sync.failure is not None:
             raise supervisor.sync.failure
         for task in waiters:
@@ -930,7 +988,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--once", action="store_true", help="one poll, then send everything due")
     mode.add_argument("--until-idle", action="store_true", help="also receive webhooks; stop when quiet")
-    mode.add_argument("--forever", action="store_true", help="run until SIGINT or SIGTERM")
+    mode.add_argument(
+        "--forever",
+        action="store_true",
+        help="run as the headless runner until SIGINT or SIGTERM (SIGHUP: reload token)",
+    )
+    parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="with --forever: ask the process that sends for this database to hand that role to this one",
+    )
     parser.add_argument("--idle-seconds", type=seconds, default=5.0, help="quiet time that ends --until-idle")
     parser.add_argument(
         "--webhook-port", type=from_setting(WEBHOOK_PORT), help="receive webhooks on this port (0 picks one)"

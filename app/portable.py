@@ -35,20 +35,47 @@ _WINDOWS_DEVICES = frozenset(
 # -- signals ---------------------------------------------------------------------------------------------------
 
 
-def stop_signals() -> tuple[signal.Signals, ...]:
-    """The signals that mean "stop cleanly": Ctrl+C and SIGTERM, plus a closed terminal or Ctrl+Break."""
+def stop_signals(*, hangup_reloads: bool = False) -> tuple[signal.Signals, ...]:
+    """The signals that mean "stop cleanly": Ctrl+C and SIGTERM, plus a closed terminal or Ctrl+Break.
+
+    `hangup_reloads`: SIGHUP means "read the token again" (a daemon's convention), so it does not stop.
+    """
     extra = "SIGBREAK" if sys.platform == "win32" else "SIGHUP"
-    return tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", extra) if hasattr(signal, name))
+    names = ("SIGINT", "SIGTERM") if hangup_reloads and extra == "SIGHUP" else ("SIGINT", "SIGTERM", extra)
+    return tuple(getattr(signal, name) for name in names if hasattr(signal, name))
 
 
-def on_stop_signal(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> Callable[[], None]:
+def reload_signal() -> signal.Signals | None:
+    """SIGHUP, which asks a running `sync --forever` to read its token again; None on Windows, which has none.
+
+    There `closeout-cli sync --forever` looks for a newly stored token on its own while the token is rejected.
+    """
+    if sys.platform == "win32":
+        return None
+    return getattr(signal, "SIGHUP", None)
+
+
+def on_stop_signal(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], object], *, hangup_reloads: bool = False
+) -> Callable[[], None]:
     """Run `callback` on `loop` when a stop signal arrives; returns the function that takes the handlers away.
 
     `loop.add_signal_handler` exists only on Unix loops: Windows' Proactor and Selector loops (and qasync's)
     raise NotImplementedError. There a `signal.signal` handler hands over to the loop, which the Proactor
     loop wakes up for (it sets `signal.set_wakeup_fd` while it runs). Call it from the main thread.
     """
-    signals = stop_signals()
+    return _on_signals(loop, stop_signals(hangup_reloads=hangup_reloads), callback)
+
+
+def on_reload_signal(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> Callable[[], None]:
+    """Run `callback` on `loop` when SIGHUP arrives (nothing on Windows); returns the remover, as `on_stop_signal`."""
+    sig = reload_signal()
+    return _on_signals(loop, (sig,) if sig is not None else (), callback)
+
+
+def _on_signals(
+    loop: asyncio.AbstractEventLoop, signals: tuple[signal.Signals, ...], callback: Callable[[], object]
+) -> Callable[[], None]:
     added: list[signal.Signals] = []
     try:
         for sig in signals:

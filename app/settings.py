@@ -195,7 +195,7 @@ DEMO_CLOSES_PER_MINUTE = Setting(
 LEASE_SECONDS = Setting(
     "lease_seconds",
     float,
-    15.0,
+    6.0,
     "Runner lease (s)",
     "When several Closeout windows or tools share one database, one sends and polls; if it stops answering "
     "for this long, another takes over.",

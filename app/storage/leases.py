@@ -3,6 +3,10 @@
 A holder is one open Store in one process: its owner string names the computer, the process id and a random
 part, so two Stores in one process are two holders. A lease is taken back when its time runs out, or at once
 when its holder was a process on this computer that no longer exists (a kill -9, a crash).
+
+Another holder may ask for a lease (`request`): the holder sees the request at its next renewal, finishes
+what it is doing and gives the lease to the asker (`hand_over`), so the role moves without a moment where
+two hold it. When each renewal happened is kept beside the lease (a meta row), for "renewed 3 s ago".
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage import sql
-from app.storage.models import LEASES
+from app.storage.models import LEASES, META
 
 log = logging.getLogger("closeout.storage")
 
 RUNNER = "runner"
+_ASKED = "{}:asked"  # the lease row naming who asks for `name`, until when the request stands
+_RENEWED = "lease_renewed:{}"  # the meta row with when `name` was last taken or renewed
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,8 @@ class Lease:
     holder: Holder
     until: float
     since: float
+    renewed: float = 0.0
+    asked_by: Holder | None = None  # another holder that asks for this lease (seen only by its holder)
 
 
 class Leases:
@@ -78,7 +86,10 @@ class Leases:
         self.holder = holder
 
     def acquire(self, name: str, seconds: float, now: float | None = None) -> Lease:
-        """Take or renew `name` if it is free, expired, ours, or its holder is gone; returns who holds it now."""
+        """Take or renew `name` if it is free, expired, ours, or its holder is gone; returns who holds it now.
+
+        A lease we hold comes back with `asked_by` set while another live holder asks for it.
+        """
         now = time.time() if now is None else now
         with self._sessions.begin() as session:
             current = _read(session, name)
@@ -87,24 +98,56 @@ class Leases:
                     return current
                 log.info("taking the %s lease from %s (expired or gone)", name, current.holder.owner)
             since = current.since if current is not None and current.holder.owner == self.holder.owner else now
-            row = {
-                "name": name,
-                "owner": self.holder.owner,
-                "pid": self.holder.pid,
-                "host": self.holder.host,
-                "until": now + seconds,
-                "since": since,
-            }
-            sql.upsert(session, LEASES.name, [row], "name")
-            return Lease(name, self.holder, now + seconds, since)
+            _write(session, name, self.holder, now + seconds, since, now)
+            asked = _read(session, _ASKED.format(name))
+            live = asked is not None and asked.until > now and not asked.holder.is_gone()
+            if asked is not None and asked.holder.owner == self.holder.owner:  # we asked, and hold it now
+                sql.execute(session, f"DELETE FROM {LEASES.name} WHERE name = ?", (_ASKED.format(name),))
+                live = False
+            asker = asked.holder if asked is not None and live else None
+            return Lease(name, self.holder, now + seconds, since, now, asker)
+
+    def request(self, name: str, seconds: float, now: float | None = None) -> None:
+        """Ask the holder of `name` to hand it over to us; the request stands for `seconds`."""
+        now = time.time() if now is None else now
+        with self._sessions.begin() as session:
+            _write(session, _ASKED.format(name), self.holder, now + seconds, now, None)
+
+    def hand_over(self, name: str, to: Holder, seconds: float, now: float | None = None) -> bool:
+        """Give `name`, which we hold, to `to` for `seconds`; False (and nothing changed) if it is not ours."""
+        now = time.time() if now is None else now
+        with self._sessions.begin() as session:
+            moved = sql.execute(
+                session,
+                f"UPDATE {LEASES.name} SET owner = ?, pid = ?, host = ?, until = ?, since = ? "
+                "WHERE name = ? AND owner = ?",
+                (to.owner, to.pid, to.host, now + seconds, now, name, self.holder.owner),
+            ).rowcount
+            if not moved:
+                return False
+            _renewed(session, name, now)
+            sql.execute(
+                session, f"DELETE FROM {LEASES.name} WHERE name = ? AND owner = ?", (_ASKED.format(name), to.owner)
+            )
+        log.info("handed the %s lease to %s", name, to.owner)
+        return True
 
     def release(self, name: str) -> None:
         """Give up `name` if we hold it."""
         with self._sessions.begin() as session:
-            sql.execute(session, f"DELETE FROM {LEASES.name} WHERE name = ? AND owner = ?", (name, self.holder.owner))
+            for row in (name, _ASKED.format(name)):
+                sql.execute(
+                    session, f"DELETE FROM {LEASES.name} WHERE name = ? AND owner = ?", (row, self.holder.owner)
+                )
+
+    def asked(self, name: str) -> bool:
+        """True while our request for `name` stands (it goes when the lease is handed to us or it runs out)."""
+        with self._sessions() as session:
+            asked = _read(session, _ASKED.format(name))
+        return asked is not None and asked.holder.owner == self.holder.owner and asked.until > time.time()
 
     def get(self, name: str) -> Lease | None:
-        """Who holds `name` now, or None when nobody holds a live lease on it."""
+        """Who holds `name` now (and when they last renewed it), or None when nobody holds a live lease on it."""
         with self._sessions() as session:
             current = _read(session, name)
         if current is None or current.until <= time.time() or current.holder.is_gone():
@@ -118,4 +161,16 @@ def _read(session: Session, name: str) -> Lease | None:
     if row is None:
         return None
     owner, pid, host, until, since = tuple(row)
-    return Lease(name, Holder(owner, int(pid), host), float(until), float(since))
+    renewed = sql.execute(session, f"SELECT value FROM {META.name} WHERE key = ?", (_RENEWED.format(name),)).scalar()
+    return Lease(name, Holder(owner, int(pid), host), float(until), float(since), float(renewed or since))
+
+
+def _write(session: Session, name: str, holder: Holder, until: float, since: float, renewed: float | None) -> None:
+    row = {"name": name, "owner": holder.owner, "pid": holder.pid, "host": holder.host, "until": until, "since": since}
+    sql.upsert(session, LEASES.name, [row], "name")
+    if renewed is not None:
+        _renewed(session, name, renewed)
+
+
+def _renewed(session: Session, name: str, at: float) -> None:
+    sql.upsert(session, META.name, [{"key": _RENEWED.format(name), "value": repr(at)}], "key")

@@ -85,6 +85,13 @@ class Drain:
         self._depth_reported = 0.0
         self._held: set[int] = set()
         self.sent = 0
+        self.finishing = False
+
+    def finish(self) -> None:
+        """Claim nothing more: `run` returns once the commands in hand are settled (handing the runner role on)."""
+        self.finishing = True
+        self._resume.set()
+        self._wakeup.set()
 
     def wake(self) -> None:
         """New commands are due: look now rather than at the next timer."""
@@ -113,10 +120,11 @@ class Drain:
 
         keeper = asyncio.create_task(self.keep_leases(), name="closeout-drain-leases")
         try:
-            while True:
+            while not self.finishing:
                 if not self._connectivity.can_send:
                     self._resume.clear()
                     await self._resume.wait()
+                    continue
                 if self._offline:
                     await self._probe()
                 self._wakeup.clear()
@@ -134,6 +142,7 @@ class Drain:
                 timeout = LOOK_AGAIN_SECONDS if due is None else min(LOOK_AGAIN_SECONDS, max(0.0, due - time.time()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout)
+            await asyncio.gather(*in_flight)  # finishing: let what was claimed settle
         finally:
             keeper.cancel()
             for task in in_flight:

@@ -11,6 +11,8 @@ inside its write transaction. Only one of them, the **runner**, sends, polls and
 holds the runner lease (renewed every third of its length) and the others watch, taking over when it lapses
 or its process is gone.
 The platform's one rate budget is thus never split, and `runner` names the process that sends.
+A watcher may ask for the role (`take_over`): the runner sees the request at its next renewal, lets the
+commands it is sending settle, stops its drain and poller, and only then writes the lease over to the asker.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from app.events import ChangeSet, EventBus
 from app.platform.client import PlatformClient
 from app.platform.pacing import RateLimitBudget
 from app.storage.change_feed import ChangeFeed, change_feed
-from app.storage.leases import RUNNER, Lease
+from app.storage.leases import RUNNER, Holder, Lease
 from app.storage.store import Store
 from app.sync.channels import ChannelLookup
 from app.sync.connectivity import Connectivity, ConnectivityState
@@ -46,7 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("closeout.sync")
 
 WAITING_RETRY_SECONDS = 30.0
-RUNNER_LEASE_SECONDS = 15.0
+RUNNER_LEASE_SECONDS = 6.0  # with a renewal every 2 s, a runner on another computer that died is replaced in 8 s
+HAND_OVER_SECONDS = 10.0  # how long a runner lets the commands in flight settle before it hands over anyway
 RESTART_FIRST = 1.0
 RESTART_MAX = 60.0
 ONCE_WAIT_SECONDS = 30.0
@@ -97,6 +100,12 @@ class SyncStatus:
     problem: str | None = None
     other_runner: str | None = None
     runner_state: str | None = None
+    runner_host: str | None = None  # the computer whose Closeout sends (this one's name when it is this process)
+    runner_pid: int | None = None
+    runner_renewed_at: float | None = None  # when the runner last renewed its lease (None while nobody holds it)
+    runner_is_here: bool = False  # this process is the runner
+    runner_on_this_computer: bool = False
+    take_over_asked: bool = False  # this process asked to become the runner and waits for the hand-over
 
 
 class SyncService:
@@ -131,6 +140,11 @@ class SyncService:
         self._retired: list[PlatformClient] = []
         self._runner_tasks: list[asyncio.Task[Any]] = []
         self._other: Lease | None = None
+        self._lease: Lease | None = None  # the runner lease as last seen (ours or another's)
+        self._look_again = asyncio.Event()
+        self._take_over_asked = False
+        self._drain_task: asyncio.Task[Any] | None = None
+        self.handed_over = 0
         self.is_runner = False
         # A claim outlives a runner lease: a runner that lost its lease still holds what it is sending.
         self.store.outbox.lease_seconds = 2 * options.lease_seconds
@@ -210,12 +224,18 @@ class SyncService:
         try:
             while True:
                 lease = await self.store.db.write(self.store.leases.acquire, RUNNER, self.options.lease_seconds)
+                self._lease = lease
                 ours = lease.holder.owner == self.store.holder.owner
+                if ours and lease.asked_by is not None:
+                    await self._hand_over(lease.asked_by)
+                    continue
                 if ours and not self.is_runner:
                     log.info("this process now sends and polls (pid %d)", self.store.holder.pid)
-                    self.is_runner, self._other = True, None
+                    self.is_runner, self._other, self._take_over_asked = True, None, False
+                    self.drain.finishing = False
                     if drain:
-                        self._runner_tasks.append(self.supervise("drain", self.drain.run))
+                        self._drain_task = self.supervise("drain", self.drain.run)
+                        self._runner_tasks.append(self._drain_task)
                         self._runner_tasks.append(self.supervise("waiting", self._resume_waiting_runs))
                         self._runner_tasks.append(self.supervise("channels", self.channels.run))
                     if poll:
@@ -229,7 +249,10 @@ class SyncService:
                         log.info("another Closeout sends and polls: pid %d on %s", lease.holder.pid, lease.holder.host)
                         self._other = lease
                         self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
-                await asyncio.sleep(self.options.lease_seconds / 3)
+                    self._other = lease
+                self._look_again.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._look_again.wait(), self.options.lease_seconds / 3)
         finally:
             was_runner = self.is_runner
             await self._stop_runner_tasks()
@@ -237,12 +260,46 @@ class SyncService:
                 with contextlib.suppress(StorageError):
                     await self.store.db.write(self.store.leases.release, RUNNER)
 
+    async def _hand_over(self, to: Holder) -> None:
+        """Stop sending cleanly (what is in flight settles first), then give the runner lease to `to`."""
+        log.info("%s asks to send and poll: handing over", to.owner)
+        drain_task, self._drain_task = self._drain_task, None
+        self.drain.finish()
+        if drain_task is not None:
+            # The drain claims nothing more and returns once its commands are settled; the lease is renewed
+            # meanwhile, so nobody takes it while this process still sends.
+            renew = self.options.lease_seconds / 3
+            deadline = time.monotonic() + HAND_OVER_SECONDS
+            while not drain_task.done() and time.monotonic() < deadline:
+                await asyncio.wait({drain_task}, timeout=renew)
+                await self.store.db.write(self.store.leases.acquire, RUNNER, self.options.lease_seconds)
+        await self._stop_runner_tasks()
+        if await self.store.db.write(self.store.leases.hand_over, RUNNER, to, self.options.lease_seconds):
+            self.handed_over += 1
+        self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
+
+    async def take_over(self) -> None:
+        """Ask the runner to hand the role to this process; it does so at its next renewal (a few seconds)."""
+        if self.is_runner:
+            return
+        # Long enough for the runner to let what it sends settle, short enough that a request nobody saw lapses.
+        seconds = HAND_OVER_SECONDS + 2 * self.options.lease_seconds
+        await self.store.db.write(self.store.leases.request, RUNNER, seconds)
+        self._take_over_asked = True
+        log.info("asked the runner to hand over to this process")
+        self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
+
     async def _stop_runner_tasks(self) -> None:
-        self.is_runner = False
+        self.is_runner, self._drain_task = False, None
         tasks, self._runner_tasks = self._runner_tasks, []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def role_known(self) -> bool:
+        """True once this process has looked at the runner lease (whether it holds it or watches)."""
+        return self._lease is not None
 
     @property
     def runner(self) -> str | None:
@@ -374,9 +431,11 @@ class SyncService:
     async def status(self) -> SyncStatus:
         """The figures for the status bar."""
         depth = await self.store.db.read(self.store.outbox.depth)
+        lease = await self.store.db.read(self.store.leases.get, RUNNER)
         if not self.is_runner:
-            lease = await self.store.db.read(self.store.leases.get, RUNNER)
             self._other = lease if lease is not None and lease.holder.owner != self.store.holder.owner else None
+        if self._take_over_asked and not self.is_runner:
+            self._take_over_asked = await self.store.db.read(self.store.leases.asked, RUNNER)
         last = self.poller.last_at
         if last is None:
             stored = await self.store.db.read(self.store.meta.get, LAST_POLL)
@@ -392,6 +451,12 @@ class SyncService:
             problem=self.problem,
             other_runner=self.runner,
             runner_state=await self.store.db.read(self.store.meta.get, RUNNER_STATE) if self.runner else None,
+            runner_host=lease.holder.host if lease is not None else None,
+            runner_pid=lease.holder.pid if lease is not None else None,
+            runner_renewed_at=lease.renewed if lease is not None else None,
+            runner_is_here=self.is_runner,
+            runner_on_this_computer=lease is not None and lease.holder.host == self.store.holder.host,
+            take_over_asked=self._take_over_asked,
         )
 
     async def run_once(self, wait_seconds: float = ONCE_WAIT_SECONDS) -> OnceReport:

@@ -39,9 +39,10 @@ def test_forever_says_the_token_was_rejected_and_picks_up_a_new_one(fake: Loopba
     sync = start_cli(env, "sync", "--forever", "--poll-seconds", "3600")
     try:
         assert sync.stderr is not None
+        assert sync.stderr.readline() == f"started as the runner: this process sends and polls (pid {sync.pid})\n"
         assert sync.stderr.readline() == (
             "the platform rejected the token (The platform answered 401: UN_AUTHORIZED); waiting for a new one "
-            "(run `closeout-cli login`)\n"
+            "(run `closeout-cli login`, then `kill -HUP` this process or wait a few seconds)\n"
         )
         status = run_cli(env, "status")
         assert "sending_state  Token rejected: The platform answered 401: UN_AUTHORIZED." in status.stdout

@@ -221,6 +221,42 @@ def test_a_loop_without_signal_support_stops_through_signal_signal(sig: str) -> 
     assert _stop_on(loop, getattr(signal, sig)) == ["stopped", "restored"]
 
 
+@pytest.mark.parametrize(
+    ("platform", "stops", "reload"),
+    [("linux", ["SIGINT", "SIGTERM"], "SIGHUP"), ("win32", ["SIGINT", "SIGTERM", "SIGBREAK"], None)],
+)
+def test_where_sighup_reloads_it_does_not_stop(
+    monkeypatch: pytest.MonkeyPatch, platform: str, stops: list[str], reload: str | None
+) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    assert list(portable.stop_signals(hangup_reloads=True)) == [getattr(signal, n) for n in stops if hasattr(signal, n)]
+    assert portable.reload_signal() == (getattr(signal, reload) if reload else None)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGHUP")
+def test_sighup_reloads_and_leaves_the_stop_handlers_waiting() -> None:
+    before = signal.getsignal(signal.SIGHUP)
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        stopped, reloaded = asyncio.Event(), asyncio.Event()
+        loop = asyncio.get_running_loop()
+        remove_stop = portable.on_stop_signal(loop, stopped.set, hangup_reloads=True)
+        remove_reload = portable.on_reload_signal(loop, reloaded.set)
+        try:
+            threading.Timer(0.05, signal.raise_signal, (signal.SIGHUP,)).start()
+            await asyncio.wait_for(reloaded.wait(), 10)
+            seen.append("reloaded")
+            seen.append("stopped" if stopped.is_set() else "still running")
+        finally:
+            remove_reload()
+            remove_stop()
+        return seen
+
+    assert asyncio.run(main()) == ["reloaded", "still running"]
+    assert signal.getsignal(signal.SIGHUP) == before
+
+
 def test_the_webhook_receiver_serves_on_a_loop_without_signal_support() -> None:
     """uvicorn inside Closeout must not need a Unix loop: the CLI's default loop on Windows has no signals."""
 

@@ -1,18 +1,24 @@
-"""The status bar: Online / Offline / Demo / Token rejected, outbox depth, rate-limit budget and last sync."""
+"""The status bar: Online / Offline / Demo / Token rejected, outbox depth, rate-limit budget, last sync, the runner."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 
 from app.bootstrap import Connectivity, Supervisor
 from ui import formatting
 from ui.bridge import Bridge
+from ui.compat import asyncSlot
 from ui.connection_state import ConnectionState
+from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.tasks import OwnedTasks
 from ui.views.status_bar_view import StatusBarView
 from ui.widgets.chip_label import ChipLabel
+
+if TYPE_CHECKING:
+    from app.bootstrap import SyncStatus
 
 REFRESH_MS = 2_000
 SOON_MS = 300
@@ -48,6 +54,8 @@ class SyncStatusBar(StatusBarView):
         self._soon.timeout.connect(self.refresh)
         self._in_flight = False
         self._problem = ""
+        self._runner_where = ""
+        self.take_over.clicked.connect(self._take_over)
         bridge.outbox_depth_changed.connect(self._show_depth)
         bridge.changed.connect(self._changed)
 
@@ -92,7 +100,48 @@ class SyncStatusBar(StatusBarView):
             self.rate.setText(f"Rate limit: {budget.remaining:,}/{budget.limit:,} left")
             self.rate.setToolTip(f"{budget.endpoint}, as of {formatting.ago(budget.at)}")
         self.last_sync.setText(f"Last sync: {formatting.ago(status.last_sync, time.time())}")
+        self._show_runner(status)
         self._show_problem(status.problem or "")
+
+    def _show_runner(self, status: SyncStatus) -> None:
+        """Which computer sends and polls, how recently it said so, and Take over where this one watches."""
+        where = runner_where(status)
+        self._runner_where = where or ""
+        self.runner.setVisible(where is not None)
+        watching = where is not None and not status.runner_is_here
+        self.take_over.setVisible(watching)
+        self.take_over.setEnabled(watching and not status.take_over_asked)
+        if where is None:
+            return
+        if status.runner_is_here:
+            self.runner.setText(f"Runner: {where}")
+            self.runner.setToolTip(
+                "This window sends changes to respond.io and polls it; other Closeout windows on this database watch."
+            )
+            return
+        text = f"Runner: {where}, {formatting.ago(status.runner_renewed_at, time.time())}"
+        if status.take_over_asked:
+            text += " · handing over to this computer…"
+        self.runner.setText(text)
+        self.runner.setToolTip(
+            "That Closeout sends changes to respond.io and polls it; this window shows what it does. "
+            "The time is when it last said it is still running."
+        )
+
+    @asyncSlot()
+    async def _take_over(self) -> None:
+        where = self._runner_where or "the other computer"
+        if not await ConfirmDialog.ask(
+            self,
+            "Take over",
+            f"Make this computer the runner? {where[:1].upper()}{where[1:]} finishes what it is sending, then stops; "
+            "from then on this window sends to respond.io and polls it, and must stay open for that.",
+            "Take over",
+        ):
+            return
+        self.take_over.setEnabled(False)
+        await self._supervisor.take_over_runner()
+        self.refresh()
 
     def _show_problem(self, problem: str) -> None:
         self.problem.setText(problem)
@@ -133,3 +182,14 @@ class SyncStatusBar(StatusBarView):
     def hide_progress(self) -> None:
         """Hide the progress bar."""
         self.progress.hide()
+
+
+def runner_where(status: SyncStatus) -> str | None:
+    """The computer that runs, as the lead would say it ("this computer", "lead-2"), or None when none does."""
+    if status.runner_is_here:
+        return "this computer"
+    if status.runner_host is None:
+        return None
+    if status.runner_on_this_computer:
+        return f"another Closeout on this computer (pid {status.runner_pid})"
+    return status.runner_host

@@ -1,0 +1,55 @@
+"""Named leases on a real file: renewals are readable, and a lease moves to an asker only through its holder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.storage.leases import RUNNER
+from app.storage.store import Store
+
+
+def test_a_renewal_is_readable_by_another_holder(store: Store, db_path: Path) -> None:
+    other = Store.open(f"sqlite:///{db_path}")
+    try:
+        first = store.leases.acquire(RUNNER, 30, now=1_000.0)
+        assert (first.since, first.renewed) == (1_000.0, 1_000.0)
+        store.leases.acquire(RUNNER, 30, now=1_012.5)
+        seen = other.leases.acquire(RUNNER, 30, now=1_013.0)
+        assert seen.holder == store.holder
+        assert (seen.since, seen.renewed, seen.until) == (1_000.0, 1_012.5, 1_042.5)
+    finally:
+        other.close()
+
+
+def test_a_request_reaches_the_holder_who_hands_the_lease_over(store: Store, db_path: Path) -> None:
+    asker = Store.open(f"sqlite:///{db_path}")
+    try:
+        store.leases.acquire(RUNNER, 30, now=1_000.0)
+        asker.leases.request(RUNNER, 60, now=1_001.0)
+        assert asker.leases.asked(RUNNER) is False  # the request ran out long ago by the wall clock
+        asker.leases.request(RUNNER, 60)
+        assert asker.leases.asked(RUNNER)
+        renewed = store.leases.acquire(RUNNER, 30)
+        assert renewed.holder == store.holder and renewed.asked_by == asker.holder
+        # The asker cannot take a live lease by itself: it still belongs to the holder.
+        assert asker.leases.acquire(RUNNER, 30).holder == store.holder
+        assert store.leases.hand_over(RUNNER, asker.holder, 30)
+        assert not store.leases.hand_over(RUNNER, asker.holder, 30)  # no longer ours to give
+        assert not asker.leases.asked(RUNNER)  # the request went with the hand-over
+        taken = asker.leases.acquire(RUNNER, 30)
+        assert taken.holder == asker.holder and taken.asked_by is None
+        assert store.leases.acquire(RUNNER, 30).holder == asker.holder
+    finally:
+        asker.close()
+
+
+def test_a_request_ends_when_the_asker_takes_a_lapsed_lease_itself(store: Store, db_path: Path) -> None:
+    asker = Store.open(f"sqlite:///{db_path}")
+    try:
+        store.leases.acquire(RUNNER, 1, now=1_000.0)  # lapsed by the wall clock
+        asker.leases.request(RUNNER, 60)
+        assert asker.leases.acquire(RUNNER, 30).holder == asker.holder
+        assert not asker.leases.asked(RUNNER)
+        assert asker.leases.acquire(RUNNER, 30).asked_by is None
+    finally:
+        asker.close()
