@@ -42,7 +42,7 @@ from app.domain.errors import (
     WorkflowError,
 )
 from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
-from app.domain.people import Agent, Contact, UserRef
+from app.domain.people import Agent, Contact
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, signing_key
 from app.domain.workflows import (
@@ -658,11 +658,6 @@ class Supervisor:
         if not self._agents:
             self._agents = {a.id: a for a in await self.store.db.read(self.store.cache.agents)}
         return self._agents
-
-    @connected
-    async def agent_refs(self) -> dict[int, UserRef]:
-        """The cached agents as references, by id."""
-        return {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
 
     @connected
     async def team(self) -> list[TeamMember]:
