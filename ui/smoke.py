@@ -26,9 +26,10 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QApplication
 
 from app import portable
@@ -238,7 +239,10 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
         parts["window_ms"], mark = (time.monotonic() - mark) * 1000, time.monotonic()
         window.show()
         deadline = time.monotonic() + STEP_TIMEOUT
-        while not ((handle := window.windowHandle()) and handle.isExposed()):  # on screen, not merely requested
+        # windowHandle() is None until the window is created, whatever the stubs say.
+        while not (
+            (handle := cast("QWindow | None", window.windowHandle())) is not None and handle.isExposed()
+        ):  # on screen, not merely requested
             if time.monotonic() > deadline:
                 raise SmokeFailure("the main window never appeared")
             await asyncio.sleep(0.002)

@@ -68,22 +68,26 @@ class HistoryView(QWidget):
         for field in (self.contact, self.conversation):
             field.setClearButtonEnabled(True)
             field.setMaximumWidth(150)
-        row0 = ((QLabel("Dates"), self.preset), (QLabel("Agent"), self.agent), (QLabel("Source"), self.source))
-        row1 = (
+        row0: tuple[tuple[QLabel, QWidget], ...] = (
+            (QLabel("Dates"), self.preset),
+            (QLabel("Agent"), self.agent),
+            (QLabel("Source"), self.source),
+        )
+        row1: tuple[tuple[QLabel, QWidget], ...] = (
             (QLabel("Workflow"), self.workflow),
             (QLabel("Outcome"), self.outcome),
             (QLabel("Contact"), self.contact),
         )
-        for column, (label, field) in enumerate(row0):
+        for column, (label, widget) in enumerate(row0):
             filters.addWidget(label, 0, column * 2, Qt.AlignmentFlag.AlignRight)
-            filters.addWidget(field, 0, column * 2 + 1)
+            filters.addWidget(widget, 0, column * 2 + 1)
         filters.addWidget(self.range_button, 0, 6)
         self.reset = QPushButton("Reset filters")
         self.reset.setToolTip("Back to the last 7 days, every agent, source, workflow and outcome")
         filters.addWidget(self.reset, 0, 7)
-        for column, (label, field) in enumerate(row1):
+        for column, (label, widget) in enumerate(row1):
             filters.addWidget(label, 1, column * 2, Qt.AlignmentFlag.AlignRight)
-            filters.addWidget(field, 1, column * 2 + 1)
+            filters.addWidget(widget, 1, column * 2 + 1)
         filters.addWidget(QLabel("Conversation"), 1, 6, Qt.AlignmentFlag.AlignRight)
         filters.addWidget(self.conversation, 1, 7)
         filters.setColumnStretch(8, 1)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QMenu, QPushButton, QToolButton, QWidget
 
 from app.domain.conversations import ClosedBySource, OpenedBySource
@@ -41,7 +42,7 @@ class StayOpenMenu(QMenu):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """Toggle the value under the pointer without closing the menu."""
-        action = self.actionAt(event.position().toPoint())
+        action = cast("QAction | None", self.actionAt(event.position().toPoint()))  # None between items
         if action is not None and action.isCheckable() and action.isEnabled():
             action.trigger()
             event.accept()

@@ -385,7 +385,11 @@ class HistoryPanel(HistoryView):
             return
         if fresh_rows:
             current = {entry.change.id: entry for entry in self.model.rows()}
-            replaced = {row.id: HistoryEntry(row, current[row.id].contact) for row in fresh_rows if row.id in current}
+            replaced = {
+                row.id: HistoryEntry(row, current[row.id].contact)
+                for row in fresh_rows
+                if row.id is not None and row.id in current
+            }
             self.model.replace_where(replaced, lambda entry: entry.change.id)
         if any(i not in known for i in ids):
             rows = self.model.rows()

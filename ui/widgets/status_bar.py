@@ -122,4 +122,3 @@ class SyncStatusBar(StatusBarView):
             text += f" · {backlog:,} arriving"
         self.outbox.setText(text)
         self.outbox.setToolTip("Changes waiting to be sent to the platform; nothing is dropped while offline.")
-

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from typing_extensions import override
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QItemSelectionModel, QModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHeaderView, QWidget
 
@@ -119,7 +119,7 @@ class WorkflowsPage(WorkflowsView):
 
     def selected_workflow(self) -> Workflow | None:
         """The workflow selected in the list."""
-        model = self.workflows.selectionModel()
+        model = cast("QItemSelectionModel | None", self.workflows.selectionModel())  # None before a model is set
         rows = model.selectedRows() if model is not None else []
         return self.model.workflow_at(rows[0].row()) if rows else None
 
