@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import cast
 
 from typing_extensions import override
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QScreen, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
 from app.bootstrap import Connectivity, Supervisor
 from app.settings import Settings
 from ui.bridge import Bridge
-from ui.compat import pending_slot_tasks
+from ui.compat import nullable, pending_slot_tasks
 from ui.connection_state import ConnectionState
 from ui.dialogs.shortcuts_dialog import ShortcutsDialog
 from ui.style import app_stylesheet
@@ -246,7 +245,7 @@ class MainWindow(MainWindowView):
 
     def default_size(self) -> QSize:
         """The first start's size for this screen, never below the window's minimum."""
-        screen = cast("QScreen | None", self.screen()) or cast("QScreen | None", QApplication.primaryScreen())
+        screen = nullable(self.screen()) or nullable(QApplication.primaryScreen())
         return first_size(screen.availableGeometry().size() if screen is not None else None).expandedTo(
             self.minimumSize()
         )

@@ -26,10 +26,9 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QApplication
 
 from app import portable
@@ -228,6 +227,7 @@ async def session(app: QApplication, args: argparse.Namespace) -> int:
 
 
 async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
+    from ui.compat import nullable
     from ui.main_window import HISTORY, MainWindow
     from ui.widgets.charts import PerDayChart
 
@@ -239,10 +239,7 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
         parts["window_ms"], mark = (time.monotonic() - mark) * 1000, time.monotonic()
         window.show()
         deadline = time.monotonic() + STEP_TIMEOUT
-        # windowHandle() is None until the window is created, whatever the stubs say.
-        while not (
-            (handle := cast("QWindow | None", window.windowHandle())) is not None and handle.isExposed()
-        ):  # on screen, not merely requested
+        while not ((handle := nullable(window.windowHandle())) is not None and handle.isExposed()):  # on screen
             if time.monotonic() > deadline:
                 raise SmokeFailure("the main window never appeared")
             await asyncio.sleep(0.002)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QMouseEvent
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QMenu, QPushButton, QToolButton, QWidget
 
 from app.domain.conversations import ClosedBySource, OpenedBySource
 from app.domain.workflows import Condition, ConditionField, ConditionOperator, TriggerKind
 from ui.combo import current_enum
+from ui.compat import nullable
 
 FIELD_LABELS = {
     ConditionField.CLOSED_BY_SOURCE: "Closed by source",
@@ -42,7 +42,7 @@ class StayOpenMenu(QMenu):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """Toggle the value under the pointer without closing the menu."""
-        action = cast("QAction | None", self.actionAt(event.position().toPoint()))  # None between items
+        action = nullable(self.actionAt(event.position().toPoint()))
         if action is not None and action.isCheckable() and action.isEnabled():
             action.trigger()
             event.accept()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from typing_extensions import override
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex
+from PySide6.QtCore import QModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHeaderView, QWidget
 
@@ -15,7 +15,7 @@ from app.domain.errors import CloseoutError, PublishBlocked
 from app.domain.workflows import Workflow, WorkflowState
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
-from ui.compat import asyncSlot
+from ui.compat import asyncSlot, nullable
 from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.models import workflow_list_model
 from ui.models.workflow_list_model import WorkflowListModel
@@ -119,7 +119,7 @@ class WorkflowsPage(WorkflowsView):
 
     def selected_workflow(self) -> Workflow | None:
         """The workflow selected in the list."""
-        model = cast("QItemSelectionModel | None", self.workflows.selectionModel())  # None before a model is set
+        model = nullable(self.workflows.selectionModel())
         rows = model.selectedRows() if model is not None else []
         return self.model.workflow_at(rows[0].row()) if rows else None
 
