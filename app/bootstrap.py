@@ -41,8 +41,9 @@ from app.domain.errors import (
     RateLimited,
     WorkflowError,
 )
-from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage, SyncState
-from app.domain.people import Agent, Contact, Team, UserRef
+from app.domain.history import AssignmentChange, Cursor, HistoryFilter, HistoryPage
+from app.domain.people import Agent, Contact, Team
+from app.domain.queue import QueueRow, queue_row
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, signing_key
 from app.domain.workflows import (
@@ -93,46 +94,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    """One closed conversation in the live queue, with what happened to it and why.
-
-    `status` is what the outcome chip shows: pending, unassigned (or assigned), skipped, failed, waiting,
-    undone, or "no workflow" when nothing ran on it. It is the close's *effective* outcome over every run on it
-    (two workflows on one trigger make two runs, an undo a third): `run` is the run it comes from, the one that
-    changed the assignment when one did, and so the one Undo reverses. `runs` holds every run, oldest first.
-    """
-
-    close: ClosedConversation
-    run: WorkflowRun | None
-    sync_state: SyncState | None
-    status: str
-    reason: str
-    runs: tuple[WorkflowRun, ...] = ()
-
-
-UNDO_WORDS = {SyncState.PENDING: "undo queued", SyncState.SYNCED: "undo sent", SyncState.FAILED: "undo failed"}
-
-
-def is_undo(run: WorkflowRun) -> bool:
-    """Whether `run` is the reversal of another run."""
-    return run.key.startswith("undo:")
-
-
-def chip(run: WorkflowRun | None, change: AssignmentChange | None) -> tuple[str, str]:
-    """The queue's outcome chip and reason for one run and its history row."""
-    if run is None:
-        return "no workflow", "no published workflow ran on this close"
-    if run.undone:
-        return "undone", run.reason
-    if run.outcome is RunOutcome.DONE and change is not None:
-        if change.sync_state is SyncState.PENDING:
-            return "pending", run.reason
-        if change.sync_state is SyncState.SYNCED:
-            return ("unassigned" if change.to_agent_id is None else "assigned"), run.reason
-    return run.outcome.value, run.reason
-
-
 def move_settings_key(settings: Settings) -> str | None:
     """Move a signing key typed into Settings' old single-key field from the settings file to the stored keys.
 
@@ -160,36 +121,6 @@ class TeamMember:
     availability: Availability
     set_by_lead: bool
     available_now: bool
-
-
-def effective_run(runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]) -> WorkflowRun | None:
-    """The run that says what happened to the contact.
-
-    The last one that changed its assignment, else the last workflow run; never an undo run, since the run it
-    reversed shows "undone".
-    """
-    own = [run for run in runs if not is_undo(run)]
-    changed = [run for run in own if run.id is not None and run.id in changes]
-    if changed:
-        return changed[-1]
-    return own[-1] if own else (runs[-1] if runs else None)
-
-
-def queue_row(
-    close: ClosedConversation, runs: Sequence[WorkflowRun], changes: Mapping[int, AssignmentChange]
-) -> QueueRow:
-    """A close's queue row from every run on it and the first change of each."""
-    run = effective_run(runs, changes)
-    change = changes.get(run.id) if run is not None and run.id is not None else None
-    status, reason = chip(run, change)
-    if status == "undone" and run is not None:
-        undo = next((r for r in reversed(runs) if r.key == f"undo:{run.id}"), None)
-        if undo is not None:
-            undo_change = changes.get(undo.id) if undo.id is not None else None
-            sent = undo_change.sync_state if undo_change is not None else SyncState.PENDING
-            words = UNDO_WORDS.get(sent, f"undo {sent.value}")
-            reason = f"{undo.reason.split(' (undo of run')[0]} ({words}, run {undo.id})"
-    return QueueRow(close, run, change.sync_state if change else None, status, reason, tuple(runs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -671,11 +602,6 @@ class Supervisor:
         return self._agents
 
     @connected
-    async def agent_refs(self) -> dict[int, UserRef]:
-        """The cached agents as references, by id."""
-        return {agent_id: agent.ref for agent_id, agent in (await self.agents()).items()}
-
-    @connected
     async def team(self) -> list[TeamMember]:
         """Every cached agent with their availability, by name (the Team page and `closeout-cli agents`)."""
         agents = await self.agents()
@@ -947,21 +873,16 @@ def _open_store(url: str | None) -> Store:
 __all__ = [
     "Connectivity",
     "DryRunReport",
-    "QueueRow",
     "RunDetail",
     "Supervisor",
     "TeamMember",
     "Template",
     "api_url_problem",
-    "chip",
     "configured_database_url",
     "connected",
     "connection_words",
     "copy_database",
-    "effective_run",
-    "is_undo",
     "postgres_driver",
-    "queue_row",
     "test_database_url",
     "unknown_references",
 ]

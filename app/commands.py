@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from app import portable, secrets
-from app.bootstrap import QueueRow, Supervisor, TeamMember
+from app.bootstrap import Supervisor, TeamMember
 from app.domain.availability import WHERE_SET, Presence, WorkingHours
 from app.domain.errors import AuthRejected, ConfigError, Offline
 from app.domain.history import AssignmentChange, ChangeSource, HistoryFilter, SyncState
+from app.domain.queue import QueueRow
 from app.domain.secret import Secret
 from app.domain.signing_keys import EVENT_LABELS, SigningKey, parse_key_option, signing_key
 from app.domain.workflow_codec import MAX_ID
@@ -515,7 +516,7 @@ def queue_json(row: QueueRow) -> dict[str, Any]:
         "assignee_at_close": assignee.id if assignee else None,
         "assignee_at_close_name": assignee.name if assignee else None,
         "run_id": row.run.id if row.run else None,
-        "outcome": row.status,
+        "outcome": row.status.value,
         "reason": row.reason,
         "sync_state": row.sync_state.value if row.sync_state else None,
         "runs": [

@@ -281,6 +281,10 @@ class Settings:
         """Go back to the default."""
         self._values.pop(setting.key, None)
 
+    def file_beside(self, name: str) -> Path:
+        """A file of Closeout's own in the settings file's folder (created), so CLOSEOUT_HOME moves it too."""
+        return paths.ensure_dir((self.path or paths.settings_path()).parent) / name
+
     def save(self) -> None:
         """Write the file values atomically (a crash never leaves half a file), private to the user."""
         path = self.path or paths.settings_path()

@@ -342,7 +342,6 @@ def make_agents() -> list[Agent]:
                 email=f"{first.lower()}.{i}@example.com",
                 role=AgentRole.MANAGER if i % 25 == 0 else AgentRole.AGENT,
                 team=teams[i % len(teams)],
-                online=rng.random() < 0.6,
             )
         )
     return agents

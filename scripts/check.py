@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     steps = [
         ("ruff lint", [str(BIN / "ruff"), "check", "."]),
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
-        ("mypy (strict, app/)", [str(BIN / "mypy")]),
+        ("mypy (strict, app/ and ui/)", [str(BIN / "mypy")]),
         ("import contracts", [str(BIN / "lint-imports")]),
         ("pytest", [sys.executable, "-m", "pytest", "-m", "not frozen and not gui", *argv]),
         # The GUI tests get a process of their own: one QApplication, and no uvicorn threads left by other tests.

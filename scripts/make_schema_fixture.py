@@ -34,7 +34,7 @@ def main() -> int:
     target.unlink(missing_ok=True)
     store = Store.open(f"sqlite:///{target}")
     try:
-        store.cache.upsert_agents([Agent(7, "Maya", "Lee", "maya@example.com", team=Team(1, "Support"), online=True)])
+        store.cache.upsert_agents([Agent(7, "Maya", "Lee", "maya@example.com", team=Team(1, "Support"))])
         workflow = store.workflows.save(
             Workflow(
                 name="Assignment: Unassign After Conversation Closes",

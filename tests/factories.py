@@ -12,8 +12,8 @@ from app.domain.people import Agent, Contact, ContactStatus, Team, UserRef
 from app.domain.plan import AssigneeUpdate, Plan, PlannedAction, PlannedRun
 from app.domain.workflows import RunOutcome, WorkflowRun
 
-MAYA = Agent(7, "Maya", "Lee", "maya@example.com", team=Team(1, "Support"), online=True)
-RAVI = Agent(8, "Ravi", "Shah", "ravi@example.com", team=Team(1, "Support"), online=False)
+MAYA = Agent(7, "Maya", "Lee", "maya@example.com", team=Team(1, "Support"))
+RAVI = Agent(8, "Ravi", "Shah", "ravi@example.com", team=Team(1, "Support"))
 
 
 def contact(contact_id: int, assignee: UserRef | None = MAYA.ref, **fields: object) -> Contact:

@@ -16,6 +16,10 @@ from PySide6.QtCore import QObject, QTimer
 
 INTERVAL_MS = 500
 
+# WORKAROUND: CPython collects cycles in whichever thread allocates, and neither PySide6 nor PyQt can move a
+# QObject's destruction back to its own thread, so the cure is to collect on the GUI thread only, as first
+# described on the PyQt list: https://riverbankcomputing.com/pipermail/pyqt/2011-August/030378.html
+
 
 class MainThreadCollector(QObject):
     """While it runs, cycles are collected on the GUI thread only."""

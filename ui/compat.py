@@ -7,9 +7,24 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Slot
+
+T = TypeVar("T")
+
+
+# WORKAROUND: PySide6's generated stubs type every pointer a Qt method returns as never None, though Qt
+# returns nullptr from several, and PySide6 None: QMenu.actionAt between items
+# (https://doc.qt.io/qt-6/qmenu.html#actionAt), QWidget.windowHandle before the window exists
+# (https://doc.qt.io/qt-6/qwidget.html#windowHandle), QAbstractItemView.selectionModel with no model
+# (https://doc.qt.io/qt-6/qabstractitemview.html#selectionModel), QWidget.screen and
+# QGuiApplication.primaryScreen with no screen (https://doc.qt.io/qt-6/qguiapplication.html#primaryScreen).
+# `nullable` tells the type checker so, and changes nothing at run time.
+def nullable(value: T) -> T | None:
+    """`value`, typed as possibly None (see the WORKAROUND above)."""
+    return value
+
 
 # WORKAROUND: qasync's asyncSlot returns the task it creates and keeps no reference to it, and the asyncio
 # loop only holds tasks weakly, so a slot's task can be garbage-collected mid-flight ("Task was destroyed but

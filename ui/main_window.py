@@ -10,12 +10,12 @@ from typing_extensions import override
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
-from app import paths
 from app.bootstrap import Connectivity, Supervisor
+from app.settings import Settings
 from ui.bridge import Bridge
-from ui.compat import pending_slot_tasks
+from ui.compat import nullable, pending_slot_tasks
 from ui.connection_state import ConnectionState
 from ui.dialogs.shortcuts_dialog import ShortcutsDialog
 from ui.style import app_stylesheet
@@ -37,9 +37,9 @@ log = logging.getLogger("closeout.ui")
 CONNECTIVITY_NOTICE = "connectivity"
 
 
-def window_settings() -> QSettings:
-    """Window geometry lives in Closeout's own config folder, so CLOSEOUT_HOME moves it too."""
-    return QSettings(str(paths.config_dir() / "window.ini"), QSettings.Format.IniFormat)
+def window_settings(settings: Settings) -> QSettings:
+    """Window geometry lives beside the settings file, in Closeout's own config folder."""
+    return QSettings(str(settings.file_beside("window.ini")), QSettings.Format.IniFormat)
 
 
 FIRST_SIZE = QSize(1280, 800)
@@ -195,6 +195,7 @@ class MainWindow(MainWindowView):
         }.get(self.current_page)
         if target is not None:
             target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        if isinstance(target, QLineEdit):  # the run log's filter is a combo box, with no text to select
             target.selectAll()
 
     @property
@@ -230,7 +231,7 @@ class MainWindow(MainWindowView):
             self.notifier.withdraw(CONNECTIVITY_NOTICE)
 
     def _restore_geometry(self) -> None:
-        stored = window_settings()
+        stored = window_settings(self.supervisor.settings)
         geometry = stored.value("geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -244,13 +245,14 @@ class MainWindow(MainWindowView):
 
     def default_size(self) -> QSize:
         """The first start's size for this screen, never below the window's minimum."""
-        screen = self.screen() or QApplication.primaryScreen()
-        return first_size(screen.availableGeometry().size() if screen else None).expandedTo(self.minimumSize())
+        screen = nullable(self.screen()) or nullable(QApplication.primaryScreen())
+        return first_size(screen.availableGeometry().size() if screen is not None else None).expandedTo(
+            self.minimumSize()
+        )
 
     def save_geometry(self) -> None:
         """Remember the window's size, place and page."""
-        paths.ensure_dir(paths.config_dir())
-        stored = window_settings()
+        stored = window_settings(self.supervisor.settings)
         stored.setValue("geometry", self.saveGeometry())
         stored.setValue("page", self.current_page)
         stored.sync()

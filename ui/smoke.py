@@ -227,6 +227,7 @@ async def session(app: QApplication, args: argparse.Namespace) -> int:
 
 
 async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
+    from ui.compat import nullable
     from ui.main_window import HISTORY, MainWindow
     from ui.widgets.charts import PerDayChart
 
@@ -238,7 +239,7 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
         parts["window_ms"], mark = (time.monotonic() - mark) * 1000, time.monotonic()
         window.show()
         deadline = time.monotonic() + STEP_TIMEOUT
-        while not ((handle := window.windowHandle()) and handle.isExposed()):  # on screen, not merely requested
+        while not ((handle := nullable(window.windowHandle())) is not None and handle.isExposed()):  # on screen
             if time.monotonic() > deadline:
                 raise SmokeFailure("the main window never appeared")
             await asyncio.sleep(0.002)

@@ -179,6 +179,10 @@ class WorkflowFileError(WorkflowError):
     default_action = "Choose a file exported by Closeout."
 
 
+class ExportCancelled(CloseoutError):
+    """The lead stopped an export before it finished; the partial file has been removed."""
+
+
 class NotFoundLocally(CloseoutError):
     """A workflow, run or record asked for by id is not in the local database."""
 

@@ -75,7 +75,6 @@ class Agent:
     email: str
     role: AgentRole = AgentRole.AGENT
     team: Team | None = None
-    online: bool = False
 
     @property
     def name(self) -> str:

@@ -46,7 +46,6 @@ from app.domain.workspace import Channel, ClosingNote
 from app.platform import mapping
 from app.platform.identifiers import ContactRef, path_segment
 from app.platform.pacing import Pacer, RateLimitBudget
-from app.platform.transport import transport_for
 
 log = logging.getLogger("closeout.platform")
 
@@ -167,7 +166,7 @@ class PlatformClient:
             max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=30.0
         )
         self._http = httpx.AsyncClient(
-            transport=transport or transport_for(self._base_url, limits),
+            transport=transport,
             timeout=self._timeout,
             limits=limits,
             follow_redirects=False,

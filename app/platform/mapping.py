@@ -43,11 +43,6 @@ def as_int(value: object, field: str) -> int:
     raise MappingError(f"{field} is not an integer")
 
 
-def optional_int(value: object, field: str) -> int | None:
-    """As `as_int`, with null meaning None."""
-    return None if value is None else as_int(value, field)
-
-
 def as_time(value: object, field: str) -> int:
     """Unix seconds; milliseconds are scaled down."""
     seconds = as_int(value, field)
@@ -146,8 +141,8 @@ def _role(value: object) -> AgentRole:
 def agent(value: object, field: str = "user") -> Agent:
     """A workspace user from the SpaceUser shape (`/space/user`).
 
-    The shape has no presence, and no endpoint gives one: `online` stays False here and is Closeout's own
-    availability, filled in from what the lead keeps, never from the platform.
+    The shape has no presence, and no endpoint gives one: "only online users" reads the availability the
+    lead keeps in Closeout, never the platform.
     """
     obj = as_object(value, field)
     team_raw = obj.get("team")

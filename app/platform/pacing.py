@@ -225,11 +225,6 @@ class Pacer:
         self._reported: dict[str, RateLimitBudget] = {}
         self.latest: RateLimitBudget | None = None
 
-    @property
-    def configured_rate(self) -> float:
-        """The rate no endpoint exceeds."""
-        return self._rate
-
     def bucket(self, endpoint: str) -> TokenBucket:
         """The endpoint's spacing, at the configured rate."""
         bucket = self._buckets.get(endpoint)

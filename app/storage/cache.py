@@ -83,11 +83,6 @@ class ContactCache:
         with self._sessions() as session:
             return {int(agent): int(count) for agent, count in session.execute(statement)}
 
-    def contact_count(self) -> int:
-        """How many contacts are cached."""
-        with self._sessions() as session:
-            return int(session.execute(select(func.count()).select_from(CONTACTS)).scalar_one())
-
     def assigned_at_rest(self) -> set[int]:
         """Contacts the cache shows with an assignee and no command of Closeout's still to settle.
 

@@ -110,15 +110,6 @@ class CloseRepository:
         with self._sessions() as session:
             return [close_from(r) for r in session.execute(statement).mappings()]
 
-    def is_known(self, event_id: str, contact_id: int, closed_time: int) -> bool:
-        """True when this close was already recorded, by event id or by (contact, close time)."""
-        statement = select(CLOSES.c.id).where(
-            (CLOSES.c.event_id == event_id)
-            | and_(CLOSES.c.contact_id == contact_id, CLOSES.c.closed_time == closed_time)
-        )
-        with self._sessions() as session:
-            return session.execute(statement.limit(1)).first() is not None
-
     def count(self) -> int:
         """How many closes are recorded."""
         with self._sessions() as session:

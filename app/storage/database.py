@@ -156,11 +156,6 @@ class Database:
             max_workers=2, thread_name_prefix="closeout-db-reader", initializer=_mark_reader_thread
         )
 
-    @property
-    def is_sqlite(self) -> bool:
-        """True for SQLite, False for a shared PostgreSQL."""
-        return self.engine.dialect.name == "sqlite"
-
     @classmethod
     def open(cls, url: str | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
         """Open (creating if needed) and migrate the database at `url`; environment problems raise StorageError.

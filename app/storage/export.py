@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.domain.errors import ExportCancelled
 from app.domain.history import HistoryFilter
 from app.storage.history import conditions
 from app.storage.models import CHANGES, CONTACTS, WORKFLOWS
@@ -42,10 +43,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int, int], bool]
 """Called with (rows written, rows in total) after each batch; returning False cancels the export."""
-
-
-class ExportCancelled(Exception):
-    """The progress callback asked to stop; the partial file has been removed."""
 
 
 WORKFLOW_SOURCE = "workflow"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from itertools import islice, pairwise
 from operator import itemgetter
@@ -353,8 +353,3 @@ class HistoryRepository:
                 connection.exec_driver_sql(statement, parameters)
                 total += len(chunk)
         return total
-
-
-def ids(rows: Sequence[AssignmentChange]) -> tuple[int, ...]:
-    """The ids of stored changes."""
-    return tuple(r.id for r in rows if r.id is not None)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
@@ -241,12 +241,6 @@ class Outbox:
         with self._sessions() as session:
             row = session.execute(select(OUTBOX).where(OUTBOX.c.id == command_id)).mappings().first()
         return command_from(row) if row else None
-
-    def by_state(self, state: OutboxState, limit: int = 1000) -> list[OutboxCommand]:
-        """Commands in one state, oldest first."""
-        statement = select(OUTBOX).where(and_(OUTBOX.c.state == state.value)).order_by(OUTBOX.c.id).limit(limit)
-        with self._sessions() as session:
-            return [command_from(r) for r in session.execute(statement).mappings()]
 
 
 def _take_back(session: Session, now: float) -> int:

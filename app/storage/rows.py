@@ -87,7 +87,7 @@ def agent_values(agent: Agent, now: float) -> dict[str, Any]:
         "role": agent.role.value,
         "team_id": agent.team.id if agent.team else None,
         "team_name": agent.team.name if agent.team else None,
-        "online": agent.online,
+        "online": False,  # a column of the first schema, from before presence was known to be unavailable
         "updated_at": now,
     }
 
@@ -99,7 +99,7 @@ def agent_from(row: RowData) -> Agent:
         role = AgentRole(row["role"])
     except ValueError:
         role = AgentRole.AGENT
-    return Agent(row["id"], row["first_name"], row["last_name"], row["email"], role, team, bool(row["online"]))
+    return Agent(row["id"], row["first_name"], row["last_name"], row["email"], role, team)
 
 
 def close_values(close: ClosedConversation, now: float) -> dict[str, Any]:

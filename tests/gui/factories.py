@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.bootstrap import QueueRow
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.people import Contact, UserRef
+from app.domain.queue import QueueRow, QueueStatus
 from app.domain.workflows import RunOutcome, WorkflowRun
 
 NOW = 1_790_000_000
@@ -44,7 +44,9 @@ def run(
 
 def queue_row(close_id: int, status: str = "pending") -> QueueRow:
     outcome = {"skipped": RunOutcome.SKIPPED, "failed": RunOutcome.FAILED}.get(status, RunOutcome.DONE)
-    return QueueRow(close(close_id), run(close_id, close_id, outcome), SyncState.PENDING, status, f"{status} reason")
+    return QueueRow(
+        close(close_id), run(close_id, close_id, outcome), SyncState.PENDING, QueueStatus(status), f"{status} reason"
+    )
 
 
 def change(change_id: int, *, at: float | None = None, state: SyncState = SyncState.SYNCED) -> AssignmentChange:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.domain.history import HistoryFilter
 from tests.helpers import wait_until
+from ui.widgets.notifications import Notice
 
 
 async def test_for_excel_starts_with_a_bom_and_workflow_names_are_as_they_were(gui_app, tmp_path: Path) -> None:
@@ -33,3 +34,28 @@ async def test_for_excel_starts_with_a_bom_and_workflow_names_are_as_they_were(g
         assert own
         assert {row["workflow"] for row in own} == {published.name}
         assert "Lucía" in excel.read_text(encoding="utf-8-sig")
+
+
+async def test_cancel_stops_the_export_says_so_and_leaves_no_file(gui_app, tmp_path: Path) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, rate=1200.0)
+        await supervisor.start()
+        await wait_until(lambda: supervisor.store.history.count(HistoryFilter()) >= 3, timeout=60)
+        window = app.window(supervisor)
+        panel = window.history
+        notices: list[Notice] = []
+        window.notifier.posted.connect(notices.append)
+        asks = panel._progress
+
+        def cancelled_at_the_first_batch(done: int, total: int) -> bool:
+            panel._cancel_export.set()  # what Cancel sets, here before the exporter asks whether to go on
+            return asks(done, total)
+
+        panel._progress = cancelled_at_the_first_batch  # type: ignore[method-assign]
+        target = tmp_path / "cancelled.csv"
+
+        assert await panel.export_to(target) is None
+
+        assert not target.exists()
+        assert ("info", "Export cancelled; no file was written.") in [(n.level, n.text) for n in notices]
+        assert not [notice for notice in notices if notice.level == "error"]

@@ -153,7 +153,7 @@ async def test_users_notes_and_channels(served: Served, client: PlatformClient) 
     fake_user = served.platform.state.users[2]
     agent = await client.get_user(2)
     assert agent.email == fake_user.email
-    assert agent.online is False  # the platform has no presence: availability is Closeout's own
+    assert not hasattr(agent, "online")  # the platform has no presence: availability is Closeout's own
     assert agent.team is not None and fake_user.team is not None and agent.team.name == fake_user.team.name
     with pytest.raises(NotFound):
         await client.get_user(4242)

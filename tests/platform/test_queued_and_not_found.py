@@ -25,6 +25,7 @@ from app.sync.connectivity import ConnectivityState
 from app.sync.drain import Drain
 from tests.factories import close
 from tests.platform.conftest import Served
+from tests.store_queries import commands_in
 
 ServeFactory = Callable[..., Served]
 
@@ -50,8 +51,8 @@ async def test_a_queued_unassign_waits_minutes_while_the_others_go_out(serve: Se
             drain = Drain(store, lambda: client, ConnectivityState(demo=False, on_change=lambda _: None), print)
             started = time.time()
             await drain.run_until_idle()
-        done = store.outbox.by_state(OutboxState.DONE)
-        (queued,) = store.outbox.by_state(OutboxState.PENDING)
+        done = commands_in(store, OutboxState.DONE)
+        (queued,) = commands_in(store, OutboxState.PENDING)
         assert len(done) == 5
         assert started + QUEUED_MIN_S - 1 <= queued.next_attempt_at <= time.time() + QUEUED_MAX_S + 1
         assert queued.last_error is not None and "in queue" in queued.last_error
@@ -78,7 +79,7 @@ async def test_assigning_a_user_the_platform_does_not_know_fails_in_words_about_
         async with served.client() as client:
             drain = Drain(store, lambda: client, ConnectivityState(demo=False, on_change=lambda _: None), print)
             await drain.run_until_idle()
-        (failed,) = store.outbox.by_state(OutboxState.FAILED)
+        (failed,) = commands_in(store, OutboxState.FAILED)
         assert failed.last_error is not None and "User not found" in failed.last_error
         (run,) = store.runs.page(limit=10)
         assert run.reason == "failed: user not found on the platform"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.errors import ExportCancelled
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.people import Contact
-from app.storage.export import COLUMNS, ExportCancelled, escape_cell
+from app.storage.export import COLUMNS, escape_cell
 from app.storage.history import HistoryFilter
 from app.storage.store import Store
 

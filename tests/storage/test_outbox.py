@@ -24,6 +24,7 @@ from app.storage.outbox import Claim
 from app.storage.store import Store
 from app.sync.service import SyncOptions, SyncService
 from tests.factories import close, unassign_plan
+from tests.store_queries import commands_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +82,7 @@ def test_failed_command_keeps_the_platform_message(store: Store) -> None:
     store.outbox.settle(command, OutboxState.FAILED, error="Contact not found", change_state=SyncState.FAILED)
     stored = store.outbox.get(command.id or 0)
     assert stored is not None and (stored.state, stored.last_error) == (OutboxState.FAILED, "Contact not found")
-    assert store.outbox.by_state(OutboxState.FAILED) == [stored]
+    assert commands_in(store, OutboxState.FAILED) == [stored]
 
 
 def test_retry_at_postpones_until_due(store: Store) -> None:
@@ -122,7 +123,7 @@ def test_start_up_takes_back_only_expired_leases(store: Store, db_url: str) -> N
         assert store.outbox.recover_expired(now + 1) == 0  # the other holder's leases still run
         assert [c.contact_id for c in store.outbox.claim_due(now + 1).commands] == [3]
         assert store.outbox.recover_expired(now + store.outbox.lease_seconds + 2) == 3  # every lease ran out
-        assert len(store.outbox.by_state(OutboxState.PENDING)) == 3
+        assert len(commands_in(store, OutboxState.PENDING)) == 3
         assert store.outbox.recover_expired(now + store.outbox.lease_seconds + 2) == 0
     finally:
         other.close()

@@ -26,6 +26,7 @@ from app.domain.workflows import (
 )
 from app.storage.store import Store
 from tests.factories import MAYA, RAVI, close, unassign_plan
+from tests.store_queries import close_is_known, contact_count
 
 
 def test_contacts_and_agents_upsert_and_read_back(store: Store) -> None:
@@ -37,7 +38,7 @@ def test_contacts_and_agents_upsert_and_read_back(store: Store) -> None:
     cached = store.cache.contact(1)
     assert cached == Contact(1, "Ana", "Cruz-Lee", tags=("vip", "b2b"), assignee=RAVI.ref)
     assert store.cache.contacts([1, 2]) == {1: cached}
-    assert store.cache.contact_count() == 1
+    assert contact_count(store) == 1
 
 
 def test_open_load_counts_open_contacts_per_agent(store: Store) -> None:
@@ -114,8 +115,8 @@ def test_closes_newest_first_and_by_period(store: Store) -> None:
     store.plans.commit_many([unassign_plan(close(i, closed_time=1_000 + i)) for i in range(1, 6)])
     assert [c.contact.id for c in store.closes.newest(limit=3)] == [5, 4, 3]
     assert [c.contact.id for c in store.closes.between(1_002, 1_004)] == [2, 3]
-    assert store.closes.is_known("ev-3-1003", 0, 0) and store.closes.is_known("x", 3, 1_003)
-    assert not store.closes.is_known("x", 3, 1_004)
+    assert close_is_known(store, "ev-3-1003", 0, 0) and close_is_known(store, "x", 3, 1_003)
+    assert not close_is_known(store, "x", 3, 1_004)
     newest = store.closes.newest(limit=1)[0]
     assert newest.id is not None and store.closes.get(newest.id) == newest
     assert newest.assignee_at_close == MAYA.ref

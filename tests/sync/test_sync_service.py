@@ -22,6 +22,7 @@ from app.platform.fake.platform import IN_PROCESS_URL
 from app.platform.webhooks import parse_event
 from app.storage.store import Store
 from tests.helpers import wait_until
+from tests.store_queries import commands_in
 from tests.sync.conftest import Rig
 
 
@@ -127,7 +128,7 @@ async def test_a_contact_missing_on_the_platform_fails_with_the_reason(rig: Rig)
 
     (run,) = rig.store.runs.page()
     assert (run.outcome, run.reason) == (RunOutcome.FAILED, "failed: contact not found on the platform")
-    (command,) = rig.store.outbox.by_state(OutboxState.FAILED)
+    (command,) = commands_in(rig.store, OutboxState.FAILED)
     assert command.last_error == "The platform answered 404: Contact not found."
     assert [c.sync_state for c in _history(rig)] == [SyncState.FAILED]
 

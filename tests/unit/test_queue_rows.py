@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from app.bootstrap import queue_row
 from app.domain.conversations import ClosedBySource, ClosedConversation
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.people import Contact
+from app.domain.queue import queue_row
 from app.domain.workflows import RunOutcome, WorkflowRun
 
 CLOSE = ClosedConversation("evt-1", Contact(7, "Lucía Pérez"), 1_700_000_000, ClosedBySource.USER, id=3)

@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QFont, QGuiApplication, QPalette, QStandardItem, QStandardItemModel
 
-from app.bootstrap import QueueRow, is_undo
 from app.domain.conversations import ClosedBySource
+from app.domain.queue import CHANGED, QueueRow, is_undo
 from app.domain.workflows import RunOutcome
 from ui import formatting
 from ui.widgets.delegates import ChipPixmaps
@@ -40,7 +40,7 @@ def undoable(row: QueueRow) -> bool:
         and run.outcome is RunOutcome.DONE
         and not run.undone
         and not is_undo(run)
-        and row.status in {"pending", "unassigned", "assigned"}
+        and row.status in CHANGED
     )
 
 
@@ -91,8 +91,8 @@ class QueueModel(QStandardItemModel):
 
     def _outcome(self, row: QueueRow, outcome: QStandardItem, action: QStandardItem) -> None:
         """The cells that follow the run: the chip, its reason and tooltip, and the Undo link."""
-        outcome.setData(row.status, STATUS_ROLE)
-        outcome.setData(self._chips.pixmap(row.status, self._palette), Qt.ItemDataRole.DecorationRole)
+        outcome.setData(row.status.value, STATUS_ROLE)
+        outcome.setData(self._chips.pixmap(row.status.value, self._palette), Qt.ItemDataRole.DecorationRole)
         outcome.setToolTip(f"{row.status}: {row.reason}")
         can_undo = undoable(row)
         action.setText("Undo" if can_undo else "")

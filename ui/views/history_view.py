@@ -75,13 +75,13 @@ class HistoryView(QWidget):
             field.setToolTip(field.property("help"))
             field.setClearButtonEnabled(True)
             field.setMaximumWidth(150)
-        row0 = (
+        row0: tuple[tuple[QLabel, QWidget], ...] = (
             (QLabel("Dates"), self.preset),
             (QLabel("Agent"), self.agent),
             (QLabel("Team"), self.team),
             (QLabel("Source"), self.source),
         )
-        row1 = (
+        row1: tuple[tuple[QLabel, QWidget], ...] = (
             (QLabel("Workflow"), self.workflow),
             (QLabel("Outcome"), self.outcome),
             (QLabel("Contact"), self.contact),

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QMenu, QPushBut
 from app.domain.conversations import ClosedBySource, OpenedBySource
 from app.domain.workflows import Condition, ConditionField, ConditionOperator, TriggerKind
 from ui.combo import current_enum
+from ui.compat import nullable
 
 FIELD_LABELS = {
     ConditionField.CLOSED_BY_SOURCE: "Closed by source",
@@ -41,7 +42,7 @@ class StayOpenMenu(QMenu):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """Toggle the value under the pointer without closing the menu."""
-        action = self.actionAt(event.position().toPoint())
+        action = nullable(self.actionAt(event.position().toPoint()))
         if action is not None and action.isCheckable() and action.isEnabled():
             action.trigger()
             event.accept()

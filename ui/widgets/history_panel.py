@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QWidget
 
 from app import portable
 from app.bootstrap import Supervisor
-from app.domain.errors import CloseoutError
+from app.domain.errors import CloseoutError, ExportCancelled
 from app.domain.history import ChangeSource, Cursor, HistoryFilter, SyncState
 from ui import formatting
 from ui.bridge import Bridge
@@ -423,7 +423,11 @@ class HistoryPanel(HistoryView):
             return
         if fresh_rows:
             current = {entry.change.id: entry for entry in self.model.rows()}
-            replaced = {row.id: HistoryEntry(row, current[row.id].contact) for row in fresh_rows if row.id in current}
+            replaced = {
+                row.id: HistoryEntry(row, current[row.id].contact)
+                for row in fresh_rows
+                if row.id is not None and row.id in current
+            }
             self.model.replace_where(replaced, lambda entry: entry.change.id)
         if any(i not in known for i in ids):
             rows = self.model.rows()
@@ -495,17 +499,15 @@ class HistoryPanel(HistoryView):
             written = await self._supervisor.export_csv(
                 path, self.filter, self._progress, for_excel=self.for_excel.isChecked()
             )
+        except ExportCancelled:
+            self._notifier.info("Export cancelled; no file was written.")
+            return None
         except CloseoutError as exc:
             self._notifier.error(exc)
             return None
         except OSError as exc:
             self._notifier.error(f"The file could not be written: {exc.strerror or exc}. Choose another folder.")
             return None
-        except Exception:
-            if self._cancel_export.is_set():  # the exporter stopped because we asked it to
-                self._notifier.info("Export cancelled; no file was written.")
-                return None
-            raise
         finally:
             self.exporting = False
             self.export.setEnabled(True)

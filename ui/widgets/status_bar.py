@@ -172,17 +172,6 @@ class SyncStatusBar(StatusBarView):
         self.outbox.setText(text)
         self.outbox.setToolTip("Changes waiting to be sent to the platform; nothing is dropped while offline.")
 
-    def show_progress(self, done: int, total: int, text: str = "") -> None:
-        """Show a long job's progress (hidden again with `hide_progress`)."""
-        self.progress.setMaximum(max(1, total))
-        self.progress.setValue(min(done, max(1, total)))
-        self.progress.setFormat(text or "%p%")
-        self.progress.show()
-
-    def hide_progress(self) -> None:
-        """Hide the progress bar."""
-        self.progress.hide()
-
 
 def runner_where(status: SyncStatus) -> str | None:
     """The computer that runs, as the lead would say it ("this computer", "lead-2"), or None when none does."""

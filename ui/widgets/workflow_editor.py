@@ -153,7 +153,7 @@ class WorkflowEditor(WorkflowEditorView):
             base,
             name=self.name.text(),
             trigger=Trigger(
-                current_enum(self.trigger, TriggerKind),
+                current_enum(self.trigger, TriggerKind) or base.trigger.kind,
                 tuple(row.condition() for row in self.condition_rows),
                 current_enum(self.join, Join) or Join.AND,
             ),

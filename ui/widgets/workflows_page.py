@@ -15,7 +15,7 @@ from app.domain.errors import CloseoutError, PublishBlocked
 from app.domain.workflows import Workflow, WorkflowState
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
-from ui.compat import asyncSlot
+from ui.compat import asyncSlot, nullable
 from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.models import workflow_list_model
 from ui.models.workflow_list_model import WorkflowListModel
@@ -120,7 +120,7 @@ class WorkflowsPage(WorkflowsView):
 
     def selected_workflow(self) -> Workflow | None:
         """The workflow selected in the list."""
-        model = self.workflows.selectionModel()
+        model = nullable(self.workflows.selectionModel())
         rows = model.selectedRows() if model is not None else []
         return self.model.workflow_at(rows[0].row()) if rows else None
 

@@ -34,7 +34,7 @@ from tests.factories import MAYA, RAVI, close
 
 NOW = 1_700_000_100.0
 SUPPORT = Team(1, "Support")
-ANA = Agent(9, "Ana", "Cruz", "ana@example.com", team=SUPPORT, online=True)
+ANA = Agent(9, "Ana", "Cruz", "ana@example.com", team=SUPPORT)
 
 
 def _published(template_id: str, workflow_id: int = 1, **values: str) -> Workflow:

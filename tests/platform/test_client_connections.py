@@ -1,4 +1,4 @@
-"""The asyncio transport under httpx, against small servers on loopback that misbehave on purpose."""
+"""The client's connections, against small servers on loopback that misbehave on purpose."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import httpx
 import pytest
 import trustme
 
-from app.platform.transport import AsyncioTransport, transport_for
+from app.domain.errors import Offline
+from app.domain.secret import Secret
+from app.platform.client import PlatformClient
 
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4, keepalive_expiry=30.0)
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
+TOKEN = Secret("loopback-token")
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -67,7 +70,23 @@ def tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
-    return await reader.readuntil(b"\r\n\r\n")
+    """One request's head, its body read and dropped, so the next request on the connection reads cleanly."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            await reader.readexactly(int(value))
+    return head
+
+
+def client_for(base: str, *, timeout: float = 5.0, transport: httpx.AsyncBaseTransport | None = None) -> PlatformClient:
+    """A client on `base`, unpaced and never retrying, so each test counts its own connections and errors."""
+    return PlatformClient(base, TOKEN, rate_limit=0, max_retries=0, timeout=timeout, transport=transport)
+
+
+def trusting_transport(trusting: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, checking certificates against `trusting` (the client's own checks the defaults)."""
+    return httpx.AsyncHTTPTransport(verify=trusting, limits=LIMITS)
 
 
 async def test_a_kept_alive_connection_the_server_closed_is_replaced_not_reused() -> None:
@@ -83,13 +102,12 @@ async def test_a_kept_alive_connection_the_server_closed_is_replaced_not_reused(
         writer.close()
         closed.set()
 
-    async with serving(answer_once_then_close) as port, httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:
-        first = await http.get(f"http://127.0.0.1:{port}/one")
+    async with serving(answer_once_then_close) as port, client_for(f"http://127.0.0.1:{port}") as client:
+        await client.unassign(1)
         await asyncio.wait_for(closed.wait(), 5)
         await asyncio.sleep(0.05)  # let the loop see the end of the stream
-        second = await http.get(f"http://127.0.0.1:{port}/two")
+        await client.unassign(2)
 
-    assert (first.text, second.text) == ("ok", "ok")
     assert connections == 2
 
 
@@ -109,64 +127,67 @@ async def test_a_connection_the_server_ended_with_a_last_word_is_not_reused() ->
         writer.close()
         said_goodbye.set()
 
-    async with serving(answer_then_time_out) as port, httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:
-        first = await http.get(f"http://127.0.0.1:{port}/one")
+    async with serving(answer_then_time_out) as port, client_for(f"http://127.0.0.1:{port}") as client:
+        await client.unassign(1)
         await asyncio.wait_for(said_goodbye.wait(), 5)
         await asyncio.sleep(0.05)
-        second = await http.get(f"http://127.0.0.1:{port}/two")
+        await client.unassign(2)  # a 408 read as this call's answer would raise ValidationFailed
 
-    assert (first.status_code, second.status_code) == (200, 200)
     assert connections == 2
 
 
 async def test_requests_share_one_connection_while_the_server_keeps_it() -> None:
     connections = 0
+    requests: list[bytes] = []
 
     async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
         while True:
-            await read_request(reader)
+            requests.append(await read_request(reader))
             writer.write(OK)
             await writer.drain()
 
-    async with serving(keep_answering) as port, httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:
-        texts = [(await http.get(f"http://127.0.0.1:{port}/{i}")).text for i in range(5)]
+    async with serving(keep_answering) as port, client_for(f"http://127.0.0.1:{port}") as client:
+        for contact in range(5):
+            await client.unassign(contact)
 
-    assert texts == ["ok"] * 5
+    assert [request.split(b" ")[1] for request in requests] == [
+        f"/contact/id:{contact}/conversation/assignee".encode() for contact in range(5)
+    ]
     assert connections == 1
 
 
-async def test_a_server_that_never_answers_is_a_read_timeout() -> None:
+async def test_a_server_that_never_answers_is_offline_within_the_timeout() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         await asyncio.sleep(5)
 
-    async with serving(silent) as port, httpx.AsyncClient(transport=AsyncioTransport(LIMITS), timeout=0.2) as http:
-        with pytest.raises(httpx.ReadTimeout):
-            await http.get(f"http://127.0.0.1:{port}/")
+    async with serving(silent) as port, client_for(f"http://127.0.0.1:{port}", timeout=0.2) as client:
+        with pytest.raises(Offline, match=r"did not answer within 0\.2 s"):
+            await client.unassign(1)
 
 
-async def test_a_connection_dropped_mid_response_is_a_transport_error() -> None:
+async def test_a_connection_dropped_mid_response_is_offline() -> None:
     async def half_then_drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
         await writer.drain()
 
-    async with serving(half_then_drop) as port, httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:
-        with pytest.raises(httpx.TransportError):
-            await http.get(f"http://127.0.0.1:{port}/")
+    async with serving(half_then_drop) as port, client_for(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(Offline, match="connection to the platform failed"):
+            await client.unassign(1)
 
 
-async def test_nobody_listening_is_a_connect_error() -> None:
+async def test_nobody_listening_is_offline() -> None:
     async with serving(read_request) as port:
         pass  # the port is free again
-    async with httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:
-        with pytest.raises(httpx.ConnectError):
-            await http.get(f"http://127.0.0.1:{port}/")
+    async with client_for(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(Offline, match=r"Cannot reach the platform \(ConnectError\)"):
+            await client.unassign(1)
 
 
-async def test_https_is_verified_against_the_given_roots(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+async def test_https_is_verified_against_the_default_roots(tls: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
     server_context, trusting = tls
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -175,15 +196,15 @@ async def test_https_is_verified_against_the_given_roots(tls: tuple[ssl.SSLConte
         await writer.drain()
 
     async with serving(answer, server_context) as port:
-        async with httpx.AsyncClient(transport=AsyncioTransport(LIMITS, trusting)) as http:
-            response = await http.get(f"https://localhost:{port}/")
-            assert response.text == "ok"
-        async with httpx.AsyncClient(transport=AsyncioTransport(LIMITS)) as http:  # the CA is not in the defaults
-            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-                await http.get(f"https://localhost:{port}/")
+        base = f"https://localhost:{port}"
+        async with client_for(base, transport=trusting_transport(trusting)) as client:
+            await client.unassign(1)
+        async with client_for(base) as client:  # the throwaway CA is not among the defaults
+            with pytest.raises(Offline, match=r"Cannot reach the platform \(ConnectError\)"):
+                await client.unassign(1)
 
 
-async def test_a_tls_peer_that_stops_reading_fails_the_request_within_its_timeout(
+async def test_a_tls_peer_that_stops_reading_fails_the_call_within_its_timeout(
     tls: tuple[ssl.SSLContext, ssl.SSLContext],
 ) -> None:
     server_context, trusting = tls
@@ -193,22 +214,35 @@ async def test_a_tls_peer_that_stops_reading_fails_the_request_within_its_timeou
         writer.transport.pause_reading()  # gone quiet: not even a TLS close_notify will be answered
         await asyncio.sleep(60)
 
-    client = httpx.AsyncClient(transport=AsyncioTransport(LIMITS, trusting), timeout=0.3)
-    async with serving(stop_reading, server_context) as port, client as http:
-        started = time.monotonic()
-        with pytest.raises(httpx.ReadTimeout):
-            await http.get(f"https://localhost:{port}/")
+    async with serving(stop_reading, server_context) as port:
+        client = client_for(f"https://localhost:{port}", timeout=0.3, transport=trusting_transport(trusting))
+        async with client:
+            started = time.monotonic()
+            with pytest.raises(Offline, match=r"did not answer within 0\.3 s"):
+                await client.unassign(1)
         assert time.monotonic() - started < 5  # closing the dead connection does not wait for the peer
 
 
-def test_a_proxy_in_the_environment_leaves_the_url_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    api = httpx.URL("https://api.respond.io/v2/")
+async def test_a_proxy_in_the_environment_carries_calls_to_the_platform_not_to_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((await read_request(reader)).split(b"\r\n")[0])
+        writer.write(OK)
+        await writer.drain()
+
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    assert isinstance(transport_for(api, LIMITS), AsyncioTransport)
+    async with serving(proxy) as proxy_port, serving(proxy) as direct_port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        async with client_for("http://api.respond.invalid/v2") as client:
+            await client.unassign(1)  # only the proxy can answer for a name that does not resolve
+        async with client_for(f"http://127.0.0.1:{direct_port}/v2") as client:
+            await client.unassign(2)
 
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert transport_for(api, LIMITS) is None
-
-    monkeypatch.setenv("NO_PROXY", "api.respond.io")
-    assert isinstance(transport_for(api, LIMITS), AsyncioTransport)
+    assert seen == [
+        b"POST http://api.respond.invalid/v2/contact/id:1/conversation/assignee HTTP/1.1",
+        b"POST /v2/contact/id:2/conversation/assignee HTTP/1.1",
+    ]
