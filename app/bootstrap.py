@@ -83,7 +83,8 @@ if TYPE_CHECKING:
     from app.storage.probe import UrlCheck
     from app.storage.store import Store
     from app.storage.workflows import WorkflowStats
-    from app.sync.service import SyncService, SyncStatus
+    from app.sync.service import SyncService
+    from app.sync.service import SyncStatus as SyncStatus  # named by ui for types only
 
 log = logging.getLogger("closeout")
 

@@ -88,9 +88,9 @@ class HistoryView(QWidget):
             (QLabel("Conversation"), self.conversation),
         )
         for row, pairs in enumerate((row0, row1)):
-            for column, (label, field) in enumerate(pairs):
+            for column, (label, widget) in enumerate(pairs):
                 filters.addWidget(label, row, column * 2, Qt.AlignmentFlag.AlignRight)
-                filters.addWidget(field, row, column * 2 + 1)
+                filters.addWidget(widget, row, column * 2 + 1)
         self.reset = QPushButton("Reset filters")
         self.reset.setToolTip("Back to the last 7 days, every agent, team, source, workflow and outcome")
         filters.addWidget(self.reset, 0, 8)

@@ -69,7 +69,7 @@ class NoticeFrame(QFrame):
         self.notice = notice
         self.setProperty("role", "notice")
         self.setProperty("level", notice.level)
-        layout = QHBoxLayout(self)
+        self.row = layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         icon = {"info": "•", "warning": "⚠", "error": "✖"}[notice.level]
         self.label = QLabel(f"{icon}  {notice.text}")
@@ -155,10 +155,11 @@ class NotificationArea(QWidget):
     @staticmethod
     def _frame_height(frame: NoticeFrame, width: int) -> int:
         """The height `frame` needs at `width`: its wrapped label, or its buttons if they are taller."""
-        margins = frame.layout().contentsMargins()
+        layout = frame.row
+        margins = layout.contentsMargins()
         border = 2 * frame.frameWidth()  # the layout works inside the frame's border
         buttons = [b for b in (frame.action_button, frame.close_button) if b is not None]
-        spacing = frame.layout().spacing() * len(buttons)
+        spacing = layout.spacing() * len(buttons)
         beside = margins.left() + margins.right() + border + spacing + sum(b.sizeHint().width() for b in buttons)
         inner = max([frame.label.heightForWidth(max(1, width - beside))] + [b.sizeHint().height() for b in buttons])
         return inner + margins.top() + margins.bottom() + border
