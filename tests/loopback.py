@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -162,3 +164,36 @@ def sync_until_idle(env: dict[str, str], port: int, act: Callable[[], object], *
             sync.kill()
             sync.communicate()
     return sync.returncode, err
+
+
+def login(env: dict[str, str], token: str) -> None:
+    """`closeout-cli login --stdin --no-check`: store `token` as a lead would, without asking the platform."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "login", "--stdin", "--no-check"],
+        cwd=ROOT,
+        input=token + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def runner_pid(db: Path) -> int | None:
+    """The pid holding the runner lease, read from the file as any SQLite tool would."""
+    if not db.exists():
+        return None
+    with sqlite3.connect(db, timeout=5) as connection:
+        try:
+            row = connection.execute("SELECT pid, until FROM leases WHERE name = 'runner'").fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            return None
+    return None if row is None or row[1] < time.time() else int(row[0])
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> None:
+    """Block until `predicate()` is true (for tests that drive subprocesses, with no event loop of their own)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)

@@ -6,7 +6,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.loopback import ROOT, SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, login, run_cli, runner_pid, start_cli, wait_for
 
 SYNC = ("sync", "--forever", "--poll-seconds", "3600")
 
@@ -47,25 +46,6 @@ class Lines:
             time.sleep(0.05)
 
 
-def _runner_pid(db: Path) -> int | None:
-    """The pid holding the runner lease, read from the file as any SQLite tool would."""
-    if not db.exists():
-        return None
-    with sqlite3.connect(db, timeout=5) as connection:
-        try:
-            row = connection.execute("SELECT pid, until FROM leases WHERE name = 'runner'").fetchone()
-        except sqlite3.OperationalError:  # not created yet
-            return None
-    return None if row is None or row[1] < time.time() else int(row[0])
-
-
-def _wait(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
-
-
 def _stop(process: subprocess.Popen[str]) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -78,18 +58,6 @@ def _stop(process: subprocess.Popen[str]) -> int:
         if stream is not None:
             stream.close()
     return process.returncode
-
-
-def _login(env: dict[str, str], token: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "login", "--stdin", "--no-check"],
-        cwd=ROOT,
-        input=token + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.slow
@@ -113,18 +81,18 @@ def test_a_runner_asked_to_hand_over_mid_drain_does_so_and_every_command_goes_ou
         first_says.wait_for(f"started as the runner: this process sends and polls (pid {first.pid})")
         for contact_id in targets:
             fake.close(contact_id)
-        _wait(lambda: sum(fake.unassign_posts().values()) >= 20, 60, "the runner to be mid-drain", every=0.5)
+        wait_for(lambda: sum(fake.unassign_posts().values()) >= 20, 60, "the runner to be mid-drain", every=0.5)
         second = start_cli(env, *SYNC, "--take-over")
         second_says = Lines(second)
         asked_at = time.monotonic()
         second_says.wait_for("asked the runner to hand over to this process")
-        _wait(lambda: _runner_pid(db) == second.pid, 20, "the hand-over")
+        wait_for(lambda: runner_pid(db) == second.pid, 20, "the hand-over")
         handed_over_in = time.monotonic() - asked_at
         assert first_says.wait_for("handed over:") == f"handed over: the runner is pid {second.pid} on this computer"
         second_says.wait_for(f"took over as the runner: this process sends and polls (pid {second.pid})")
         sent = fake.unassign_posts()
         assert sum(sent[c] for c in targets) < closes, "the hand-over came after the drain had finished"
-        _wait(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned", every=1)
+        wait_for(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned", every=1)
     finally:
         codes = [_stop(first)] + ([_stop(second)] if second is not None else [])
     assert codes == [0, 0], (first_says.lines, second_says.lines)
@@ -153,7 +121,7 @@ def test_a_killed_runner_is_replaced_within_10_s_on_the_default_lease(
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
         killed_at = time.monotonic()
-        _wait(lambda: _runner_pid(db) == other.pid, 10, "the other process to take over")
+        wait_for(lambda: runner_pid(db) == other.pid, 10, "the other process to take over")
         took = time.monotonic() - killed_at
         other_says.wait_for("took over as the runner")
     finally:
@@ -186,7 +154,7 @@ def test_a_runner_on_another_computer_that_stops_renewing_is_replaced_within_10_
         assert says.wait_for("watching:") == "watching: the runner is pid 4242 on lead-2s-desktop"
         says.wait_for("took over as the runner", timeout=15)
         took = time.time() - renewed
-        assert _runner_pid(db) == watcher.pid
+        assert runner_pid(db) == watcher.pid
     finally:
         code = _stop(watcher)
     assert code == 0, says.lines
@@ -196,7 +164,7 @@ def test_a_runner_on_another_computer_that_stops_renewing_is_replaced_within_10_
 def test_sighup_makes_the_running_runner_use_the_newly_stored_token(fake: LoopbackFake, tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home", fake)
     del env["CLOSEOUT_API_TOKEN"]  # the stored token, as after `closeout-cli login`
-    _login(env, fake.token)
+    login(env, fake.token)
     sync = start_cli(env, *SYNC)
     says = Lines(sync)
     try:
@@ -205,7 +173,7 @@ def test_sighup_makes_the_running_runner_use_the_newly_stored_token(fake: Loopba
         while "sending_state  Online" not in run_cli(env, "status").stdout:
             assert time.monotonic() < deadline, "the runner never got online"
             time.sleep(0.2)
-        _login(env, "a-token-the-platform-does-not-know")
+        login(env, "a-token-the-platform-does-not-know")
         time.sleep(0.5)  # a running runner does not look at the stored token by itself while it is accepted
         assert not [line for line in says.lines if "token" in line], says.lines
         seen = len(fake.log())
@@ -219,7 +187,7 @@ def test_sighup_makes_the_running_runner_use_the_newly_stored_token(fake: Loopba
         statuses = [entry["status"] for entry in fake.log()[seen:]]
         assert 401 in statuses, statuses
         assert set(statuses[statuses.index(401) :]) == {401}, statuses
-        _login(env, fake.token)
+        login(env, fake.token)
         sync.send_signal(signal.SIGHUP)
         says.wait_for("back online")
         assert sync.poll() is None  # SIGHUP reloads; it does not stop the runner

@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.loopback import ROOT, LoopbackFake, cli_env, run_cli, start_cli
-
-
-def _login(env: dict[str, str], token: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "login", "--stdin", "--no-check"],
-        cwd=ROOT,
-        input=token + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+from tests.loopback import LoopbackFake, cli_env, login, run_cli, start_cli
 
 
 def test_until_idle_exits_3_with_one_line_when_the_token_is_rejected(fake: LoopbackFake, tmp_path: Path) -> None:
@@ -35,7 +21,7 @@ def test_until_idle_exits_3_with_one_line_when_the_token_is_rejected(fake: Loopb
 def test_forever_says_the_token_was_rejected_and_picks_up_a_new_one(fake: LoopbackFake, tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home", fake)
     del env["CLOSEOUT_API_TOKEN"]  # the stored token, as after `closeout-cli login`
-    _login(env, "not-the-token")
+    login(env, "not-the-token")
     sync = start_cli(env, "sync", "--forever", "--poll-seconds", "3600")
     try:
         assert sync.stderr is not None
@@ -46,7 +32,7 @@ def test_forever_says_the_token_was_rejected_and_picks_up_a_new_one(fake: Loopba
         )
         status = run_cli(env, "status")
         assert "sending_state  Token rejected: The platform answered 401: UN_AUTHORIZED." in status.stdout
-        _login(env, fake.token)
+        login(env, fake.token)
         assert sync.stderr.readline() == "a new token was stored; sending again\n"
         deadline = time.monotonic() + 30
         while "sending_state  Online" not in run_cli(env, "status").stdout:

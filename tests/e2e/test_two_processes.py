@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -12,28 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, runner_pid, start_cli, wait_for
 
 LEASE = 3.0
-
-
-def _runner_pid(db: Path) -> int | None:
-    """The pid holding the runner lease, read from the file as any SQLite tool would."""
-    if not db.exists():
-        return None
-    with sqlite3.connect(db, timeout=5) as connection:
-        try:
-            row = connection.execute("SELECT pid, until FROM leases WHERE name = 'runner'").fetchone()
-        except sqlite3.OperationalError:  # not created yet
-            return None
-    return None if row is None or row[1] < time.time() else int(row[0])
-
-
-def _wait(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
 
 
 def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
@@ -65,7 +45,7 @@ def test_two_processes_on_one_file_send_each_of_2000_commands_once(
         assert receiving.stderr is not None and "receiving webhooks" in receiving.stderr.readline()
         for contact_id in targets:
             fake.close(contact_id)
-        _wait(lambda: not any(fake.assignees(targets)), 60, "every contact to be unassigned", every=2)
+        wait_for(lambda: not any(fake.assignees(targets)), 60, "every contact to be unassigned", every=2)
     finally:
         results = [_stop(p) for p in processes]
     assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, err in results]
@@ -87,7 +67,7 @@ def test_commands_queued_by_a_process_that_is_not_the_runner_are_sent_by_the_run
     db = home / "data" / "closeout.sqlite3"
     targets = fake.assigned_open(closes)
     runner = start_cli(env, "sync", "--forever", "--poll-seconds", "3600")
-    _wait(lambda: _runner_pid(db) == runner.pid, 30, "the first process to take the runner lease")
+    wait_for(lambda: runner_pid(db) == runner.pid, 30, "the first process to take the runner lease")
     receiver = start_cli(
         env, "sync", "--forever", "--poll-seconds", "3600", "--webhook-port", str(port), "--webhook-secret", SECRET
     )
@@ -96,11 +76,11 @@ def test_commands_queued_by_a_process_that_is_not_the_runner_are_sent_by_the_run
         # The runner has nothing to send yet: what wakes it is only what the receiver commits to the file.
         for contact_id in targets:
             fake.close(contact_id)
-        _wait(lambda: not any(fake.assignees(targets)), 30, "every contact to be unassigned")
+        wait_for(lambda: not any(fake.assignees(targets)), 30, "every contact to be unassigned")
     finally:
         results = [_stop(runner), _stop(receiver)]
     assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, err in results]
-    assert _runner_pid(db) is None  # released on a clean stop
+    assert runner_pid(db) is None  # released on a clean stop
     posts = fake.unassign_posts()
     assert all(posts[c] == 1 for c in targets)
 
@@ -119,19 +99,19 @@ def test_a_runner_killed_mid_drain_is_replaced_after_its_lease_and_nothing_goes_
     targets = fake.assigned_open(closes)
 
     runner = start_cli(env, "sync", "--forever", "--poll-seconds", "3600")
-    _wait(lambda: _runner_pid(db) == runner.pid, 30, "the first process to take the runner lease")
+    wait_for(lambda: runner_pid(db) == runner.pid, 30, "the first process to take the runner lease")
     watcher = start_cli(env, "sync", "--forever", "--poll-seconds", "3600", "--webhook-port", str(port))
     try:
         assert watcher.stderr is not None and "receiving webhooks" in watcher.stderr.readline()
         for contact_id in targets:
             fake.close(contact_id)
-        _wait(lambda: sum(fake.unassign_posts().values()) >= 20, 60, "the runner to be mid-drain")
+        wait_for(lambda: sum(fake.unassign_posts().values()) >= 20, 60, "the runner to be mid-drain")
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
         killed_at = time.monotonic()
-        _wait(lambda: _runner_pid(db) == watcher.pid, 2 * LEASE, "the other process to take over")
+        wait_for(lambda: runner_pid(db) == watcher.pid, 2 * LEASE, "the other process to take over")
         takeover = time.monotonic() - killed_at
-        _wait(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned")
+        wait_for(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned")
     finally:
         _stop(runner)
         code, err = _stop(watcher)
