@@ -16,10 +16,11 @@ import functools
 import getpass
 import itertools
 import json
+import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,7 +35,7 @@ from app.domain.secret import Secret
 from app.domain.signing_keys import EVENT_LABELS, SigningKey, parse_key_option, signing_key
 from app.domain.workflow_codec import MAX_ID
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
-from app.settings import POLL_SECONDS, WEBHOOK_PORT, Setting, Settings
+from app.settings import ALL_SETTINGS, POLL_SECONDS, WEBHOOK_PORT, Setting, Settings
 from app.sync.connectivity import Connectivity
 
 if TYPE_CHECKING:
@@ -167,6 +168,49 @@ def from_setting(setting: Setting[Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(exc.message) from None
 
     return parse
+
+
+SYNC_SETTINGS: tuple[Setting[Any], ...] = (WEBHOOK_PORT, POLL_SECONDS)
+"""Settings that `sync` takes as flags of its own: they mean something only to a process that syncs."""
+GLOBAL_SETTINGS: tuple[Setting[Any], ...] = tuple(
+    s for s in ALL_SETTINGS if s.env is not None and not s.secret and s not in SYNC_SETTINGS
+)
+"""Settings every command takes as a flag, before the command; a signing key is never typed on a command line."""
+_METAVARS = {str: "TEXT", int: "N", float: "NUMBER", bool: "YES|NO"}
+
+
+def setting_flag(setting: Setting[Any]) -> str:
+    """The command-line flag for a setting: its key with dashes (`poll_seconds` is `--poll-seconds`)."""
+    return "--" + setting.key.replace("_", "-")
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, settings: Sequence[Setting[Any]], words: Mapping[str, str] | None = None
+) -> None:
+    """One flag per setting, typed, bounded and described by its declaration (`words` replaces a description)."""
+    for setting in settings:
+        bounds = ""
+        if setting.minimum is not None and setting.maximum is not None:
+            bounds = f" ({setting.minimum:g} to {setting.maximum:g})"
+        described = (words or {}).get(setting.key, setting.description)
+        parser.add_argument(
+            setting_flag(setting),
+            dest=setting.key,
+            metavar="URL" if setting.key.endswith("_url") else _METAVARS[setting.kind],
+            type=from_setting(setting),
+            help=f"{described.rstrip('.')}{bounds}" + (f"; {setting.env}" if setting.env else ""),
+        )
+
+
+def apply_global_settings(args: argparse.Namespace) -> None:
+    """Put each global setting given as a flag in force for this process, through its environment variable.
+
+    A flag beats the environment, which beats the settings file (as `Settings.get` reads them).
+    """
+    for setting in GLOBAL_SETTINGS:
+        value = getattr(args, setting.key, None)
+        if value is not None and value != "" and setting.env is not None:
+            os.environ[setting.env] = str(value)
 
 
 def one_of(kind: type[E]) -> Callable[[str], E]:
@@ -860,20 +904,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     mode.add_argument("--until-idle", action="store_true", help="also receive webhooks; stop when quiet")
     mode.add_argument("--forever", action="store_true", help="run until SIGINT or SIGTERM")
     parser.add_argument("--idle-seconds", type=seconds, default=5.0, help="quiet time that ends --until-idle")
-    parser.add_argument(
-        "--webhook-port", type=from_setting(WEBHOOK_PORT), help="receive webhooks on this port (0 picks one)"
-    )
+    add_setting_flags(parser, (WEBHOOK_PORT,), {WEBHOOK_PORT.key: "receive webhooks on this port (0 picks one)"})
     parser.add_argument(
         "--webhook-secret",
         action="append",
         metavar="[LABEL=]KEY",
         help="a webhook's signing key, besides the stored ones (repeatable: closed=K1 opened=K2 assignee=K3)",
     )
-    parser.add_argument(
-        "--poll-seconds",
-        type=from_setting(POLL_SECONDS),
-        help=f"how often to poll ({POLL_SECONDS.minimum:g} to {POLL_SECONDS.maximum:g})",
-    )
+    add_setting_flags(parser, (POLL_SECONDS,))
 
     parser = add("queue", "closed conversations with their outcome", with_supervisor(cmd_queue))
     parser.add_argument("--limit", type=limit, default=50)
