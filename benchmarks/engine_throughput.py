@@ -204,8 +204,7 @@ def raw_rows(db: Path, template: Path, events: list[ClosedConversation], batch: 
 def throughput(n: int) -> dict[str, float]:
     rng = random.Random(42)
     agents = [
-        Agent(i, f"Agent{i}", "Lee", f"a{i}@example.com", team=Team(1 + i % 8, f"Team {i % 8}"))
-        for i in range(1, 201)
+        Agent(i, f"Agent{i}", "Lee", f"a{i}@example.com", team=Team(1 + i % 8, f"Team {i % 8}")) for i in range(1, 201)
     ]
     events = make_events(n, agents, rng)
     with tempfile.TemporaryDirectory() as tmp:
