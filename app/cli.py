@@ -99,10 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line: global options, then one subcommand."""
     parser = _Parser(prog=PROG, description="Closeout without a window.")
     parser.add_argument("--home", metavar="DIR", help="keep every Closeout file under DIR (CLOSEOUT_HOME)")
-    parser.add_argument("--db-url", metavar="URL", type=commands.database_url, help="database URL (CLOSEOUT_DB_URL)")
-    parser.add_argument("--api-url", metavar="URL", help="respond.io API base URL (CLOSEOUT_API_URL)")
     parser.add_argument("--demo", action="store_true", help="use the built-in demo workspace")
     parser.add_argument("--debug", action="store_true", help="log debug detail and show tracebacks")
+    commands.add_setting_flags(parser, commands.GLOBAL_SETTINGS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for register in REGISTRARS:
         register(subparsers)
@@ -110,10 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _apply_globals(args: argparse.Namespace) -> None:
-    for option, variable in (("home", "CLOSEOUT_HOME"), ("db_url", "CLOSEOUT_DB_URL"), ("api_url", "CLOSEOUT_API_URL")):
-        value = getattr(args, option)
-        if value:
-            os.environ[variable] = value
+    if args.home:
+        os.environ["CLOSEOUT_HOME"] = args.home
+    commands.apply_global_settings(args)
 
 
 def _fail(message: str) -> None:

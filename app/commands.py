@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -35,7 +35,7 @@ from app.domain.secret import Secret
 from app.domain.signing_keys import EVENT_LABELS, SigningKey, parse_key_option, signing_key
 from app.domain.workflow_codec import MAX_ID
 from app.domain.workflows import RunOutcome, Workflow, WorkflowRun
-from app.settings import POLL_SECONDS, WEBHOOK_PORT, Setting, Settings
+from app.settings import ALL_SETTINGS, DB_URL, POLL_SECONDS, WEBHOOK_PORT, Setting, Settings
 from app.sync.connectivity import Connectivity
 
 if TYPE_CHECKING:
@@ -168,6 +168,49 @@ def from_setting(setting: Setting[Any]) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(exc.message) from None
 
     return parse
+
+
+SYNC_SETTINGS: tuple[Setting[Any], ...] = (WEBHOOK_PORT, POLL_SECONDS)
+"""Settings that `sync` takes as flags of its own: they mean something only to a process that syncs."""
+GLOBAL_SETTINGS: tuple[Setting[Any], ...] = tuple(
+    s for s in ALL_SETTINGS if s.env is not None and not s.secret and s not in SYNC_SETTINGS
+)
+"""Settings every command takes as a flag, before the command; a signing key is never typed on a command line."""
+_METAVARS = {str: "TEXT", int: "N", float: "NUMBER", bool: "YES|NO"}
+
+
+def setting_flag(setting: Setting[Any]) -> str:
+    """The command-line flag for a setting: its key with dashes (`poll_seconds` is `--poll-seconds`)."""
+    return "--" + setting.key.replace("_", "-")
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser, settings: Sequence[Setting[Any]], words: Mapping[str, str] | None = None
+) -> None:
+    """One flag per setting, typed, bounded and described by its declaration (`words` replaces a description)."""
+    for setting in settings:
+        bounds = ""
+        if setting.minimum is not None and setting.maximum is not None:
+            bounds = f" ({setting.minimum:g} to {setting.maximum:g})"
+        described = (words or {}).get(setting.key, setting.description)
+        parser.add_argument(
+            setting_flag(setting),
+            dest=setting.key,
+            metavar="URL" if setting.key.endswith("_url") else _METAVARS[setting.kind],
+            type=from_setting(setting),
+            help=f"{described.rstrip('.')}{bounds}" + (f"; {setting.env}" if setting.env else ""),
+        )
+
+
+def apply_global_settings(args: argparse.Namespace) -> None:
+    """Put each global setting given as a flag in force for this process, through its environment variable.
+
+    A flag beats the environment, which beats the settings file (as `Settings.get` reads them).
+    """
+    for setting in GLOBAL_SETTINGS:
+        value = getattr(args, setting.key, None)
+        if value is not None and value != "" and setting.env is not None:
+            os.environ[setting.env] = str(value)
 
 
 def one_of(kind: type[E]) -> Callable[[str], E]:
@@ -950,17 +993,6 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outcome", type=one_of(SyncState), help="pending, synced, failed, undone or skipped")
 
 
-def database_url(raw: str) -> str:
-    """An SQLAlchemy URL with a driver Closeout can load, checked before anything opens it."""
-    from app.settings import check_database_url
-
-    try:
-        check_database_url(raw)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(exc.message) from None
-    return raw
-
-
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add every workspace subcommand."""
 
@@ -1000,20 +1032,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="with --forever: ask the process that sends for this database to hand that role to this one",
     )
     parser.add_argument("--idle-seconds", type=seconds, default=5.0, help="quiet time that ends --until-idle")
-    parser.add_argument(
-        "--webhook-port", type=from_setting(WEBHOOK_PORT), help="receive webhooks on this port (0 picks one)"
-    )
+    add_setting_flags(parser, (WEBHOOK_PORT,), {WEBHOOK_PORT.key: "receive webhooks on this port (0 picks one)"})
     parser.add_argument(
         "--webhook-secret",
         action="append",
         metavar="[LABEL=]KEY",
         help="a webhook's signing key, besides the stored ones (repeatable: closed=K1 opened=K2 assignee=K3)",
     )
-    parser.add_argument(
-        "--poll-seconds",
-        type=from_setting(POLL_SECONDS),
-        help=f"how often to poll ({POLL_SECONDS.minimum:g} to {POLL_SECONDS.maximum:g})",
-    )
+    add_setting_flags(parser, (POLL_SECONDS,))
 
     parser = add("queue", "closed conversations with their outcome", with_supervisor(cmd_queue))
     parser.add_argument("--limit", type=limit, default=50)
@@ -1083,17 +1109,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "Closeout keeps its data in a SQLite file or in a shared PostgreSQL (postgresql+psycopg://user:pw@host/db).",
     )
     parser = database("test", "say in words whether Closeout can use a database URL", cmd_db_test)
-    parser.add_argument("--url", type=database_url, help="the URL to try (default: the configured database)")
+    parser.add_argument("--url", type=from_setting(DB_URL), help="the URL to try (default: the configured database)")
     parser = database(
         "copy",
         "copy every table into another database, e.g. this computer's SQLite into a shared PostgreSQL",
         cmd_db_copy,
     )
-    parser.add_argument("--to", required=True, type=database_url, metavar="URL", help="the database to copy into")
+    parser.add_argument("--to", required=True, type=from_setting(DB_URL), metavar="URL", help="the database to copy into")
     parser.add_argument(
         "--from",
         dest="source",
-        type=database_url,
+        type=from_setting(DB_URL),
         metavar="URL",
         help="the database to copy (default: the configured one)",
     )

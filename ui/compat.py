@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import Slot
 
+from app.tasks import OwnedTasks
+
 T = TypeVar("T")
 
 
@@ -32,16 +34,11 @@ def nullable(value: T) -> T | None:
 # `create_task` (https://docs.python.org/3/library/asyncio-task.html#asyncio.create_task).
 # This asyncSlot keeps each task in a set until it finishes, and reports a failure through sys.excepthook
 # (as qasync does), so an error in a slot is never lost.
-_SLOT_TASKS: set[asyncio.Task[Any]] = set()
+def _to_excepthook(task: asyncio.Task[Any], error: BaseException) -> None:
+    sys.excepthook(type(error), error, error.__traceback__)
 
 
-def _slot_done(task: asyncio.Task[Any]) -> None:
-    _SLOT_TASKS.discard(task)
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None:
-        sys.excepthook(type(error), error, error.__traceback__)
+_SLOT_TASKS = OwnedTasks("slot", on_failure=_to_excepthook)
 
 
 def asyncSlot(*slot_args: Any) -> Callable[[Callable[..., Coroutine[Any, Any, Any]]], Callable[..., Any]]:
@@ -60,9 +57,8 @@ def asyncSlot(*slot_args: Any) -> Callable[[Callable[..., Coroutine[Any, Any, An
                     break
                 except TypeError:
                     args = args[:-1]
-            task = asyncio.ensure_future(fn(*args))
-            _SLOT_TASKS.add(task)
-            task.add_done_callback(_slot_done)
+            task = _SLOT_TASKS.spawn(fn(*args))
+            assert task is not None  # the slots' owner is never closed
             return task
 
         return wrapper
@@ -72,4 +68,4 @@ def asyncSlot(*slot_args: Any) -> Callable[[Callable[..., Coroutine[Any, Any, An
 
 def pending_slot_tasks() -> set[asyncio.Task[Any]]:
     """Slot tasks still running (the main window cancels them on shutdown)."""
-    return set(_SLOT_TASKS)
+    return _SLOT_TASKS.pending()

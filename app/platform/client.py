@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from app.backoff import Backoff
 from app.domain.errors import (
     AuthRejected,
     Conflict,
@@ -148,8 +149,7 @@ class PlatformClient:
         self._token = token
         self._timeout_s = timeout
         self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(backoff_base, backoff_max, jitter=(0.5, 1.0))  # "equal jitter": half fixed
         self._max_retry_after = max_retry_after
         self._rng = rng or random.Random()
         if not 0 <= queued_wait[0] <= queued_wait[1]:
@@ -489,8 +489,7 @@ class PlatformClient:
             if error.retry_after is not None and error.retry_after > self._max_retry_after:
                 return None
             return 0.0
-        backoff = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
-        return backoff / 2 + self._rng.uniform(0, backoff / 2)
+        return self._backoff.delay(attempt, self._rng)
 
     def _decode(self, response: httpx.Response, template: str) -> Any:
         status = response.status_code

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from app.backoff import Backoff
 from app.domain.errors import AuthRejected, NotFound, Offline, PlatformError, RateLimited, StorageError
 from app.domain.history import SyncState
 from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
@@ -55,10 +56,10 @@ class _LeaseLost(Exception):
     """The command's lease passed to another process while this one held it: that process sends it now."""
 
 
-def backoff(attempts: int, rng: random.Random) -> float:
-    """Seconds before the next try: doubling from 1 s, capped at 5 minutes, with jitter so retries spread out."""
-    base: float = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
-    return base * (0.75 + rng.random() * 0.5)
+RETRY = Backoff(1.0, MAX_BACKOFF)
+"""A failed command's next try: doubling from 1 s, capped at 5 minutes."""
+PROBE = Backoff(1.0, PROBE_MAX)
+"""While offline, the next check of the platform: doubling from 1 s, capped at PROBE_MAX."""
 
 
 class Drain:
@@ -192,8 +193,9 @@ class Drain:
 
     async def _probe(self) -> None:
         """While offline, ask the platform something cheap, backing off, until it answers."""
-        delay = 1.0
+        checks = 0
         while True:
+            checks += 1
             try:
                 await self._client().check_connection()
             except Offline as exc:
@@ -211,8 +213,7 @@ class Drain:
             # New work (a webhook's command, a new token) wakes the probe early: it may mean the way is open.
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), delay * (0.75 + self._rng.random() * 0.5))
-            delay = min(PROBE_MAX, delay * 2)
+                await asyncio.wait_for(self._wakeup.wait(), PROBE.delay(checks, self._rng))
 
     async def _send_batch(self, commands: list[OutboxCommand]) -> None:
         """Send a claim's commands, CONCURRENCY at a time (a claim holds at most one command per contact)."""
@@ -239,7 +240,7 @@ class Drain:
         except StorageError as exc:
             log.warning("could not record the result of command %s: %s", command.id, exc.message)
             with contextlib.suppress(StorageError):
-                when = time.time() + backoff(command.attempts, self._rng)
+                when = time.time() + RETRY.delay(command.attempts, self._rng)
                 await self._store.db.write(self._store.outbox.retry_at, command, when, exc.message)
             return None
         finally:
@@ -272,12 +273,12 @@ class Drain:
             await self._store.db.write(self._store.outbox.retry_at, command, time.time(), exc.message)
             return None
         except RateLimited as exc:
-            wait = exc.retry_after if exc.retry_after is not None else backoff(command.attempts, self._rng)
+            wait = exc.retry_after if exc.retry_after is not None else RETRY.delay(command.attempts, self._rng)
             await self._store.db.write(self._store.outbox.retry_at, command, time.time() + wait, exc.message)
             return None
         except PlatformError as exc:
             if exc.retryable:
-                when = time.time() + backoff(command.attempts, self._rng)
+                when = time.time() + RETRY.delay(command.attempts, self._rng)
                 await self._store.db.write(self._store.outbox.retry_at, command, when, exc.message)
                 return None
             settled = _Settled(

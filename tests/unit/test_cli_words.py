@@ -140,3 +140,43 @@ def test_a_library_that_exits_cannot_pass_off_its_code_as_the_clis(
         root.setLevel(level)
     assert "stopped by a library with exit status 3" in capsys.readouterr().err
     assert cli.main(["--help"]) == 0
+
+
+def test_every_setting_but_the_signing_key_is_a_flag_described_by_its_declaration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from app import cli, commands
+    from app.settings import ALL_SETTINGS
+
+    assert cli.main(["--help"]) == 0
+    global_help = " ".join(capsys.readouterr().out.split())
+    assert cli.main(["sync", "--help"]) == 0
+    sync_help = " ".join(capsys.readouterr().out.split())
+    for setting in ALL_SETTINGS:
+        if setting.secret:
+            assert commands.setting_flag(setting) not in global_help
+            continue
+        shown = sync_help if setting in commands.SYNC_SETTINGS else global_help
+        assert commands.setting_flag(setting) in shown, setting.key
+        assert str(setting.env) in shown, setting.key
+        if setting.maximum is not None:
+            assert f"{setting.maximum:g})" in shown, setting.key
+
+
+def test_a_global_setting_flag_is_in_force_for_the_command_and_checked_first(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app import cli, commands
+    from app.settings import LEASE_SECONDS, TIME_ZONE
+
+    for setting in (LEASE_SECONDS, TIME_ZONE):
+        monkeypatch.delenv(str(setting.env), raising=False)
+    args = cli.build_parser().parse_args(["--lease-seconds", "7.5", "--time-zone", "Europe/Berlin", "status"])
+    commands.apply_global_settings(args)
+    assert Settings().get(LEASE_SECONDS) == 7.5
+    assert Settings().get(TIME_ZONE) == "Europe/Berlin"
+
+    assert cli.main(["--time-zone", "Nowhere/Bogus", "status"]) == 2
+    assert "--time-zone" in capsys.readouterr().err
+    assert cli.main(["--request-timeout-s", "0", "status"]) == 2
+    assert "Request timeout (s) must be at least 1, not 0." in capsys.readouterr().err

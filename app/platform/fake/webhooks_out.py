@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from app.backoff import Backoff
 from app.platform.webhooks import SIGNATURE_HEADER, sign
 
 log = logging.getLogger("closeout.fake.webhooks")
@@ -136,7 +137,7 @@ class WebhookSender:
         self.urls = list(urls)
         self._secrets = dict(secrets)
         self._retries = retries
-        self._backoff = backoff
+        self._backoff = Backoff(backoff, jitter=(1.0, 1.0))  # a test server: the same waits every run
         self._timeout = timeout
         self._workers = workers
         self._maxsize = maxsize
@@ -203,7 +204,6 @@ class WebhookSender:
     async def _deliver(self, url: str, key: str, body: bytes) -> None:
         assert self._client is not None
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(key, body)}
-        delay = self._backoff
         for attempt in range(self._retries + 1):
             self.stats["attempts"] += 1
             try:
@@ -217,8 +217,8 @@ class WebhookSender:
                 problem = f"status {response.status_code}"
             if attempt < self._retries:
                 self.stats["retries"] += 1
+                delay = self._backoff.delay(attempt + 1)
                 log.debug("webhook to %s failed (%s); retrying in %.2f s", url, problem, delay)
                 await asyncio.sleep(delay)
-                delay *= 2
         self.stats["failed"] += 1
         log.warning("webhook to %s failed %d times; giving up on this event", url, self._retries + 1)
