@@ -1115,7 +1115,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "copy every table into another database, e.g. this computer's SQLite into a shared PostgreSQL",
         cmd_db_copy,
     )
-    parser.add_argument("--to", required=True, type=from_setting(DB_URL), metavar="URL", help="the database to copy into")
+    parser.add_argument(
+        "--to", required=True, type=from_setting(DB_URL), metavar="URL", help="the database to copy into"
+    )
     parser.add_argument(
         "--from",
         dest="source",
