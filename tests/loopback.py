@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -164,6 +165,18 @@ def sync_until_idle(env: dict[str, str], port: int, act: Callable[[], object], *
             sync.kill()
             sync.communicate()
     return sync.returncode, err
+
+
+def stop_cli(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """Ask a started CLI to stop (SIGTERM), kill it after 30 s, and return its exit code and stderr."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    return process.returncode, err
 
 
 def login(env: dict[str, str], token: str) -> None:

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, runner_pid, start_cli, wait_for
+from tests.loopback import (
+    SECRET,
+    LoopbackFake,
+    cli_env,
+    free_port,
+    run_cli,
+    runner_pid,
+    start_cli,
+    stop_cli,
+    wait_for,
+)
 
 LEASE = 3.0
-
-
-def _stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        _, err = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-    return process.returncode, err
 
 
 @pytest.mark.slow
@@ -47,7 +45,7 @@ def test_two_processes_on_one_file_send_each_of_2000_commands_once(
             fake.close(contact_id)
         wait_for(lambda: not any(fake.assignees(targets)), 60, "every contact to be unassigned", every=2)
     finally:
-        results = [_stop(p) for p in processes]
+        results = [stop_cli(p) for p in processes]
     assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, err in results]
     posts = fake.unassign_posts()
     assert {c: n for c, n in posts.items() if n != 1} == {}
@@ -78,7 +76,7 @@ def test_commands_queued_by_a_process_that_is_not_the_runner_are_sent_by_the_run
             fake.close(contact_id)
         wait_for(lambda: not any(fake.assignees(targets)), 30, "every contact to be unassigned")
     finally:
-        results = [_stop(runner), _stop(receiver)]
+        results = [stop_cli(runner), stop_cli(receiver)]
     assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, err in results]
     assert runner_pid(db) is None  # released on a clean stop
     posts = fake.unassign_posts()
@@ -113,8 +111,8 @@ def test_a_runner_killed_mid_drain_is_replaced_after_its_lease_and_nothing_goes_
         takeover = time.monotonic() - killed_at
         wait_for(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned")
     finally:
-        _stop(runner)
-        code, err = _stop(watcher)
+        stop_cli(runner)
+        code, err = stop_cli(watcher)
     assert code == 0, err[-2000:]
     assert takeover < 2 * LEASE
     posts = fake.unassign_posts()
