@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Boolean, Connection, MetaData, Table, delete, func, insert, inspect, select, text
 
 from app.domain.errors import StorageError
-from app.storage.database import SCHEMA_NEEDS, VERSION_TABLE, Database, run_sync
+from app.storage.database import SCHEMA_NEEDS, VERSION_TABLE, Database, begin_reading, run_sync
 from app.storage.models import META
 
 log = logging.getLogger("closeout.storage")
@@ -59,6 +59,7 @@ def copy_database(
 
             def run() -> CopyResult:
                 with source.engine.connect() as reading, target.engine.begin() as writing:
+                    begin_reading(reading)  # other processes keep writing to the source meanwhile
                     return copy_rows(reading, writing, overwrite=overwrite, progress=progress, where=target.where)
 
             return run_sync(run, target.where)

@@ -239,6 +239,23 @@ def _mark_reader_thread() -> None:
     _THREAD_ROLE.reader = True
 
 
+def begin_reading(connection: Connection) -> None:
+    """Begin a read-only transaction on `connection` from any thread: no write lock, one consistent snapshot.
+
+    On SQLite that is a DEFERRED transaction (WAL gives it a snapshot at its first read); on PostgreSQL,
+    REPEATABLE READ, READ ONLY, without the writers' advisory lock. A long read (a copy of the whole database)
+    thus never holds up the processes that write meanwhile.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    was_reader = getattr(_THREAD_ROLE, "reader", False)
+    _THREAD_ROLE.reader = True
+    try:
+        connection.begin()
+    finally:
+        _THREAD_ROLE.reader = was_reader
+
+
 def _create_engine(url: str, busy_timeout_ms: int) -> Engine:
     if make_url(url).get_backend_name() == "postgresql":
         return _create_postgres_engine(url)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy import MetaData, create_engine, select, text
 
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.outbox import OutboxState
 from app.engine.catalog import use_template
 from app.engine.lifecycle import publish
 from app.storage.copy import BATCH, TargetNotEmpty, copy_database
+from app.storage.database import PG_WRITE_LOCK
 from app.storage.store import Store
 from tests.factories import close, unassign_plan
 from tests.loopback import cli_env, run_cli
@@ -148,3 +150,38 @@ def test_the_cli_copies_with_progress_refuses_a_second_time_and_tests_urls(tmp_p
     assert json.loads(status.stdout)["database"].startswith("postgresql+psycopg://closeout:***@127.0.0.1")
     queue = run_cli(on_shared, "queue", "--json")
     assert queue.returncode == 0 and len(json.loads(queue.stdout)) == 20
+
+
+@pytest.mark.parametrize("source_kind", ["sqlite", "postgresql"])
+def test_a_copy_leaves_the_source_free_for_other_writers(tmp_path: Path, pg_server: PgServer, source_kind: str) -> None:
+    """A copy reads one snapshot of the source without its write lock: a GUI on the source keeps writing."""
+    sqlite_file = tmp_path / "desktop.sqlite3"
+    desktop, shared = f"sqlite:///{sqlite_file}", pg_server.new_database(template="template0")
+    source, target = (desktop, shared) if source_kind == "sqlite" else (shared, desktop)
+    _fill(source, closes=5, changes=BATCH + 10)
+    writes_free: list[bool] = []
+
+    def another_writer_tries(*_progress: object) -> None:
+        if writes_free:
+            return
+        if source_kind == "sqlite":
+            other = sqlite3.connect(sqlite_file, timeout=0.5, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                writes_free.append(True)
+            except sqlite3.OperationalError:  # "database is locked"
+                writes_free.append(False)
+            finally:
+                other.close()
+        else:
+            engine = create_engine(shared)
+            try:
+                with engine.begin() as other:
+                    writes_free.append(bool(other.scalar(text(f"SELECT pg_try_advisory_xact_lock({PG_WRITE_LOCK})"))))
+            finally:
+                engine.dispose()
+
+    copy_database(source, target, progress=another_writer_tries)
+    assert writes_free == [True]
+    assert _dump(target) == _dump(source)
