@@ -114,17 +114,38 @@ def _check_postgres_schema(connection: Connection, url: URL) -> UrlCheck:
         return UrlCheck(
             False, f"The database {database} on {where} holds other tables, not Closeout's: use a database of its own."
         )
+    grant = (
+        f"grant it (e.g. `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user}` and "
+        f"`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {user}`)"
+    )
     for table in [VERSION_TABLE, *Base.metadata.sorted_tables]:
         if table.name not in names:
             continue
-        allowed = connection.execute(
-            text("SELECT has_table_privilege(:table, 'SELECT, INSERT, UPDATE, DELETE')"), {"table": table.name}
+        # has_table_privilege with a list of privileges is true when any one of them is held: ask for each.
+        missing = [
+            privilege
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE")
+            if not connection.execute(
+                text("SELECT has_table_privilege(:table, :privilege)"), {"table": table.name, "privilege": privilege}
+            ).scalar()
+        ]
+        # A serial id's sequence needs USAGE of its own, or the first insert fails.
+        sequence = connection.execute(
+            text("SELECT pg_get_serial_sequence(:table, :column)"),
+            {"table": table.name, "column": next(iter(table.primary_key.columns)).name},
         ).scalar()
-        if not allowed:
+        if (
+            sequence
+            and not connection.execute(
+                text("SELECT has_sequence_privilege(:sequence, 'USAGE')"), {"sequence": sequence}
+            ).scalar()
+        ):
+            missing.append(f"USAGE of its id sequence {sequence}")
+        if missing:
             return UrlCheck(
                 False,
-                f"The user {user} may not read and write the table {table.name} in {database} on {where}: "
-                f"grant it (e.g. `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {user}`).",
+                f"The user {user} may not read and write the table {table.name} in {database} on {where} "
+                f"(missing: {', '.join(missing)}): {grant}.",
             )
     current = connection.execute(select(VERSION_TABLE.c.version_num)).scalar()
     if current not in known_revisions():

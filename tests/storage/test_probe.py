@@ -77,6 +77,34 @@ def test_a_user_without_permission(pg_server: PgServer) -> None:
     assert "has no permission to create Closeout's tables" in no_create.message
 
 
+@pytest.mark.postgres
+def test_a_user_who_may_only_read_or_has_no_sequence_rights_is_told_what_to_grant(pg_server: PgServer) -> None:
+    url = pg_server.new_database()
+    database = make_url(url).database
+    pg_server.execute("DROP ROLE IF EXISTS closeout_partial", "CREATE ROLE closeout_partial LOGIN PASSWORD 'pw'")
+    as_partial = pg_server.url(str(database), user="closeout_partial", password="pw")
+    owner = create_engine(url)
+    try:
+        with owner.begin() as connection:
+            connection.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO closeout_partial"))
+        read_only = check_url(as_partial)
+        assert not read_only.ok
+        assert "(missing: INSERT, UPDATE, DELETE)" in read_only.message
+
+        with owner.begin() as connection:
+            connection.execute(text("GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO closeout_partial"))
+        no_sequence = check_url(as_partial)
+        assert not no_sequence.ok
+        assert "USAGE of its id sequence" in no_sequence.message
+        assert "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO closeout_partial" in no_sequence.message
+
+        with owner.begin() as connection:
+            connection.execute(text("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO closeout_partial"))
+        assert check_url(as_partial).ok
+    finally:
+        owner.dispose()
+
+
 def test_a_schema_newer_than_this_closeout(db_url: str) -> None:
     Store.open(db_url).close()
     engine = create_engine(db_url)
