@@ -18,6 +18,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage import sql
@@ -90,8 +91,8 @@ class Leases:
 
         A lease we hold comes back with `asked_by` set while another live holder asks for it.
         """
-        now = time.time() if now is None else now
         with self._sessions.begin() as session:
+            now = _clock(session) if now is None else now
             current = _read(session, name)
             if current is not None and current.holder.owner != self.holder.owner:
                 if current.until > now and not current.holder.is_gone():
@@ -109,14 +110,14 @@ class Leases:
 
     def request(self, name: str, seconds: float, now: float | None = None) -> None:
         """Ask the holder of `name` to hand it over to us; the request stands for `seconds`."""
-        now = time.time() if now is None else now
         with self._sessions.begin() as session:
+            now = _clock(session) if now is None else now
             _write(session, _ASKED.format(name), self.holder, now + seconds, now, None)
 
     def hand_over(self, name: str, to: Holder, seconds: float, now: float | None = None) -> bool:
         """Give `name`, which we hold, to `to` for `seconds`; False (and nothing changed) if it is not ours."""
-        now = time.time() if now is None else now
         with self._sessions.begin() as session:
+            now = _clock(session) if now is None else now
             moved = sql.execute(
                 session,
                 f"UPDATE {LEASES.name} SET owner = ?, pid = ?, host = ?, until = ?, since = ? "
@@ -144,15 +145,28 @@ class Leases:
         """True while our request for `name` stands (it goes when the lease is handed to us or it runs out)."""
         with self._sessions() as session:
             asked = _read(session, _ASKED.format(name))
-        return asked is not None and asked.holder.owner == self.holder.owner and asked.until > time.time()
+            now = _clock(session)
+        return asked is not None and asked.holder.owner == self.holder.owner and asked.until > now
 
     def get(self, name: str) -> Lease | None:
         """Who holds `name` now (and when they last renewed it), or None when nobody holds a live lease on it."""
         with self._sessions() as session:
             current = _read(session, name)
-        if current is None or current.until <= time.time() or current.holder.is_gone():
+            now = _clock(session)
+        if current is None or current.until <= now or current.holder.is_gone():
             return None
         return current
+
+
+def _clock(session: Session) -> float:
+    """Now, by the database server's clock when computers share it (PostgreSQL), else by this computer's.
+
+    Leases are written and judged by whoever reads them: computers whose clocks disagree by seconds would
+    otherwise see a live lease as run out, and two of them would send.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return float(session.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one())
+    return time.time()
 
 
 def _read(session: Session, name: str) -> Lease | None:

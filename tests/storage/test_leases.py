@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from app.storage import leases
 from app.storage.leases import RUNNER
 from app.storage.store import Store
+from tests.pg import PgServer
 
 
 def test_a_renewal_is_readable_by_another_holder(store: Store, db_url: str) -> None:
@@ -51,3 +58,22 @@ def test_a_request_ends_when_the_asker_takes_a_lapsed_lease_itself(store: Store,
         assert asker.leases.acquire(RUNNER, 30).asked_by is None
     finally:
         asker.close()
+
+
+@pytest.mark.postgres
+def test_on_a_shared_database_a_lease_is_judged_by_the_servers_clock(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A desktop whose clock runs 30 s ahead must not see the runner's live lease as run out, and take it."""
+    url = pg_server.new_database()
+    runner, ahead = Store.open(url), Store.open(url)
+    try:
+        runner.leases.acquire(RUNNER, 6)
+        real = time.time
+        monkeypatch.setattr(leases, "time", SimpleNamespace(time=lambda: real() + 30))
+        held = ahead.leases.get(RUNNER)
+        assert held is not None and held.holder == runner.holder
+        assert ahead.leases.acquire(RUNNER, 6).holder == runner.holder
+    finally:
+        runner.close()
+        ahead.close()
