@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from app.domain.conversations import ClosedConversation
-from app.domain.errors import Offline, PlatformError, PlatformUnavailable, RateLimited
+from app.domain.errors import AuthRejected, Offline, PlatformError, PlatformUnavailable, RateLimited
 from app.domain.workspace import Channel
 from app.events import ChangeSet
 from app.platform.client import PlatformClient
@@ -24,6 +24,11 @@ from app.storage.store import Store
 log = logging.getLogger("closeout.sync.channels")
 
 BATCH = 20
+RECENT_CLOSES = 1000
+"""At start, closes this far back are looked up too when their channel is still unknown (a runner stopped or
+handed over before it got to them); older ones keep "—" rather than spend the rate budget on the past."""
+WAIT_FOR = (Offline, PlatformUnavailable, RateLimited, AuthRejected)
+"""Failures that pass: the close is tried again later, never marked as having no channel."""
 IDLE_SECONDS = 5.0
 BACKOFF_SECONDS = 30.0
 
@@ -65,7 +70,7 @@ class ChannelLookup:
 
     async def run(self) -> None:
         """Look up new closes' channels until cancelled; a platform that does not answer is tried again later."""
-        after = await self.store.db.read(self.store.closes.last_id)
+        after = max(0, await self.store.db.read(self.store.closes.last_id) - RECENT_CLOSES)
         while True:
             closes = await self.store.db.read(self.store.closes.without_channel, after, BATCH)
             if not closes:
@@ -80,7 +85,7 @@ class ChannelLookup:
                     await self._look_up(close)
                     done.append(close.id)
                     after = close.id
-            except (Offline, PlatformUnavailable, RateLimited) as exc:
+            except WAIT_FOR as exc:
                 log.info("channel look-up paused: %s", exc)
                 await asyncio.sleep(BACKOFF_SECONDS)
             finally:
@@ -91,7 +96,7 @@ class ChannelLookup:
         assert close.id is not None
         try:
             channels = await self._client().list_contact_channels(close.contact.id)
-        except (Offline, PlatformUnavailable, RateLimited):
+        except WAIT_FOR:
             raise
         except PlatformError as exc:  # the contact is gone, or the answer made no sense: say "—", move on
             log.info("no channel for close %d: %s", close.id, exc)
