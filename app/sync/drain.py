@@ -194,7 +194,7 @@ class Drain:
     async def _probe(self) -> None:
         """While offline, ask the platform something cheap, backing off, until it answers."""
         checks = 0
-        while True:
+        while not self.finishing:  # handing the role on: the next runner probes for itself
             checks += 1
             try:
                 await self._client().check_connection()
