@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
+
 from PySide6.QtCore import QPointF
 
 from app.domain.history import ChangeSource
 from tests.helpers import wait_until
 from ui import formatting
 from ui.main_window import HISTORY, RUN_LOG
+from ui.widgets import history_panel
 from ui.widgets.charts import tick_step
 
 
@@ -136,7 +139,9 @@ async def test_a_team_shows_the_changes_from_or_to_its_members_and_reset_clears_
         await wait_until(lambda: history.filter.agent_ids is None and history.team.currentIndex() == 0, timeout=30)
 
 
-async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversation_is_found_by_name(gui_app) -> None:
+async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversation_is_found_by_name(
+    gui_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with gui_app() as app:
         supervisor, _, history = await history_shown(app)
         shared, found = "", []
@@ -167,7 +172,13 @@ async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversatio
         assert set(history.filter.conversation_ids or ()) == {c.id for c in closes}
         await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
         assert {e.change.conversation_id for e in history.model.rows()} <= {c.id for c in closes}
-        assert "conversations of" in history.conversation.toolTip()
+        assert history.conversation.toolTip().startswith(f"{len(closes)} conversations of")
+
+        # A contact with more closes than the filter takes says that only the newest are shown.
+        monkeypatch.setattr(history_panel, "FILTER_CONVERSATIONS", len(closes))
+        history.conversation.setText(text.upper())  # another text for the same contact: looked up again
+        await wait_until(lambda: history.conversation.toolTip().startswith("The newest"), timeout=30)
+        assert history.conversation.toolTip().startswith(f"The newest {len(closes)} conversations of")
 
 
 async def test_the_per_day_legend_sits_above_the_bars_not_on_them(qapp) -> None:

@@ -59,6 +59,7 @@ CHARTS_MS = 5_000
 TEXT_MS = 300
 DAY = 86_400
 FILTER_CONTACTS = 100
+FILTER_CONVERSATIONS = 200
 
 
 def names_of(people: list[Any], shown: int = 5) -> str:
@@ -299,13 +300,14 @@ class HistoryPanel(HistoryView):
         """The conversations (stored closes) `text` finds: by id, or the latest of the contacts it matches."""
         if not text:
             return None, ""
-        found = await self._supervisor.find_conversations(text)
+        found = await self._supervisor.find_conversations(text, FILTER_CONVERSATIONS)
         if not found:
             return (), f"No conversation has id {text}, and no contact with one matches “{text}”."
         if text.isdigit() and len(found) == 1 and found[0].id == int(text):
             return (int(text),), f"Conversation {text}, of {found[0].contact.name}"
         contacts = list({c.contact.id: c.contact for c in found}.values())
-        return tuple(c.id for c in found if c.id is not None), (f"{len(found)} conversations of {names_of(contacts)}.")
+        shown = f"The newest {len(found)}" if len(found) >= FILTER_CONVERSATIONS else f"{len(found)}"
+        return tuple(c.id for c in found if c.id is not None), f"{shown} conversations of {names_of(contacts)}."
 
     def current_filter(self) -> HistoryFilter:
         """The filter the fields describe now."""
