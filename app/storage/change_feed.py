@@ -14,10 +14,12 @@ The interface, for every implementation (SQLite polling here; PostgreSQL may use
   closes, runs, history changes, commands and workflows; `agents_changed`; `outbox_depth`). It never returns
   an empty change-set. It is called again and again by one task (the sync service's), on the event loop;
   blocking database work happens off the loop.
-- `feed.note_own(change)` is given every change-set this process publishes. Ids named there are left out of
-  what the feed returns for a few seconds, so the process that made a change does not refresh it twice, and a
-  refresh never feeds itself. (A commit the feed reads before its own process has published it can come
-  back once: a second refresh of the same rows, never a loop, since refreshing only reads.)
+- `feed.note_own(change)` is given every change-set this process publishes. New rows named there are left out
+  of what the feed returns for a few seconds, so the process that made them does not refresh them twice. A
+  change to a row that existed before (a command settled, a run resumed or undone, a workflow saved again) is
+  always reported, even to the process that made it: a watcher must see the runner settle the command the
+  watcher queued, and the feed cannot tell whose settle it was. At worst a row refreshes twice; never in a
+  loop, since refreshing only reads.
 - `feed.close()` releases its connection and thread; `next_change` must not be awaited after it.
 
 Contacts changed elsewhere are not reported (no view follows contacts by id), nor are commands that move
@@ -105,6 +107,7 @@ class PollingChangeFeed(ChangeFeed):
         self._seen: _Seen | None = None
         self._closed = False
         self._own: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
+        """By kind, each id this process published, and until when it is left out."""
         self.checks = 0
         """How many times the feed looked (for the benchmark)."""
         self.reads = 0
@@ -153,7 +156,7 @@ class PollingChangeFeed(ChangeFeed):
         if self._seen is None:
             self._check()
 
-    def _check(self) -> tuple[ChangeSet, dict[int, int]] | None:
+    def _check(self) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]]] | None:
         """What others committed since the last look, and the close of each run named; None when nothing."""
         self.checks += 1
         if self._connection is None:
@@ -193,7 +196,10 @@ class PollingChangeFeed(ChangeFeed):
         seen.agents_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {AGENTS.name}") or 0.0)
         return seen
 
-    def _read_changes(self, connection: Connection, seen: _Seen, version: Any) -> tuple[ChangeSet, dict[int, int]]:
+    def _read_changes(
+        self, connection: Connection, seen: _Seen, version: Any
+    ) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]]]:
+        """What changed since `seen`, the close of each run named, and (by kind) the ids of rows that existed before."""
         seen.version = version
         closes = {int(row[0]) for row in self._new_ids(connection, seen, CLOSES.name, "id")}
         runs: set[int] = set()
@@ -211,17 +217,24 @@ class PollingChangeFeed(ChangeFeed):
             if run_id is not None:
                 runs.add(int(run_id))
         commands: set[int] = set()
+        active = _active(connection)
+        # Commands that were unsettled and are no longer (or were queued and settled since the last look):
+        # their history row and run changed with them.
+        settled = [command_id for command_id in seen.active if command_id not in active]
+        updated: dict[str, set[int]] = {kind: set() for kind in KINDS}
         for command_id, run_id, change_id in self._new_ids(connection, seen, OUTBOX.name, "id, run_id, change_id"):
             commands.add(command_id)
             _add(runs, run_id)
             _add(changes, change_id)
-        # Commands that were unsettled and are no longer: their history row and run changed with them.
-        active = _active(connection)
-        settled = [command_id for command_id in seen.active if command_id not in active]
+            if command_id not in active:
+                settled.append(command_id)
         for command_id, run_id, change_id in _by_ids(connection, OUTBOX.name, "id, run_id, change_id", settled):
             commands.add(command_id)
+            updated["commands"].add(command_id)
             _add(runs, run_id)
+            _add(updated["runs"], run_id)
             _add(changes, change_id)
+            _add(updated["changes"], change_id)
         depth = len(active) if len(active) != len(seen.active) or settled else None
         seen.active = active
         # Runs that waited for someone to assign and no longer wait.
@@ -233,19 +246,21 @@ class PollingChangeFeed(ChangeFeed):
         seen.waiting.difference_update(resumed)
         runs.update(resumed)
         runs.update(undone)
+        updated["runs"].update(resumed, undone)
         # Every run named leads to its close, so the queue refreshes the row it shows for it.
         run_closes = {
             run_id: int(close_id)
             for run_id, close_id in _by_ids(connection, RUNS.name, "id, conversation_id", sorted(runs))
             if close_id is not None
         }
-        workflows = [
-            int(row[0])
-            for row in _rows(
-                connection, f"SELECT id, updated_at FROM {WORKFLOWS.name} WHERE updated_at > ?", (seen.workflows_at,)
-            )
-        ]
-        seen.workflows_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {WORKFLOWS.name}") or 0.0)
+        saved = _rows(
+            connection, f"SELECT id, updated_at FROM {WORKFLOWS.name} WHERE updated_at > ?", (seen.workflows_at,)
+        )
+        workflows = [int(row[0]) for row in saved]
+        updated["workflows"].update(workflows)
+        # From the rows read, not a second statement: on PostgreSQL each statement sees its own snapshot, and a
+        # workflow saved between the two would be skipped for good.
+        seen.workflows_at = max([seen.workflows_at, *(float(row[1]) for row in saved)])
         agents_at = float(_scalar(connection, f"SELECT max(updated_at) FROM {AGENTS.name}") or 0.0)
         agents_changed, seen.agents_at = agents_at > seen.agents_at, agents_at
         change = ChangeSet(
@@ -257,7 +272,7 @@ class PollingChangeFeed(ChangeFeed):
             agents_changed=agents_changed,
             outbox_depth=depth,
         )
-        return change, run_closes
+        return change, run_closes, updated
 
     def _new_ids(self, connection: Connection, seen: _Seen, table: str, columns: str) -> list[tuple[Any, ...]]:
         """Rows of `table` added since the last look (the newest MAX_NEW), first column the id."""
@@ -271,8 +286,11 @@ class PollingChangeFeed(ChangeFeed):
 
     # -- on the event loop ---------------------------------------------------------------------------------
 
-    def _without_own(self, change: ChangeSet, run_closes: dict[int, int]) -> ChangeSet:
-        """`change` without what this process published; the closes of the runs left are added."""
+    def _without_own(self, change: ChangeSet, run_closes: dict[int, int], updated: dict[str, set[int]]) -> ChangeSet:
+        """`change` without what this process published; the closes of the runs left are added.
+
+        Only new rows are left out: a change to an existing row (`updated`) is reported whoever made it.
+        """
         now = time.monotonic()
         kept: dict[str, tuple[int, ...]] = {}
         for kind in KINDS:
@@ -280,7 +298,8 @@ class PollingChangeFeed(ChangeFeed):
             for item, until in list(own.items()):
                 if until < now:
                     del own[item]
-            kept[kind] = tuple(item for item in getattr(change, kind) if item not in own)
+
+            kept[kind] = tuple(item for item in getattr(change, kind) if item not in own or item in updated[kind])
         closes = set(kept["closes"]) | {run_closes[run] for run in kept["runs"] if run in run_closes}
         if not closes and not any(kept.values()) and not change.agents_changed:
             return ChangeSet()  # only this process's own work (the depth it changed, it published itself)

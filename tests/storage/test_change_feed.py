@@ -107,3 +107,27 @@ async def test_an_idle_database_is_looked_at_without_being_read(store: Store, fe
     assert await _quiet(feed, 0.6)
     assert feed.checks >= 5
     assert feed.reads == 1  # the first look; every later check saw the same data version
+
+
+@pytest.mark.parametrize("looked_between", [True, False], ids=["seen queued first", "queued and settled at once"])
+async def test_a_command_this_process_queued_is_reported_when_another_settles_it(
+    store: Store, other: Store, feed: PollingChangeFeed, looked_between: bool
+) -> None:
+    """A watcher queues (an undo, a webhook's close); the runner sends it: the watcher's row must follow."""
+    await feed.begin()
+    own = await store.db.write(store.plans.commit, unassign_plan(close(505)))
+    feed.note_own(ChangeSet(closes=own.closes, runs=own.runs, changes=own.changes, commands=own.commands))
+    if looked_between:
+        assert await _quiet(feed)
+    (command,) = (await other.db.write(other.outbox.claim_due, 2e9)).commands
+    await other.db.write(
+        other.outbox.settle,
+        command,
+        OutboxState.DONE,
+        change_state=SyncState.SYNCED,
+        run_outcome=RunOutcome.DONE,
+        run_reason="unassigned agent Maya",
+    )
+    change = await _next(feed)
+    assert change.commands == own.commands
+    assert change.runs == own.runs and change.changes == own.changes and change.closes == own.closes
