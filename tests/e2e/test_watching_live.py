@@ -13,9 +13,9 @@ import pytest
 from app.bootstrap import QueueRow, Supervisor
 from app.domain.secret import Secret
 from app.events import ChangeSet
-from tests.e2e.test_two_processes import _runner_pid, _stop, _wait
+from tests.e2e.test_two_processes import _stop
 from tests.helpers import wait_until
-from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, runner_pid, start_cli, wait_for
 
 
 class QueueMirror:
@@ -68,7 +68,7 @@ async def test_a_watching_supervisor_sees_each_close_the_runner_process_commits_
     watcher: Supervisor | None = None
     try:
         assert runner.stderr is not None and "receiving webhooks" in runner.stderr.readline()
-        _wait(lambda: _runner_pid(db) == runner.pid, 30, "the CLI to take the runner lease")
+        wait_for(lambda: runner_pid(db) == runner.pid, 30, "the CLI to take the runner lease")
         watcher = await Supervisor.open(
             demo=False, token=Secret(fake.token), api_url=fake.url, db_url=f"sqlite:///{db}", poll_seconds=3600.0
         )

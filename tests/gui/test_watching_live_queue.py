@@ -8,9 +8,9 @@ import pytest
 
 from app.domain.history import HistoryFilter
 from app.domain.secret import Secret
-from tests.e2e.test_two_processes import _runner_pid, _stop, _wait
+from tests.e2e.test_two_processes import _stop
 from tests.helpers import wait_until
-from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, runner_pid, start_cli, wait_for
 from ui.main_window import HISTORY
 
 
@@ -30,7 +30,7 @@ async def test_a_watching_windows_live_queue_and_history_get_the_close_another_p
             env, "sync", "--forever", "--poll-seconds", "3600", "--webhook-port", str(port), "--webhook-secret", SECRET
         )
         assert runner.stderr is not None and "receiving webhooks" in runner.stderr.readline()
-        _wait(lambda: _runner_pid(db) == runner.pid, 30, "the CLI to take the runner lease")
+        wait_for(lambda: runner_pid(db) == runner.pid, 30, "the CLI to take the runner lease")
         async with gui_app() as app:
 
             def shown_history(contact_id: int) -> int:
