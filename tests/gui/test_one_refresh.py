@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 
 from app.domain.queue import QueueRow
+from app.domain.workflows import WorkflowState
 from tests.helpers import wait_until
 from ui.dialogs.confirm_dialog import ConfirmDialog
-from ui.main_window import QUEUE
+from ui.main_window import QUEUE, WORKFLOWS
 from ui.models import queue_model
+from ui.widgets.notifications import Notice
+
+if TYPE_CHECKING:
+    from app.storage.workflows import WorkflowStats
 
 
 async def test_undo_from_the_queue_asks_for_its_row_once_and_reads_it_once(
@@ -60,3 +66,31 @@ async def test_undo_from_the_queue_asks_for_its_row_once_and_reads_it_once(
         assert sum(close_id in ids for ids in requested) == 1
         assert sum(close_id in ids for ids in read) == 1
         assert any(run.key.startswith("undo:") for run in shown().runs)
+
+
+async def test_publish_from_the_workflows_page_reloads_its_list_once(gui_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with gui_app() as app:
+        supervisor = await app.open(demo=True, seeded=False)
+        draft = (await supervisor.workflow_service.use_template("unassign-after-close")).result
+        window = app.window(supervisor)
+        window.show_page(WORKFLOWS)
+        page = window.workflows_page
+        await wait_until(lambda: page.model.rowCount() == 1 and len(page.tasks) == 0, timeout=30)
+        notices: list[Notice] = []
+        window.notifier.posted.connect(notices.append)
+        loads = 0  # each time the page read its list (the stats are read with it, by nothing else)
+        service = supervisor.workflow_service
+        stats = service.workflow_stats
+
+        async def counted() -> dict[int, WorkflowStats]:
+            nonlocal loads
+            loads += 1
+            return await stats()
+
+        monkeypatch.setattr(service, "workflow_stats", counted)
+        page.workflows.selectRow(0)
+        page.publish.click()
+        await wait_until(lambda: any("is published" in n.text for n in notices) and len(page.tasks) == 0, timeout=30)
+        assert page.model.workflow_at(0).id == draft.id
+        assert page.model.workflow_at(0).state is WorkflowState.PUBLISHED
+        assert loads == 1
