@@ -291,7 +291,7 @@ def workflow_json(workflow: Workflow) -> dict[str, Any]:
 
 async def cmd_templates(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """List the gallery."""
-    templates = supervisor.templates()
+    templates = supervisor.workflow_service.templates()
     if args.json:
         emit_json(
             [
@@ -316,18 +316,18 @@ async def cmd_templates(supervisor: Supervisor, args: argparse.Namespace) -> int
 
 async def cmd_use_template(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Create a draft from a template (and publish it with --publish); prints the new workflow's id."""
-    workflow = await supervisor.use_template(args.template, args.name, parse_sets(args.set))
+    workflow = (await supervisor.workflow_service.use_template(args.template, args.name, parse_sets(args.set))).result
     assert workflow.id is not None
     workflow_id = workflow.id
     if args.publish:
-        workflow = await supervisor.publish(workflow_id)
+        workflow = (await supervisor.workflow_service.publish(workflow_id)).result
     out(str(workflow.id))
-    for warning in supervisor.warnings(workflow):
+    for warning in supervisor.workflow_service.warnings(workflow):
         sys.stderr.write(f"warning: {warning}\n")
     if args.publish:
-        for warning in await supervisor.overlap_warnings(workflow_id):
+        for warning in await supervisor.workflow_service.overlap_warnings(workflow_id):
             sys.stderr.write(f"warning: {warning}\n")
-    missing = supervisor.missing_fields(workflow)
+    missing = supervisor.workflow_service.missing_fields(workflow)
     if missing and not args.publish:
         sys.stderr.write("needs input before publishing: " + "; ".join(missing) + "\n")
     return 0
@@ -335,8 +335,8 @@ async def cmd_use_template(supervisor: Supervisor, args: argparse.Namespace) -> 
 
 async def cmd_workflows(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """List the workflows with their state, runs today and last outcome."""
-    workflows = await supervisor.workflows()
-    stats = await supervisor.workflow_stats()
+    workflows = await supervisor.workflow_service.workflows()
+    stats = await supervisor.workflow_service.workflow_stats()
     if args.json:
         items = []
         for w in workflows:
@@ -358,23 +358,23 @@ async def cmd_workflows(supervisor: Supervisor, args: argparse.Namespace) -> int
 
 async def cmd_publish(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Publish a workflow."""
-    workflow = await supervisor.publish(args.id)
+    workflow = (await supervisor.workflow_service.publish(args.id)).result
     out(f"published {workflow.name!r} (version {workflow.version})")
-    for warning in await supervisor.overlap_warnings(args.id):
+    for warning in await supervisor.workflow_service.overlap_warnings(args.id):
         sys.stderr.write(f"warning: {warning}\n")
     return 0
 
 
 async def cmd_stop(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Stop a workflow."""
-    workflow = await supervisor.stop_workflow(args.id)
+    workflow = (await supervisor.workflow_service.stop_workflow(args.id)).result
     out(f"stopped {workflow.name!r}")
     return 0
 
 
 async def cmd_export(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Export a workflow to a file (or stdout)."""
-    text = await supervisor.export_workflow(args.id)
+    text = await supervisor.workflow_service.export_workflow(args.id)
     if args.file:
         Path(args.file).write_text(text, encoding="utf-8")
     else:
@@ -384,7 +384,7 @@ async def cmd_export(supervisor: Supervisor, args: argparse.Namespace) -> int:
 
 async def cmd_import(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Import an exported workflow as a new draft; prints its id."""
-    workflow = await supervisor.import_workflow(Path(args.file).read_bytes())
+    workflow = (await supervisor.workflow_service.import_workflow(Path(args.file).read_bytes())).result
     out(str(workflow.id))
     return 0
 
@@ -451,11 +451,11 @@ async def _report_forever(supervisor: Supervisor, hangup: asyncio.Event) -> None
     for tick in itertools.count():
         if hangup.is_set():
             hangup.clear()
-            switched = await supervisor.reload_token()
+            switched = await supervisor.credential_service.reload_token()
             say("SIGHUP: read the token again; " + ("using the new one" if switched else "it is the one in use"))
-        status = await supervisor.status()
+        status = await supervisor.connection_service.status()
         now_role, line = _role_line(status, held)
-        if supervisor.sync.role_known and now_role != role:
+        if supervisor.connection_service.role_known and now_role != role:
             role = now_role
             held = held if now_role == "waiting" else now_role  # "took over" after watching, waiting between
             say(line)
@@ -464,7 +464,7 @@ async def _report_forever(supervisor: Supervisor, hangup: asyncio.Event) -> None
             say(words)
             trouble = status.connectivity if status.connectivity is not Connectivity.ONLINE else None
         rejected = status.connectivity is Connectivity.AUTH_FAILED
-        if rejected and tick % TOKEN_CHECK_TICKS == 0 and await supervisor.reload_token():
+        if rejected and tick % TOKEN_CHECK_TICKS == 0 and await supervisor.credential_service.reload_token():
             say("a new token was stored; sending again")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hangup.wait(), 1.0)
@@ -475,13 +475,11 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
     if args.take_over and not args.forever:
         raise CommandUsageError("--take-over goes with --forever: a runner that stops soon would hand the role back")
     if args.once:
-        if supervisor.demo is not None:
-            await supervisor.demo.start(supervisor)  # the demo's workspace answers only while it runs
-        report = await supervisor.sync.run_once()
+        report = await supervisor.sync_once()
         if report.other_runner:
             sys.stderr.write(f"{report.other_runner}; nothing was sent from here\n")
             return EXIT_WORK_LEFT
-        if supervisor.sync.poller.last_at is None:
+        if not supervisor.connection_service.has_polled:
             return await _once_unfinished(supervisor)
         left = _once_left(report)
         if left:
@@ -489,20 +487,21 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
             return EXIT_WORK_LEFT
     else:
         await supervisor.start()
-        if supervisor.sync.webhook_url:
-            sys.stderr.write(f"receiving webhooks at {supervisor.sync.webhook_url}\n")
+        receiver = supervisor.credential_service.webhook_url
+        if receiver:
+            sys.stderr.write(f"receiving webhooks at {receiver}\n")
             sys.stderr.flush()
         if args.take_over:
-            await supervisor.take_over_runner()
+            await supervisor.connection_service.take_over_runner()
             say("asked the runner to hand over to this process")
         stop, hangup = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
         remove_handlers = portable.on_stop_signal(loop, stop.set, hangup_reloads=args.forever)
         remove_reload = portable.on_reload_signal(loop, hangup.set) if args.forever else None
-        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(supervisor.sync.wait_failure())]
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(supervisor.wait_failure())]
         if args.until_idle:
-            waiters.append(asyncio.ensure_future(supervisor.sync.wait_idle(args.idle_seconds)))
-            waiters.append(asyncio.ensure_future(supervisor.sync.wait_stuck(args.idle_seconds)))
+            waiters.append(asyncio.ensure_future(supervisor.wait_idle(args.idle_seconds)))
+            waiters.append(asyncio.ensure_future(supervisor.wait_stuck(args.idle_seconds)))
         else:
             waiters.append(asyncio.ensure_future(_report_forever(supervisor, hangup)))
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -511,12 +510,12 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
         remove_handlers()
         if remove_reload is not None:
             remove_reload()
-        if supervisor.sync.failure is not None:
-            raise supervisor.sync.failure
+        if supervisor.failure is not None:
+            raise supervisor.failure
         for task in waiters:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-    status = await supervisor.status()
+    status = await supervisor.connection_service.status()
     if status.connectivity is Connectivity.AUTH_FAILED:
         sys.stderr.write(f"the platform rejected the token: {status.detail}\n")
         return EXIT_TOKEN_REJECTED
@@ -528,13 +527,13 @@ async def cmd_sync(supervisor: Supervisor, args: argparse.Namespace) -> int:
 
 async def _once_unfinished(supervisor: Supervisor) -> int:
     """`sync --once` whose poll got no answer: say why in one line, with the documented exit code."""
-    status = await supervisor.status()
+    status = await supervisor.connection_service.status()
     if status.connectivity is Connectivity.AUTH_FAILED:
         sys.stderr.write(f"the platform rejected the token: {status.detail}\n")
         return EXIT_TOKEN_REJECTED
     queued = f"{status.outbox_depth} commands stay queued" if status.outbox_depth else "nothing is queued"
     why = status.detail or "the poll did not finish (run again with --debug for details)"
-    sys.stderr.write(f"could not sync with {supervisor.sync.client.base_url}: {why} ({queued})\n")
+    sys.stderr.write(f"could not sync with {supervisor.connection_service.api_url}: {why} ({queued})\n")
     return EXIT_OFFLINE
 
 
@@ -580,7 +579,7 @@ def queue_json(row: QueueRow) -> dict[str, Any]:
 
 async def cmd_queue(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Closed conversations, newest first, with what happened and why."""
-    rows = await supervisor.queue(args.limit)
+    rows = await supervisor.queue_service.queue(args.limit)
     if args.json:
         emit_json([queue_json(row) for row in rows])
         return 0
@@ -632,20 +631,20 @@ async def cmd_history(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Assignment changes, newest first, filtered; or all of them to CSV."""
     flt = history_filter(args)
     if args.csv:
-        written = await supervisor.export_csv(Path(args.csv), flt)
+        written = await supervisor.history_service.export_csv(Path(args.csv), flt)
         sys.stderr.write(f"wrote {written} rows to {args.csv}\n")
         return 0
-    page = await supervisor.history_page(flt, limit=args.limit)
+    page = await supervisor.history_service.history_page(flt, limit=args.limit)
     if args.json:
         emit_json([change_json(c) for c in page.rows])
         return 0
-    names = {agent_id: agent.name for agent_id, agent in (await supervisor.agents()).items()}
+    names = {agent_id: agent.name for agent_id, agent in (await supervisor.team_service.agents()).items()}
 
     def who(agent_id: int | None) -> str:
         return "nobody" if agent_id is None else names.get(agent_id, f"user {agent_id}")
 
-    total = await supervisor.history_count(flt)
-    contacts = await supervisor.contact_names(sorted({c.contact_id for c in page.rows}))
+    total = await supervisor.history_service.history_count(flt)
+    contacts = await supervisor.history_service.contact_names(sorted({c.contact_id for c in page.rows}))
     shown = [contacts.get(c.contact_id, f"contact #{c.contact_id}") for c in page.rows]
     width = column_width(shown, 28)
     for c, contact in zip(page.rows, shown, strict=True):
@@ -674,12 +673,12 @@ def run_json(run: WorkflowRun) -> dict[str, Any]:
 
 async def cmd_runs(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """The run log, newest first."""
-    runs = await supervisor.runs(args.workflow, args.outcome, limit=args.limit)
+    runs = await supervisor.queue_service.runs(args.workflow, args.outcome, limit=args.limit)
     if args.json:
         emit_json([run_json(r) for r in runs])
         return 0
-    workflows = {w.id: w.name for w in await supervisor.workflows()}
-    contacts = await supervisor.contact_names(sorted({r.contact_id for r in runs}))
+    workflows = {w.id: w.name for w in await supervisor.workflow_service.workflows()}
+    contacts = await supervisor.history_service.contact_names(sorted({r.contact_id for r in runs}))
     names = [workflows.get(r.workflow_id, f"workflow #{r.workflow_id}") for r in runs]
     people = [contacts.get(r.contact_id, f"contact #{r.contact_id}") for r in runs]
     widths = column_width(names, 48), column_width(people, 28)
@@ -691,8 +690,8 @@ async def cmd_runs(supervisor: Supervisor, args: argparse.Namespace) -> int:
 
 async def cmd_dry_run(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """What a workflow would have done over past closes; writes nothing."""
-    workflow = await supervisor.workflow(args.id)
-    report = await supervisor.dry_run(workflow, parse_when(args.since))
+    workflow = await supervisor.workflow_service.workflow(args.id)
+    report = await supervisor.workflow_service.dry_run(workflow, parse_when(args.since))
     if args.json:
         emit_json(
             {
@@ -718,24 +717,24 @@ async def cmd_dry_run(supervisor: Supervisor, args: argparse.Namespace) -> int:
 
 async def cmd_undo(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Undo a run: queue the reverse change; `sync` sends it."""
-    run = await supervisor.undo(args.run_id)
+    run = (await supervisor.queue_service.undo(args.run_id)).result
     out(f"queued run {run.id}: {run.reason}; `closeout-cli sync --once` sends it")
     return 0
 
 
 async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Mode, database, outbox and the last sync."""
-    status = await supervisor.status()
-    workflows = await supervisor.workflows()
+    status = await supervisor.connection_service.status()
+    workflows = await supervisor.workflow_service.workflows()
     data: dict[str, Any] = {
         "mode": "demo" if supervisor.is_demo else "workspace",
-        "api_url": supervisor.sync.client.base_url,
-        "database": supervisor.store.db.where,
+        "api_url": supervisor.connection_service.api_url,
+        "database": supervisor.connection_service.database,
         "outbox_depth": status.outbox_depth,
         "last_sync": status.last_sync,
         "workflows": len(workflows),
         "published": sum(1 for w in workflows if w.state.value == "published"),
-        "closes": await supervisor.store.db.read(supervisor.store.closes.count),
+        "closes": await supervisor.queue_service.close_count(),
         "token": "set" if secrets.load_token() else "not set",
         "sending": status.other_runner,
         "sending_state": status.runner_state,
@@ -773,7 +772,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     async def check() -> None:
         supervisor = await Supervisor.open(demo=False, token=token)
         try:
-            await supervisor.test_connection(token)
+            await supervisor.credential_service.test_connection(token)
         finally:
             await supervisor.close()
 
@@ -884,7 +883,7 @@ def _presence_words(member: TeamMember) -> str:
 
 async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """The agents in the cache with the availability "only online users" reads."""
-    members = await supervisor.team()
+    members = await supervisor.team_service.team()
     if args.json:
         emit_json([member_json(m) for m in members])
         return 0
@@ -901,15 +900,15 @@ async def cmd_agents(supervisor: Supervisor, args: argparse.Namespace) -> int:
         out("no agents in the cache yet: run `closeout-cli sync --once` to fetch them")
     else:
         out(f"{sum(m.available_now for m in members)} of {len(members)} available now ({WHERE_SET} or here)")
-        out(f"working hours are in {supervisor.hours_zone}")
+        out(f"working hours are in {supervisor.team_service.hours_zone}")
     return 0
 
 
 async def cmd_availability_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Mark an agent available or away."""
     presence = checked(Presence.parse, args.presence)
-    agent = await supervisor.find_agent(args.agent)
-    await supervisor.set_presence(agent.id, presence)
+    agent = await supervisor.team_service.find_agent(args.agent)
+    await supervisor.team_service.set_presence(agent.id, presence)
     out(f"{agent.name} ({agent.id}) is {presence.value}")
     return 0
 
@@ -917,16 +916,17 @@ async def cmd_availability_set(supervisor: Supervisor, args: argparse.Namespace)
 async def cmd_hours_set(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Give an agent working hours, in the lead's time zone."""
     hours = checked(WorkingHours.parse, args.hours)
-    agent = await supervisor.find_agent(args.agent)
-    entry = await supervisor.set_hours(agent.id, hours)
-    out(f"{agent.name} ({agent.id}) works {hours.describe()} ({supervisor.hours_zone}) and is {entry.presence.value}")
+    team = supervisor.team_service
+    agent = await team.find_agent(args.agent)
+    entry = (await team.set_hours(agent.id, hours)).result
+    out(f"{agent.name} ({agent.id}) works {hours.describe()} ({team.hours_zone}) and is {entry.presence.value}")
     return 0
 
 
 async def cmd_hours_clear(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Drop an agent's working hours: available means available at any time."""
-    agent = await supervisor.find_agent(args.agent)
-    entry = await supervisor.set_hours(agent.id, None)
+    agent = await supervisor.team_service.find_agent(args.agent)
+    entry = (await supervisor.team_service.set_hours(agent.id, None)).result
     out(f"{agent.name} ({agent.id}) has no working hours and is {entry.presence.value}")
     return 0
 

@@ -14,6 +14,7 @@ import logging
 import random
 import secrets as random_source
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from app import paths
@@ -33,13 +34,14 @@ from app.platform.webhooks import parse_event
 from app.settings import DEMO_CLOSES_PER_MINUTE, Settings
 
 if TYPE_CHECKING:
-    from app.bootstrap import Supervisor
+    from app.storage.store import Store
 
 log = logging.getLogger("closeout.demo")
 
 DEMO_SEED = 7
 DEMO_USERS = 12
 DEMO_CONTACTS = 400
+UNASSIGN_TEMPLATE = "unassign-after-close"
 SEEDED = "demo_seeded"
 AVAILABILITY_SEEDED = "demo_availability_seeded"
 PAST_DAYS = 30
@@ -169,7 +171,7 @@ class DemoWorkspace:
         """Use `create`."""
         self.fake = fake
         self._runner = ThreadedFake(fake)
-        self._supervisor: Supervisor | None = None
+        self._submit_event: Callable[[PlatformEvent], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -189,28 +191,35 @@ class DemoWorkspace:
         """A client that talks to the fake in process."""
         return PlatformClient(IN_PROCESS_URL, Secret(self.fake.token), rate_limit=0, transport=self._runner.transport())
 
-    async def start(self, supervisor: Supervisor) -> None:
-        """Publish the unassign template on the first launch, then start the simulated workspace."""
-        self._supervisor = supervisor
-        if await supervisor.store.db.read(supervisor.store.meta.get, SEEDED) is None:
-            draft = await supervisor.use_template("unassign-after-close")
-            assert draft.id is not None
-            published = await supervisor.publish(draft.id)
+    async def start(
+        self,
+        store: Store,
+        publish_template: Callable[[str], Awaitable[Workflow]],
+        submit: Callable[[PlatformEvent], None],
+    ) -> None:
+        """Seed `store` on the first launch, then start the simulated workspace, whose events go to `submit`.
+
+        The first launch publishes the unassign template through `publish_template` (a template id in, the
+        published workflow out) and records a month of past closes as it would have handled them.
+        """
+        self._submit_event = submit
+        if await store.db.read(store.meta.get, SEEDED) is None:
+            published = await publish_template(UNASSIGN_TEMPLATE)
             plans = [Plan(contacts=workspace_contacts(self.fake)), *past_plans(self.fake, published, time.time())]
-            await supervisor.store.db.write(supervisor.store.plans.commit_many, plans)
-            await supervisor.store.db.write(supervisor.store.meta.set, SEEDED, "1")
-            log.info("demo: published %r and recorded %d past closes", draft.name, len(plans) - 1)
+            await store.db.write(store.plans.commit_many, plans)
+            await store.db.write(store.meta.set, SEEDED, "1")
+            log.info("demo: published %r and recorded %d past closes", published.name, len(plans) - 1)
         else:
             # The simulated workspace starts from the same state on every launch, but the cache remembers the last
             # one: take the workspace's contacts as they are now, so the first poll finds nothing that changed
             # and records no close a second time.
-            await supervisor.store.db.write(supervisor.store.plans.commit, Plan(contacts=workspace_contacts(self.fake)))
-        if await supervisor.store.db.read(supervisor.store.meta.get, AVAILABILITY_SEEDED) is None:
+            await store.db.write(store.plans.commit, Plan(contacts=workspace_contacts(self.fake)))
+        if await store.db.read(store.meta.get, AVAILABILITY_SEEDED) is None:
             # Once, as for the history: what the lead changes on the Team page afterwards stays.
             entries = demo_availability(self.fake)
             for entry in entries:
-                await supervisor.store.db.write(supervisor.store.availability.set, entry)
-            await supervisor.store.db.write(supervisor.store.meta.set, AVAILABILITY_SEEDED, "1")
+                await store.db.write(store.availability.set, entry)
+            await store.db.write(store.meta.set, AVAILABILITY_SEEDED, "1")
             log.info("demo: recorded the availability of %d agents", len(entries))
         self._loop = asyncio.get_running_loop()
         self.fake.add_listener(self._deliver)
@@ -219,7 +228,7 @@ class DemoWorkspace:
     async def stop(self) -> None:
         """Stop the simulator and stop listening."""
         self.fake.remove_listener(self._deliver)
-        self._supervisor = None  # events already on their way to the app's loop are dropped
+        self._submit_event = None  # events already on their way to the app's loop are dropped
         await self._runner.stop()
 
     def _deliver(self, body: bytes) -> None:
@@ -227,8 +236,8 @@ class DemoWorkspace:
 
         Called in the fake's thread: the event is parsed there and handed to intake on the app's loop.
         """
-        supervisor, loop = self._supervisor, self._loop
-        if supervisor is None or loop is None:
+        submit, loop = self._submit_event, self._loop
+        if submit is None or loop is None:
             return
         try:
             event = parse_event(body)
@@ -242,5 +251,5 @@ class DemoWorkspace:
 
     def _submit(self, event: PlatformEvent) -> None:
         """On the app's loop: hand the event to intake, unless the demo stopped meanwhile."""
-        if self._supervisor is not None:
-            self._supervisor.sync.submit_nowait(event)
+        if self._submit_event is not None:
+            self._submit_event(event)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 log = logging.getLogger("closeout.events")
 
@@ -17,7 +18,9 @@ log = logging.getLogger("closeout.events")
 class ChangeSet:
     """What one committed change touched, by id, so views refresh only those rows.
 
-    `connectivity` and `outbox_depth` are set when they changed; everything else lists ids.
+    `connectivity` and `outbox_depth` are set when they changed; everything else lists ids. `initiator` is
+    whoever asked for the operation that made the change (a widget, say), None for background work; it is not
+    itself a change, so it never makes a change-set non-empty or unequal.
     """
 
     closes: tuple[int, ...] = ()
@@ -29,11 +32,32 @@ class ChangeSet:
     agents_changed: bool = False
     connectivity: str | None = None
     outbox_depth: int | None = None
+    initiator: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_empty(self) -> bool:
         """True when nothing changed."""
         return self == ChangeSet()
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OpChanges(Generic[T]):
+    """What an operation did, in the shape of Anki's OpChanges: its result and the change-set it published.
+
+    The change-set names who asked (`initiator`). The widget that asked updates itself from `changes` and
+    skips the same change-set when the bridge hands it over, so it refreshes once, not twice.
+    """
+
+    result: T
+    changes: ChangeSet
+
+    @property
+    def initiator(self) -> object | None:
+        """Who asked for the operation."""
+        return self.changes.initiator
 
 
 Handler = Callable[[ChangeSet], None]

@@ -85,8 +85,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
     window.start()
     await asyncio.sleep(args.warmup)  # the first poll's backfill and the pyqtgraph preload settle first
 
-    count = supervisor.store.closes.count
-    before = await supervisor.store.db.read(count)
+    before = await supervisor.queue_service.close_count()
     ticks: list[float] = []
     last = [time.perf_counter()]
 
@@ -103,7 +102,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
     log(f"sampling event-loop lag for {args.seconds:g} s at {args.rate:g} closes/s ...")
     await asyncio.sleep(args.seconds)
     timer.stop()
-    after = await supervisor.store.db.read(count)
+    after = await supervisor.queue_service.close_count()
     shown = window.live_queue.model.rowCount()
     window.close()
     await window.shutdown()

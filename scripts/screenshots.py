@@ -85,7 +85,7 @@ async def _shoot() -> int:
         await asyncio.sleep(6)  # let the simulated inbox close some conversations
         window.show_page(WORKFLOWS)
         await shot("01-workflows-gallery", 2.5)
-        draft = await supervisor.use_template("round-robin-online")
+        draft = (await supervisor.workflow_service.use_template("round-robin-online")).result
         await window.workflows_page.open_editor(draft)
         await shot("02-workflow-editor-missing-team")
         window.workflows_page.show_gallery()

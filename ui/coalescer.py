@@ -47,6 +47,11 @@ class Coalescer(QObject):
         """How many ids wait for the next flush."""
         return len(self._pending)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing is collected, and no flush is due or in flight."""
+        return not self._pending and not self.held and not self._timer.isActive()
+
     def pending_ids(self) -> frozenset[int]:
         """The ids waiting for the next flush."""
         return frozenset(self._pending)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from app.bootstrap import Connectivity, Supervisor
+from app.services.connection import ConnectionService, Connectivity
 from ui.bridge import Bridge
 
 
@@ -13,9 +13,9 @@ class ConnectionState(QObject):
 
     changed = Signal(str, str)  # the Connectivity value and its detail
 
-    def __init__(self, supervisor: Supervisor, bridge: Bridge, parent: QObject | None = None) -> None:
+    def __init__(self, connection: ConnectionService, bridge: Bridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.state = Connectivity.DEMO if supervisor.is_demo else Connectivity.STARTING
+        self.state = Connectivity.DEMO if connection.is_demo else Connectivity.STARTING
         self.detail = ""
         bridge.connectivity_changed.connect(lambda value: self.set(Connectivity(value), self.detail))
 

@@ -12,7 +12,8 @@ from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
-from app.bootstrap import Connectivity, Supervisor
+from app.bootstrap import Supervisor
+from app.services.connection import Connectivity
 from app.settings import Settings
 from ui.bridge import Bridge
 from ui.compat import nullable, pending_slot_tasks
@@ -62,13 +63,14 @@ class MainWindow(MainWindowView):
         self.bridge = Bridge(supervisor.bus, self)
         self.notifier = Notifier(self)
         self.notifications = NotificationArea(self.notifier, self.page_area)
-        self.workflows_page = WorkflowsPage(supervisor, self.bridge, self.notifier)
-        self.live_queue = LiveQueue(supervisor, self.bridge, self.notifier)
-        self.history = HistoryPanel(supervisor, self.bridge, self.notifier)
-        self.run_log = RunLog(supervisor, self.bridge, self.notifier)
-        self.team_page = TeamPage(supervisor, self.bridge, self.notifier)
-        self.connection = ConnectionState(supervisor, self.bridge, self)
-        self.settings_panel = SettingsPanel(supervisor, self.notifier, self.connection)
+        # Each page gets the one service it needs, never the Supervisor.
+        self.workflows_page = WorkflowsPage(supervisor.workflow_service, self.bridge, self.notifier)
+        self.live_queue = LiveQueue(supervisor.queue_service, self.bridge, self.notifier)
+        self.history = HistoryPanel(supervisor.history_service, self.bridge, self.notifier)
+        self.run_log = RunLog(supervisor.queue_service, self.bridge, self.notifier)
+        self.team_page = TeamPage(supervisor.team_service, self.bridge, self.notifier)
+        self.connection = ConnectionState(supervisor.connection_service, self.bridge, self)
+        self.settings_panel = SettingsPanel(supervisor.credential_service, self.notifier, self.connection)
         self.pages = (
             self.workflows_page,
             self.live_queue,
@@ -79,7 +81,7 @@ class MainWindow(MainWindowView):
         )
         for page in self.pages:
             self.stack.addWidget(page)
-        self.status = SyncStatusBar(supervisor, self.bridge, self.connection)
+        self.status = SyncStatusBar(supervisor.connection_service, self.bridge, self.connection)
         self.setStatusBar(self.status)
         self.status.problem_changed.connect(self._show_problem)
         self.banner.setVisible(supervisor.is_demo)

@@ -160,16 +160,16 @@ async def counts(supervisor: Supervisor) -> Counts:
     unassigned = 0
     after: Cursor | None = None
     while True:
-        page = await supervisor.history_page(synced, after, limit=1000)
+        page = await supervisor.history_service.history_page(synced, after, limit=1000)
         unassigned += sum(1 for change in page.rows if change.to_agent_id is None)
         if page.next is None:
             break
         after = page.next
     return Counts(
-        history=await supervisor.history_count(HistoryFilter()),
+        history=await supervisor.history_service.history_count(HistoryFilter()),
         unassigned=unassigned,
-        workflows=len(await supervisor.workflows()),
-        closes=len(await supervisor.queue(limit=1_000_000)),
+        workflows=len(await supervisor.workflow_service.workflows()),
+        closes=len(await supervisor.queue_service.queue(limit=1_000_000)),
     )
 
 
@@ -254,7 +254,7 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
 
             async def unassigned_enough() -> int | None:
                 synced = HistoryFilter(source=ChangeSource.WORKFLOW, sync_state=SyncState.SYNCED)
-                count = await supervisor.history_count(synced)
+                count = await supervisor.history_service.history_count(synced)
                 return count if count and time.monotonic() - shown_at >= DEMO_SECONDS else None
 
             await wait_for("the demo's workflow to unassign a contact", unassigned_enough)
@@ -269,10 +269,7 @@ async def _run(started: float, errors: ErrorCounter) -> dict[str, Any]:
             window.close()
             await window.shutdown()
         # Stop every writer, then let the writer thread finish what is queued, so the counts are final.
-        if supervisor.demo is not None:
-            await supervisor.demo.stop()
-        await supervisor.sync.stop()
-        await supervisor.store.db.write(lambda: None)
+        await supervisor.settle()
         before = await counts(supervisor)
     finally:
         await supervisor.close()

@@ -284,15 +284,24 @@ class Intake:
                 plans.append(plan)
         return self._store.plans.commit_many(plans)
 
-    async def commit_plan(self, plan: Plan) -> CommitResult:
-        """Commit a plan made elsewhere (an undo), with the same change-set and drain wake-up."""
+    async def commit_plan(self, plan: Plan, initiator: object | None = None) -> tuple[CommitResult, ChangeSet]:
+        """Commit a plan made elsewhere (an undo), with the same change-set and drain wake-up; returns both.
+
+        The run an undo reverses changed too (it is undone now), so the change-set names it beside the new one.
+        """
         result = await self._store.db.write(self._store.plans.commit, plan)
-        self._publish(
-            ChangeSet(runs=result.runs, changes=result.changes, commands=result.commands, contacts=result.contacts)
+        undone = (plan.undo_of,) if plan.undo_of is not None and result.runs else ()
+        change = ChangeSet(
+            runs=result.runs + undone,
+            changes=result.changes,
+            commands=result.commands,
+            contacts=result.contacts,
+            initiator=initiator,
         )
+        self._publish(change)
         if result.commands:
             self._on_commands()
-        return result
+        return result, change
 
 
 def _fail(item: _Item, error: BaseException) -> None:

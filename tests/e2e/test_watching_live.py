@@ -13,6 +13,7 @@ import pytest
 from app.bootstrap import QueueRow, Supervisor
 from app.domain.secret import Secret
 from app.events import ChangeSet
+from tests import inside
 from tests.helpers import wait_until
 from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, runner_pid, start_cli, stop_cli, wait_for
 
@@ -34,7 +35,7 @@ class QueueMirror:
             task.add_done_callback(self._fetches.discard)
 
     async def _fetch(self, ids: tuple[int, ...]) -> None:
-        for row in await self.supervisor.queue_rows(ids):
+        for row in await self.supervisor.queue_service.queue_rows(ids):
             assert row.close.id is not None
             self.rows[row.close.id] = row
             self.first_seen.setdefault(row.close.id, time.time())
@@ -73,7 +74,7 @@ async def test_a_watching_supervisor_sees_each_close_the_runner_process_commits_
         )
         await watcher.start()
         mirror = QueueMirror(watcher)
-        await wait_until(lambda: watcher is not None and watcher.sync.runner is not None, timeout=10)
+        await wait_until(lambda: watcher is not None and inside.sync(watcher).runner is not None, timeout=10)
 
         targets = fake.assigned_open(8)
         for contact_id in targets:
@@ -86,7 +87,7 @@ async def test_a_watching_supervisor_sees_each_close_the_runner_process_commits_
             await watcher.close()
         code, err = stop_cli(runner)
     assert code == 0, err[-2000:]
-    assert not watcher.sync.is_runner  # it only watched: what it shows came from the other process's commits
+    assert not inside.sync(watcher).is_runner  # it only watched: what it shows came from the other process's commits
     recorded = _recorded(db)
     lags = [mirror.first_seen[recorded[c][0]] - recorded[c][1] for c in targets]
     print(f"watcher lag behind the runner's commits: max {max(lags):.2f} s")  # noqa: T201

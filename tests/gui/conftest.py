@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from app.bootstrap import Supervisor
 from app.demo import SEEDED
 from app.settings import Settings
+from tests import inside
 from ui.collector import MainThreadCollector
 from ui.main_window import MainWindow
 
@@ -36,7 +37,7 @@ class App:
         options.setdefault("poll_seconds", 3600.0)
         supervisor = await Supervisor.open(settings=settings, demo=demo, **options)
         if demo and not seeded:  # as if the demo had already seeded: nothing is published yet
-            await supervisor.store.db.write(supervisor.store.meta.set, SEEDED, "1")
+            await inside.store(supervisor).db.write(inside.store(supervisor).meta.set, SEEDED, "1")
         self.supervisors.append(supervisor)
         return supervisor
 

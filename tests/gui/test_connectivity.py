@@ -39,15 +39,15 @@ async def test_offline_keeps_rows_pending_and_drains_when_the_platform_is_back(g
             supervisor = await app.open(
                 demo=False, token=Secret(fake.token), api_url=url, webhook_port=0, webhook_secret=WEBHOOK_KEY
             )
-            draft = await supervisor.use_template("unassign-after-close")
+            draft = (await supervisor.workflow_service.use_template("unassign-after-close")).result
             assert draft.id is not None
-            await supervisor.publish(draft.id)
+            await supervisor.workflow_service.publish(draft.id)
             window = app.window(supervisor)
             window.show_page(QUEUE)
             await supervisor.start()
             await wait_until(lambda: window.status.chip.text() == "Online", timeout=30)
             # Let the first poll finish: otherwise it runs after the restart and queues the closes it catches up on.
-            await wait_until(lambda: supervisor.sync.poller.last is not None, timeout=30)
+            await wait_until(lambda: supervisor.connection_service.has_polled, timeout=30)
 
             server.stop_thread()
             # Closes keep arriving by webhook (through the lead's tunnel) while the platform is unreachable.
@@ -55,7 +55,7 @@ async def test_offline_keeps_rows_pending_and_drains_when_the_platform_is_back(g
             for contact in contacts:
                 fake.state.close_conversation(contact, "user", fake.state.users[contact.assignee_id], "Resolved", "")
             assert len(bodies) >= len(contacts)
-            receiver = supervisor.sync.webhook_url
+            receiver = supervisor.credential_service.webhook_url
             assert receiver is not None
             async with httpx.AsyncClient() as client:
                 for body in bodies:

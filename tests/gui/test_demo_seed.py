@@ -12,6 +12,7 @@ from app.bootstrap import Supervisor, TeamMember
 from app.domain.availability import Presence
 from app.domain.conversations import ClosedBySource
 from app.domain.history import HistoryFilter
+from tests import inside
 from tests.helpers import wait_until
 
 
@@ -23,31 +24,31 @@ async def test_a_first_demo_run_has_thirty_days_of_history_and_a_restart_adds_no
     async with gui_app() as app:
         first = await app.open(demo=True, rate=600.0, poll_seconds=3600.0, db_url=db_url)
         await first.start()
-        history = await first.history_page(HistoryFilter(), None, 5000)
+        history = await first.history_service.history_page(HistoryFilter(), None, 5000)
         days = {dt.date.fromtimestamp(row.at) for row in history.rows}
         assert len(days) >= 28
         assert min(days) <= dt.date.today() - dt.timedelta(days=29)
-        old_closes = await first.store.db.read(first.store.closes.between, 0, int(first_day_end()))
+        old_closes = await inside.store(first).db.read(inside.store(first).closes.between, 0, int(first_day_end()))
         assert len(old_closes) >= 300
-        await wait_until(lambda: first.sync.poller.last is not None, timeout=30)
+        await wait_until(lambda: first.connection_service.has_polled, timeout=30)
         await first.close()
         app.supervisors.remove(first)
 
         second = await app.open(demo=True, rate=0.0, poll_seconds=3600.0, db_url=db_url)
-        before = await second.queue(1)
+        before = await second.queue_service.queue(1)
         top = before[0].close.id if before else 0
         await second.start()
-        await wait_until(lambda: second.sync.poller.last is not None, timeout=30)
-        newer = [row for row in await second.queue(500) if (row.close.id or 0) > (top or 0)]
+        await wait_until(lambda: second.connection_service.has_polled, timeout=30)
+        newer = [row for row in await second.queue_service.queue(500) if (row.close.id or 0) > (top or 0)]
         assert not [row for row in newer if row.close.closed_by_source is ClosedBySource.DETECTED_BY_POLL]
         # Seeding happens once: the past is not recorded again.
-        again = await second.store.db.read(second.store.closes.between, 0, int(first_day_end()))
+        again = await inside.store(second).db.read(inside.store(second).closes.between, 0, int(first_day_end()))
         assert len(again) == len(old_closes)
 
 
 async def _team_once_listed(supervisor: Supervisor) -> list[TeamMember]:
     """The Team page's rows once the first sync has listed the workspace's users."""
-    while not (team := await supervisor.team()):
+    while not (team := await supervisor.team_service.team()):
         await asyncio.sleep(0.05)
     return team
 
@@ -76,12 +77,12 @@ async def test_a_first_demo_run_has_agents_available_and_away_and_a_restart_keep
         assert len(available_now) >= len(agents) // 3, [m.agent.name for m in available_now]
         assert away and on_shifts
         chosen = available_now[0].agent.id
-        await first.set_presence(chosen, Presence.AWAY)
+        await first.team_service.set_presence(chosen, Presence.AWAY)
         await first.close()
         app.supervisors.remove(first)
 
         second = await app.open(demo=True, rate=0.0, db_url=db_url)
         await second.start()
-        book = await second.availability_book()
+        book = await second.team_service.availability_book()
         assert book.of(chosen).presence is Presence.AWAY
-        assert sum(1 for m in await second.team() if m.available_now) == len(available_now) - 1
+        assert sum(1 for m in await second.team_service.team() if m.available_now) == len(available_now) - 1

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.domain.people import Agent, Team
 from app.domain.workflows import WorkflowState
+from tests import inside
 from tests.helpers import wait_until
 from ui.dialogs import unsaved_changes_dialog
 from ui.dialogs.unsaved_changes_dialog import UnsavedChangesDialog
@@ -61,7 +62,7 @@ async def test_leaving_the_editor_asks_and_cancel_keeps_the_edits(gui_app, qtbot
         await wait_until(lambda: window.current_page == QUEUE)
         assert len(answers.asked) == 2
         assert not editor.dirty
-        stored = await supervisor.workflow(editor.workflow.id)
+        stored = await supervisor.workflow_service.workflow(editor.workflow.id)
         assert stored.name == "Unassign, my copy" and stored.state is WorkflowState.DRAFT
 
 
@@ -80,7 +81,7 @@ async def test_discard_throws_the_edits_away_and_closing_the_window_asks(gui_app
         answers.queue = [unsaved_changes_dialog.DISCARD]
         qtbot.mouseClick(editor.back, Qt.MouseButton.LeftButton)
         await wait_until(lambda: window.workflows_page.currentIndex() == GALLERY)
-        assert (await supervisor.workflow(editor.workflow.id)).name == saved_name
+        assert (await supervisor.workflow_service.workflow(editor.workflow.id)).name == saved_name
 
 
 async def test_a_toggle_put_back_is_no_unsaved_change(gui_app, qtbot: QtBot) -> None:
@@ -128,7 +129,7 @@ async def test_notices_never_move_the_layout_and_stay_under_the_pointer(gui_app,
         # The editor: filling the field that needed input does not move the form below it either.
         window.show_page(WORKFLOWS)
         page = window.workflows_page
-        draft = await supervisor.use_template("round-robin-online")
+        draft = (await supervisor.workflow_service.use_template("round-robin-online")).result
         await page.open_editor(draft)
         editor = page.editor
         settle(window)
@@ -157,12 +158,14 @@ async def test_an_unknown_team_is_marked_where_it_is_typed_and_not_published(gui
         window = app.window(supervisor)
         # The check is against the cached workspace: one team in it, and a draft naming another.
         team = Team(1, "Support")
-        await supervisor.store.db.write(
-            supervisor.store.cache.upsert_agents, [Agent(7, "Maya", "Lee", "maya@example.com", team=team)]
+        await inside.store(supervisor).db.write(
+            inside.store(supervisor).cache.upsert_agents, [Agent(7, "Maya", "Lee", "maya@example.com", team=team)]
         )
-        template = await supervisor.use_template("round-robin-online")
+        template = (await supervisor.workflow_service.use_template("round-robin-online")).result
         step = replace(template.steps[0], team_id=999)
-        draft = await supervisor.save_workflow(replace(template, steps=(step,)))  # a draft may hold anything
+        draft = (
+            await supervisor.workflow_service.save_workflow(replace(template, steps=(step,)))
+        ).result  # a draft may hold anything
         page = window.workflows_page
         await page.open_editor(draft)
         editor = page.editor
@@ -172,7 +175,7 @@ async def test_an_unknown_team_is_marked_where_it_is_typed_and_not_published(gui
         step = editor.step_editors[0]
         assert step.team.property("needsInput") is True and "team 999" in step.team.toolTip()
         assert await editor.publish_now() is None
-        assert (await supervisor.workflow(draft.id)).state is WorkflowState.DRAFT
+        assert (await supervisor.workflow_service.workflow(draft.id)).state is WorkflowState.DRAFT
         assert any("team 999" in n.text for n in window.notifications.notices())
         editor.dirty = False
 
@@ -189,7 +192,7 @@ async def test_the_small_editor_slips_are_gone(gui_app, qtbot: QtBot) -> None:
         await supervisor.start(drain=False)
         agents: dict[int, object] = {}
         while not agents:
-            agents = dict(await supervisor.agents())
+            agents = dict(await supervisor.team_service.agents())
             await asyncio.sleep(0.05)
         supervisor._agents = {}  # read the agents the first poll cached
         await editor.open_workflow(editor.workflow)

@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 from PySide6.QtCore import Qt
 
 from app.domain.workflows import WorkflowState
+from tests import inside
 from tests.helpers import wait_until
 from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.dialogs.export_path_dialog import ExportPathDialog
@@ -36,7 +37,7 @@ async def _scenario(qtbot: QtBot, app, tmp_path: Path, monkeypatch: pytest.Monke
     window = app.window(supervisor)
     await supervisor.start(drain=False)  # the drain starts later, so rows are seen pending first
     assert window.banner.isVisible()
-    assert not [w for w in await supervisor.workflows() if w.state is WorkflowState.PUBLISHED]
+    assert not [w for w in await supervisor.workflow_service.workflows() if w.state is WorkflowState.PUBLISHED]
 
     # Use Template on the unassign card opens the editor on a draft; nothing needs input, so Publish works.
     page = window.workflows_page
@@ -53,7 +54,7 @@ async def _scenario(qtbot: QtBot, app, tmp_path: Path, monkeypatch: pytest.Monke
     await wait_until(lambda: sum(1 for s in statuses(window).values() if s == "pending") >= 5, timeout=45)
     pending = {close_id for close_id, status in statuses(window).items() if status == "pending"}
 
-    supervisor.sync.spawn("drain", supervisor.sync.drain.run())
+    inside.sync(supervisor).spawn("drain", inside.sync(supervisor).drain.run())
     await wait_until(lambda: any(statuses(window).get(i) == "unassigned" for i in pending), timeout=45)
     unassigned = next(i for i in pending if statuses(window).get(i) == "unassigned")
 

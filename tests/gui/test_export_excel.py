@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from app.domain.history import HistoryFilter
+from tests import inside
 from tests.helpers import wait_until
 from ui.widgets.notifications import Notice
 
@@ -14,18 +15,22 @@ from ui.widgets.notifications import Notice
 async def test_for_excel_starts_with_a_bom_and_workflow_names_are_as_they_were(gui_app, tmp_path: Path) -> None:
     async with gui_app() as app:
         supervisor = await app.open(demo=True, seeded=False, rate=1200.0)
-        workflow = await supervisor.use_template("unassign-after-close", name="Unassign — Lucía's team")
+        workflow = (
+            await supervisor.workflow_service.use_template("unassign-after-close", name="Unassign — Lucía's team")
+        ).result
         assert workflow.id is not None
-        published = await supervisor.publish(workflow.id)
+        published = (await supervisor.workflow_service.publish(workflow.id)).result
         await supervisor.start()
-        await wait_until(lambda: supervisor.store.history.count(HistoryFilter()) >= 3, timeout=60)
-        await supervisor.stop_workflow(workflow.id)
-        await supervisor.save_workflow(dataclasses.replace(await supervisor.workflow(workflow.id), name="Renamed"))
+        await wait_until(lambda: inside.store(supervisor).history.count(HistoryFilter()) >= 3, timeout=60)
+        await supervisor.workflow_service.stop_workflow(workflow.id)
+        await supervisor.workflow_service.save_workflow(
+            dataclasses.replace(await supervisor.workflow_service.workflow(workflow.id), name="Renamed")
+        )
 
         excel = tmp_path / "excel.csv"
         plain = tmp_path / "plain.csv"
-        await supervisor.export_csv(excel, HistoryFilter(), for_excel=True)
-        await supervisor.export_csv(plain, HistoryFilter())
+        await supervisor.history_service.export_csv(excel, HistoryFilter(), for_excel=True)
+        await supervisor.history_service.export_csv(plain, HistoryFilter())
         assert excel.read_bytes().startswith(b"\xef\xbb\xbf")
         assert not plain.read_bytes().startswith(b"\xef\xbb\xbf")
         with excel.open(encoding="utf-8-sig", newline="") as handle:
@@ -40,7 +45,7 @@ async def test_cancel_stops_the_export_says_so_and_leaves_no_file(gui_app, tmp_p
     async with gui_app() as app:
         supervisor = await app.open(demo=True, rate=1200.0)
         await supervisor.start()
-        await wait_until(lambda: supervisor.store.history.count(HistoryFilter()) >= 3, timeout=60)
+        await wait_until(lambda: inside.store(supervisor).history.count(HistoryFilter()) >= 3, timeout=60)
         window = app.window(supervisor)
         panel = window.history
         notices: list[Notice] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QStyle, QStyleOptionViewItem, QTableView, QWidget
 
+from tests import inside
 from tests.helpers import wait_until
 from ui.main_window import HISTORY, QUEUE, RUN_LOG, WORKFLOWS
 from ui.models import history_model, queue_model, run_log_model
@@ -98,8 +99,8 @@ async def test_live_closes_show_the_channel_they_happened_on_and_the_key_columns
     """The demo's closes arrive as webhooks would, without a channel; the platform's contact channels fill it in."""
     async with gui_app() as app:
         supervisor, window, queue = await busy_queue_at_1024(app)
-        seeded_top = (await supervisor.queue(1))[0].close.id or 0
-        fake = supervisor.demo.fake  # type: ignore[union-attr]
+        seeded_top = (await supervisor.queue_service.queue(1))[0].close.id or 0
+        fake = inside.demo(supervisor).fake  # type: ignore[union-attr]
         names = {channel["id"]: channel["name"] for channel in fake.state.channels}
 
         def live_with_channel() -> list[int]:
@@ -108,7 +109,7 @@ async def test_live_closes_show_the_channel_they_happened_on_and_the_key_columns
 
         await wait_until(lambda: len(live_with_channel()) >= 3, timeout=30)
         for close_id in live_with_channel()[:3]:
-            close = await supervisor.store.db.read(supervisor.store.closes.get, close_id)
+            close = await inside.store(supervisor).db.read(inside.store(supervisor).closes.get, close_id)
             contact = fake.state.contacts[close.contact.id]
             assert close.channel in {names[c] for c in contact.channel_ids}, (close.channel, contact.channel_ids)
             at = next(r for r in range(queue.model.rowCount()) if queue.model.row_at(r).close.id == close_id)
@@ -122,9 +123,9 @@ async def test_two_workflows_sharing_a_name_stay_apart_when_their_labels_are_cut
     async with gui_app() as app:
         supervisor = await app.open(demo=True)
         await supervisor.start()
-        second = await supervisor.use_template("unassign-after-close")
+        second = (await supervisor.workflow_service.use_template("unassign-after-close")).result
         assert second.id is not None
-        await supervisor.publish(second.id)
+        await supervisor.workflow_service.publish(second.id)
         window = app.window(supervisor)
         window.resize(1024, 700)
         window.show_page(WORKFLOWS)

@@ -64,7 +64,7 @@ async def test_filters_and_paging_match_sql_on_a_million_rows(gui_app, million_d
         supervisor = await app.open(
             demo=False, token=Secret("never-sent"), api_url="http://127.0.0.1:9/v2", db_url=f"sqlite:///{path}"
         )
-        panel = HistoryPanel(supervisor, Bridge(supervisor.bus), Notifier())
+        panel = HistoryPanel(supervisor.history_service, Bridge(supervisor.bus), Notifier())
         try:
             panel.resize(1200, 800)
             panel.show()  # opens on the default preset (last 7 days)

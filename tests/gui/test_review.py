@@ -83,8 +83,10 @@ async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_a
     async with gui_app() as app:
         supervisor = await app.open(demo=True)
         await supervisor.start(poll=False, drain=False)
-        unassign = next(w for w in await supervisor.workflows() if w.template_id == "unassign-after-close")
-        report = await supervisor.dry_run(unassign, time.time() - 7 * 86_400)
+        unassign = next(
+            w for w in await supervisor.workflow_service.workflows() if w.template_id == "unassign-after-close"
+        )
+        report = await supervisor.workflow_service.dry_run(unassign, time.time() - 7 * 86_400)
         assert report.rows  # the demo's seeded past gives the dry run something to replay at once
         dialog = DryRunDialog(report, "the last 7 days")
         texts = {
@@ -94,9 +96,9 @@ async def test_a_dry_run_speaks_one_language_and_refuses_an_opened_trigger(gui_a
         }
         assert texts == {"would run"}
         dialog.deleteLater()
-        opened = await supervisor.use_template("round-robin-online")
+        opened = (await supervisor.workflow_service.use_template("round-robin-online")).result
         with pytest.raises(WorkflowError, match="Conversation Closed workflows only"):
-            await supervisor.dry_run(opened, time.time() - 7 * 86_400)
+            await supervisor.workflow_service.dry_run(opened, time.time() - 7 * 86_400)
 
 
 async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
@@ -104,8 +106,8 @@ async def test_the_contact_filter_finds_by_name_phone_or_email(gui_app) -> None:
         supervisor, _, history = await history_shown(app)
         contact = None
         for entry in history.model.rows():  # a contact whose name no other has (the demo has namesakes)
-            candidate = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
-            if len(await supervisor.find_contacts(candidate.name)) == 1:
+            candidate = (await supervisor.history_service.find_contacts(str(entry.change.contact_id)))[0]
+            if len(await supervisor.history_service.find_contacts(candidate.name)) == 1:
                 contact = candidate
                 break
         assert contact is not None
@@ -125,7 +127,7 @@ async def test_a_team_shows_the_changes_from_or_to_its_members_and_reset_clears_
     async with gui_app() as app:
         supervisor, _, history = await history_shown(app)
         await wait_until(lambda: history.team.count() > 1, timeout=30)
-        teams = dict((team.id, members) for team, members in await supervisor.teams())
+        teams = dict((team.id, members) for team, members in await supervisor.history_service.teams())
         biggest = max(teams, key=lambda t: len(teams[t]))
         everyone = history.count_value
         history.team.setCurrentIndex(history.team.findData(biggest))
@@ -146,8 +148,8 @@ async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversatio
         supervisor, _, history = await history_shown(app)
         shared, found = "", []
         for entry in history.model.rows():
-            first = (await supervisor.find_contacts(str(entry.change.contact_id)))[0].first_name
-            found = await supervisor.find_contacts(first, 100)
+            first = (await supervisor.history_service.find_contacts(str(entry.change.contact_id)))[0].first_name
+            found = await supervisor.history_service.find_contacts(first, 100)
             if len(found) > 1:
                 shared = first
                 break
@@ -163,9 +165,9 @@ async def test_a_name_several_contacts_share_shows_all_of_them_and_a_conversatio
         history.reset.click()
         await wait_until(lambda: history.model.rowCount() > 0 and not history.model.loading, timeout=30)
         entry = next(e for e in history.model.rows() if e.change.conversation_id is not None)
-        contact = (await supervisor.find_contacts(str(entry.change.contact_id)))[0]
+        contact = (await supervisor.history_service.find_contacts(str(entry.change.contact_id)))[0]
         text = contact.email or contact.name
-        closes = await supervisor.find_conversations(text)
+        closes = await supervisor.history_service.find_conversations(text)
         assert entry.change.conversation_id in {c.id for c in closes}
         history.conversation.setText(text)
         await wait_until(lambda: history.filter.conversation_ids is not None, timeout=30)

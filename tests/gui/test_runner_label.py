@@ -14,6 +14,7 @@ from app.platform.fake.platform import create_fake_platform
 from app.platform.fake.server import FakeServer
 from app.storage.leases import RUNNER
 from app.sync.service import SyncStatus
+from tests import inside
 from tests.helpers import wait_until
 from ui.dialogs.confirm_dialog import ConfirmDialog
 from ui.widgets.status_bar import runner_where
@@ -54,7 +55,7 @@ async def test_a_watching_window_takes_over_after_a_confirm(
             first = await app.open(demo=False, token=Secret(fake.token), api_url=url, db_url=shared)
             first_window = app.window(first)
             await first.start()
-            await wait_until(lambda: first.sync.is_runner, timeout=10)
+            await wait_until(lambda: inside.sync(first).is_runner, timeout=10)
             await wait_until(lambda: first_window.status.runner.text() == "Runner: this computer", timeout=10)
             assert first_window.status.take_over.isHidden()  # nothing to take from oneself
 
@@ -66,20 +67,20 @@ async def test_a_watching_window_takes_over_after_a_confirm(
             await wait_until(lambda: bar.runner.text().startswith(prefix), timeout=10)
             assert bar.runner.text().removeprefix(prefix) in {"just now", "2 s ago", "3 s ago"}
             assert bar.take_over.isVisible() and bar.take_over.isEnabled()
-            assert not second.sync.is_runner
+            assert not inside.sync(second).is_runner
 
             bar.take_over.click()
             await wait_until(lambda: len(questions) == 1)
-            renewals_later = time.monotonic() + 2 * first.sync.options.lease_seconds / 3 + 0.5
+            renewals_later = time.monotonic() + 2 * inside.sync(first).options.lease_seconds / 3 + 0.5
             await wait_until(lambda: time.monotonic() > renewals_later, timeout=10)
-            assert first.sync.is_runner and not second.sync.is_runner  # cancelled: nothing was asked
-            assert not await second.store.db.read(second.store.leases.asked, RUNNER)
+            assert inside.sync(first).is_runner and not inside.sync(second).is_runner  # cancelled: nothing was asked
+            assert not await inside.store(second).db.read(inside.store(second).leases.asked, RUNNER)
 
             bar.take_over.click()
             await wait_until(lambda: len(questions) == 2)
             assert questions[1].startswith("Take over: Make this computer the runner? Another Closeout on this")
-            await wait_until(lambda: second.sync.is_runner, timeout=15)
-            assert not first.sync.is_runner and first.sync.handed_over == 1
+            await wait_until(lambda: inside.sync(second).is_runner, timeout=15)
+            assert not inside.sync(first).is_runner and inside.sync(first).handed_over == 1
             await wait_until(lambda: bar.runner.text() == "Runner: this computer", timeout=10)
             await wait_until(lambda: bar.take_over.isHidden(), timeout=10)
             await wait_until(lambda: first_window.status.runner.text().startswith(prefix), timeout=10)

@@ -15,6 +15,7 @@ from app import secrets
 from app.domain.secret import Secret
 from app.platform.fake.platform import create_fake_platform
 from app.platform.fake.server import FakeServer
+from tests import inside
 from tests.helpers import wait_until
 from ui.main_window import SETTINGS
 
@@ -37,14 +38,14 @@ async def test_settings_and_the_status_bar_share_one_connection_state(gui_app) -
             assert "is connected to your respond.io workspace" in panel.mode.text()
 
             server.stop_thread()
-            await supervisor.sync.poller.poll_guarded()
+            await inside.sync(supervisor).poller.poll_guarded()
             await wait_until(lambda: window.status.chip.text() == "Offline", timeout=30)
             assert "connected to your" not in panel.mode.text()
             assert panel.mode.text().startswith("Offline")
 
             server = FakeServer(fake, port=port)
             server.start_in_thread()
-            await supervisor.sync.poller.poll_guarded()
+            await inside.sync(supervisor).poller.poll_guarded()
             await wait_until(lambda: window.status.chip.text() == "Online", timeout=30)
             assert "is connected to your respond.io workspace" in panel.mode.text()
     finally:

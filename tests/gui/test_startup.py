@@ -21,7 +21,7 @@ async def test_the_window_shows_before_the_database_opens_and_fills_in_after(gui
         window = app.window(supervisor)  # shown and started: its pages already ask for their data
         assert window.isVisible() and window.banner.isVisible()
         with pytest.raises(RuntimeError, match="not connected"):
-            _ = supervisor.store
+            _ = supervisor.connection_service.database
         assert not (tmp_path / "startup.sqlite3").exists()
         assert window.workflows_page.model.rowCount() == 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.errors import DiskFull
+from tests import inside
 from tests.helpers import wait_until
 
 
@@ -12,7 +13,7 @@ from tests.helpers import wait_until
 async def test_a_stopped_drain_is_said_in_the_status_bar_and_a_notice_until_it_runs_again(gui_app) -> None:
     async with gui_app() as app:
         supervisor = await app.open(demo=True, seeded=False)
-        outbox = supervisor.store.outbox
+        outbox = inside.store(supervisor).outbox
         claim_due = outbox.claim_due
         failures = [DiskFull("The disk holding the database is full.")]
 

@@ -22,6 +22,7 @@ from app.domain.signing_keys import SigningKey
 from app.domain.workflows import AssignAction, AssignToStep
 from app.events import ChangeSet
 from app.settings import TIME_ZONE, WEBHOOK_SECRET
+from tests import inside
 from tests.factories import MAYA, RAVI
 from tests.helpers import wait_until
 from ui.main_window import SETTINGS, TEAM, first_size
@@ -59,7 +60,7 @@ def test_the_team_and_keys_models_pass_the_model_tester(qapp: QApplication, qtmo
 async def test_the_team_page_toggles_availability_and_sets_hours_in_words(qtbot: QtBot, gui_app) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
         supervisor = await app.open(demo=True)
-        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        await inside.store(supervisor).db.write(inside.store(supervisor).cache.upsert_agents, [MAYA, RAVI, ANA])
         supervisor.bus.publish(ChangeSet(agents_changed=True))
         window = app.window(supervisor)
         window.show_page(TEAM)
@@ -78,7 +79,7 @@ async def test_the_team_page_toggles_availability_and_sets_hours_in_words(qtbot:
         )
         await wait_until(lambda: model.data(model.index(maya, team_model.AVAILABLE)) == "available")
         assert model.data(model.index(maya, team_model.NOW)) == "available now"
-        assert (await supervisor.availability_book()).of(MAYA.id).presence is Presence.AVAILABLE
+        assert (await supervisor.team_service.availability_book()).of(MAYA.id).presence is Presence.AVAILABLE
         assert "Saved: Maya Lee is available" in page.message.text()
 
         # Working hours typed into the cell are saved; a typo is refused in words and nothing changes.
@@ -87,12 +88,14 @@ async def test_the_team_page_toggles_availability_and_sets_hours_in_words(qtbot:
         model.setData(model.index(maya, team_model.HOURS), "nine to five")
         await wait_until(lambda: page.message.text().startswith("Not saved"))
         assert 'like "Mon-Fri 09:00-17:00"' in page.message.text()
-        assert (await supervisor.availability_book()).of(MAYA.id).hours == WorkingHours.parse("Mon-Fri 09:00-17:00")
+        assert (await supervisor.team_service.availability_book()).of(MAYA.id).hours == WorkingHours.parse(
+            "Mon-Fri 09:00-17:00"
+        )
 
         # Unticking makes her away; the hours stay.
         model.setData(model.index(maya, team_model.AVAILABLE), Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole)
         await wait_until(lambda: model.data(model.index(maya, team_model.AVAILABLE)) == "away")
-        entry = (await supervisor.availability_book()).of(MAYA.id)
+        entry = (await supervisor.team_service.availability_book()).of(MAYA.id)
         assert entry.presence is Presence.AWAY and entry.hours is not None
 
 
@@ -105,7 +108,7 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         box = window.settings_panel.signing_keys
         await wait_until(lambda: "No key yet for" in box.message.text())
         assert box.url.text().startswith("http://127.0.0.1:") and box.url.text().endswith("/webhook")
-        assert box.url.text() == supervisor.webhook_url
+        assert box.url.text() == supervisor.credential_service.webhook_url
         qtbot.mouseClick(box.copy, Qt.MouseButton.LeftButton)
         assert QGuiApplication.clipboard().text() == box.url.text()
 
@@ -116,7 +119,7 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         assert "Added the 'closed' key" in box.message.text() and box.key.text() == ""
         assert "are accepted now" in box.message.text()
         assert secrets.load_webhook_keys() == [SigningKey("closed", Secret("closed-signing-key-9876"))]
-        assert [k.label for k in supervisor.sync.webhook_keys] == ["closed"]
+        assert [k.label for k in inside.sync(supervisor).webhook_keys] == ["closed"]
         assert box.model.data(box.model.index(0, 2)) == "…9876"
         # The table is the one place for keys: no second field that would put one in the settings file.
         assert WEBHOOK_SECRET.key not in window.settings_panel.editors
@@ -130,7 +133,7 @@ async def test_the_settings_keys_table_adds_and_removes_keys_and_copies_the_url(
         box.table.selectRow(0)
         qtbot.mouseClick(box.remove, Qt.MouseButton.LeftButton)
         await wait_until(lambda: box.model.rowCount() == 0)
-        assert secrets.load_webhook_keys() == [] and supervisor.sync.webhook_keys == ()
+        assert secrets.load_webhook_keys() == [] and inside.sync(supervisor).webhook_keys == ()
 
 
 def test_the_assign_editor_says_where_online_comes_from(qapp: QApplication) -> None:
@@ -171,7 +174,7 @@ def test_a_first_start_fits_a_1366_by_768_screen() -> None:
 async def test_every_team_column_fits_a_1024_pixel_window(gui_app) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
         supervisor = await app.open(demo=True)
-        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        await inside.store(supervisor).db.write(inside.store(supervisor).cache.upsert_agents, [MAYA, RAVI, ANA])
         window = app.window(supervisor)
         window.resize(1024, 700)
         window.show_page(TEAM)
@@ -237,7 +240,7 @@ async def test_keys_stored_from_the_command_line_show_when_settings_open_again(g
 async def test_clearing_the_hours_of_an_agent_never_set_does_not_make_them_available(gui_app) -> None:  # type: ignore[no-untyped-def]
     async with gui_app() as app:
         supervisor = await app.open(demo=True)
-        await supervisor.store.db.write(supervisor.store.cache.upsert_agents, [MAYA, RAVI, ANA])
+        await inside.store(supervisor).db.write(inside.store(supervisor).cache.upsert_agents, [MAYA, RAVI, ANA])
         window = app.window(supervisor)
         window.show_page(TEAM)
         page, model = window.team_page, window.team_page.model
@@ -246,6 +249,6 @@ async def test_clearing_the_hours_of_an_agent_never_set_does_not_make_them_avail
         # The lead double-clicks Ravi's empty hours and presses Enter.
         model.setData(model.index(ravi, team_model.HOURS), "")
         await wait_until(lambda: page.message.text().startswith("Saved"))
-        assert not (await supervisor.availability_book()).is_available(RAVI.id, time.time())
+        assert not (await supervisor.team_service.availability_book()).is_available(RAVI.id, time.time())
         assert model.data(model.index(ravi, team_model.NOW)) == "not now"
         assert model.data(model.index(ravi, team_model.AVAILABLE)) == "away"

@@ -27,11 +27,15 @@ async def test_two_workflows_one_close_shows_the_effective_outcome_with_undo_on_
     monkeypatch.setattr(ConfirmDialog, "ask", classmethod(confirm))
     async with gui_app() as app:
         supervisor = await app.open(demo=True, seeded=False, rate=1200.0)
-        first = await supervisor.use_template("unassign-after-close", name="Unassign on close")
-        second = await supervisor.use_template("unassign-after-close", name="Unassign on close, copy")
+        first = (
+            await supervisor.workflow_service.use_template("unassign-after-close", name="Unassign on close")
+        ).result
+        second = (
+            await supervisor.workflow_service.use_template("unassign-after-close", name="Unassign on close, copy")
+        ).result
         assert first.id is not None and second.id is not None
-        await supervisor.publish(first.id)
-        await supervisor.publish(second.id)
+        await supervisor.workflow_service.publish(first.id)
+        await supervisor.workflow_service.publish(second.id)
         window = app.window(supervisor)
         window.show_page(QUEUE)
         await supervisor.start()
@@ -53,14 +57,14 @@ async def test_two_workflows_one_close_shows_the_effective_outcome_with_undo_on_
         # The row tells what happened to the contact, from the run that changed it, and offers Undo on that run.
         changing = row.run
         assert changing is not None and changing.outcome is RunOutcome.DONE
-        assert (await supervisor.run_detail(changing.id)).changes
+        assert (await supervisor.queue_service.run_detail(changing.id)).changes
         assert model.item(at, queue_model.ACTION).text() == "Undo"
         assert queue_model.undoable(row)
         # Every run on the close is in the JSON the CLI prints, and in the detail the row opens.
         printed = json.loads(json.dumps(queue_json(row)))
         assert [r["run_id"] for r in printed["runs"]] == [run.id for run in row.runs]
         assert printed["run_id"] == changing.id and printed["outcome"] == "unassigned"
-        detail = await supervisor.run_detail(changing.id)
+        detail = await supervisor.queue_service.run_detail(changing.id)
         dialog = RunDetailDialog(detail, {}, window)
         assert f"Every run on this close ({len(row.runs)})" in dialog.runs.text()
         for run in row.runs:
@@ -71,7 +75,9 @@ async def test_two_workflows_one_close_shows_the_effective_outcome_with_undo_on_
         close_id = row.close.id
         window.live_queue.undo_row(at)  # cancelled: nothing is undone
         await wait_until(lambda: len(answers) == 1)
-        assert not [r for r in (await supervisor.queue_rows([close_id]))[0].runs if r.key.startswith("undo:")]
+        assert not [
+            r for r in (await supervisor.queue_service.queue_rows([close_id]))[0].runs if r.key.startswith("undo:")
+        ]
         window.live_queue.undo_row(at)
 
         def current():

@@ -8,6 +8,7 @@ import pytest
 
 from app.domain.history import HistoryFilter
 from app.domain.secret import Secret
+from tests import inside
 from tests.helpers import wait_until
 from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, runner_pid, start_cli, stop_cli, wait_for
 from ui.main_window import HISTORY
@@ -54,9 +55,9 @@ async def test_a_watching_windows_live_queue_and_history_get_the_close_another_p
 
             await wait_until(lambda: shown() is not None, timeout=10)
             await wait_until(lambda: shown() == "unassigned", timeout=15)
-            assert not watcher.sync.is_runner
+            assert not inside.sync(watcher).is_runner
             assert "pid" in window.status.chip.text()
-            history = await watcher.history_page(HistoryFilter(contact_id=contact_id))
+            history = await watcher.history_service.history_page(HistoryFilter(contact_id=contact_id))
             assert len(history.rows) == 1
             await wait_until(lambda: shown_history(contact_id) == 1, timeout=10)
     finally:

@@ -9,6 +9,7 @@ import pytest
 from app.domain.secret import Secret
 from app.platform.fake.platform import create_fake_platform
 from app.platform.fake.server import FakeServer
+from tests import inside
 from tests.helpers import wait_until
 
 
@@ -22,14 +23,14 @@ async def test_the_status_bar_names_the_process_that_sends(gui_app, db_url: str)
             shared = db_url  # a SQLite file, or one shared PostgreSQL
             runner = await app.open(demo=False, token=Secret(fake.token), api_url=url, db_url=shared)
             await runner.start()
-            await wait_until(lambda: runner.sync.is_runner, timeout=10)
+            await wait_until(lambda: inside.sync(runner).is_runner, timeout=10)
             watcher = await app.open(demo=False, token=Secret(fake.token), api_url=url, db_url=shared)
             window = app.window(watcher)
             await watcher.start()
 
             expected = f"Another Closeout on this computer is sending: pid {os.getpid()}"
             await wait_until(lambda: window.status.chip.text() == expected, timeout=10)
-            assert not watcher.sync.is_runner
+            assert not inside.sync(watcher).is_runner
             await runner.close()  # the runner ends: the watcher takes over and says it is online itself
             app.supervisors.remove(runner)
             await wait_until(lambda: window.status.chip.text() == "Online", timeout=30)

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from app.events import ChangeSet, EventBus
+from app.events import ChangeSet, EventBus, OpChanges
 
 
 class Listener:
@@ -70,3 +70,17 @@ def test_a_failing_handler_is_logged_and_does_not_stop_the_others(caplog: pytest
         bus.publish(ChangeSet(changes=(3,)))
     assert seen == [ChangeSet(changes=(3,))]
     assert "view crashed" in caplog.text
+
+
+def test_who_asked_is_carried_but_is_not_itself_a_change() -> None:
+    asker = object()
+    bus = EventBus()
+    listener = Listener()
+    bus.subscribe(listener.on_change)
+    bus.publish(ChangeSet(initiator=asker))  # nothing changed: nothing is published
+    change = ChangeSet(runs=(4,), initiator=asker)
+    bus.publish(change)
+    assert listener.seen == [ChangeSet(runs=(4,))]
+    assert listener.seen[0].initiator is asker
+    done = OpChanges("the result", change)
+    assert done.result == "the result" and done.changes is change and done.initiator is asker

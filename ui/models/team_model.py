@@ -8,8 +8,8 @@ from typing_extensions import override
 
 from PySide6.QtCore import Qt, Signal
 
-from app.bootstrap import TeamMember
 from app.domain.availability import Presence
+from app.services.team import TeamMember
 from ui.models.table_model import Index, RowTableModel
 
 COLUMNS = ("Agent", "Team", "Available", "Working hours", "Now")

@@ -20,7 +20,7 @@ WORKFLOW_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
 class WorkflowListModel(RowTableModel[Workflow]):
-    """Rows are workflows, oldest first; stats come from `Supervisor.workflow_stats`."""
+    """Rows are workflows, oldest first; stats come from `WorkflowService.workflow_stats`."""
 
     columns = COLUMNS
 

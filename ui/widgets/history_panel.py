@@ -20,9 +20,9 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
 from app import portable
-from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError, ExportCancelled
 from app.domain.history import ChangeSource, Cursor, HistoryFilter, SyncState
+from app.services.history import HistoryService
 from ui import formatting
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
@@ -110,10 +110,10 @@ class HistoryPanel(HistoryView):
     filter_applied = Signal(object)
 
     def __init__(
-        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
+        self, history: HistoryService, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = history
         self._notifier = notifier
         self.tasks = OwnedTasks("history")
         self.model = HistoryModel(self.tasks, PAGE, parent=self)
@@ -217,9 +217,9 @@ class HistoryPanel(HistoryView):
         self.tasks.spawn(self._load_choices(), "choices")
 
     async def _load_choices(self) -> None:
-        agents = await self._supervisor.agents()
-        workflows = await self._supervisor.workflows()
-        teams = await self._supervisor.teams()
+        agents = await self._service.agents()
+        workflows = await self._service.workflows()
+        teams = await self._service.teams()
         self._team_members = {team.id: members for team, members in teams}
         self._fill(self.team, "Any team", [(f"{team.name} ({len(members)})", team.id) for team, members in teams])
         self._agent_names = {agent_id: agent.name for agent_id, agent in agents.items()}
@@ -286,7 +286,7 @@ class HistoryPanel(HistoryView):
         """The contacts `text` finds (one when it names one exactly), and a tooltip that says which."""
         if not text:
             return None, ""
-        found = await self._supervisor.find_contacts(text, FILTER_CONTACTS)
+        found = await self._service.find_contacts(text, FILTER_CONTACTS)
         exact = [c for c in found if c.name.lower() == text.lower() or str(c.id) == text]
         if len(found) == 1 or len(exact) == 1:
             contact = found[0] if len(found) == 1 else exact[0]
@@ -300,7 +300,7 @@ class HistoryPanel(HistoryView):
         """The conversations (stored closes) `text` finds: by id, or the latest of the contacts it matches."""
         if not text:
             return None, ""
-        found = await self._supervisor.find_conversations(text, FILTER_CONVERSATIONS)
+        found = await self._service.find_conversations(text, FILTER_CONVERSATIONS)
         if not found:
             return (), f"No conversation has id {text}, and no contact with one matches “{text}”."
         if text.isdigit() and len(found) == 1 and found[0].id == int(text):
@@ -383,8 +383,8 @@ class HistoryPanel(HistoryView):
         self.count.setText("Counting…")
 
         async def fetch(cursor: Cursor | None) -> tuple[list[HistoryEntry], Cursor | None]:
-            page = await self._supervisor.history_page(flt, after=cursor, limit=PAGE)
-            names = await self._supervisor.contact_names([row.contact_id for row in page.rows])
+            page = await self._service.history_page(flt, after=cursor, limit=PAGE)
+            names = await self._service.contact_names([row.contact_id for row in page.rows])
             entries = [HistoryEntry(row, names.get(row.contact_id, f"contact {row.contact_id}")) for row in page.rows]
             return entries, page.next
 
@@ -394,7 +394,7 @@ class HistoryPanel(HistoryView):
         self.filter_applied.emit(flt)
 
     async def _count(self, generation: int, flt: HistoryFilter) -> None:
-        total = await self._supervisor.history_count(flt)
+        total = await self._service.history_count(flt)
         if generation == self._generation:
             self.count_value = total
             self._update_count_label()
@@ -420,7 +420,7 @@ class HistoryPanel(HistoryView):
     async def _apply_changes(self, generation: int, ids: set[int]) -> None:
         flt = self.filter
         known = {entry.change.id for entry in self.model.rows()}
-        fresh_rows = await self._supervisor.history_rows([i for i in ids if i in known])
+        fresh_rows = await self._service.history_rows([i for i in ids if i in known])
         if generation != self._generation:
             return
         if fresh_rows:
@@ -435,7 +435,7 @@ class HistoryPanel(HistoryView):
             rows = self.model.rows()
             top = rows[0].change if rows else None
             newer_filter = flt if top is None else replace(flt, since=max(flt.since or 0.0, top.at))
-            page = await self._supervisor.history_page(newer_filter, None, PAGE)
+            page = await self._service.history_page(newer_filter, None, PAGE)
             if generation != self._generation:
                 return
             newer = [
@@ -444,11 +444,11 @@ class HistoryPanel(HistoryView):
                 if row.id not in known and (top is None or (row.at, row.id or 0) > (top.at, top.id or 0))
             ]
             if newer:
-                names = await self._supervisor.contact_names([row.contact_id for row in newer])
+                names = await self._service.contact_names([row.contact_id for row in newer])
                 if generation != self._generation:
                     return
                 self.model.prepend([HistoryEntry(r, names.get(r.contact_id, f"contact {r.contact_id}")) for r in newer])
-            total = await self._supervisor.history_count(flt)
+            total = await self._service.history_count(flt)
             if generation == self._generation:
                 self.count_value = total
                 self._update_count_label()
@@ -460,8 +460,8 @@ class HistoryPanel(HistoryView):
             self.tasks.spawn(self._load_charts(self._generation, self.filter), "charts")
 
     async def _load_charts(self, generation: int, flt: HistoryFilter) -> None:
-        per_day = await self._supervisor.per_day_by_source(flt)
-        loads = await self._supervisor.open_load()
+        per_day = await self._service.per_day_by_source(flt)
+        loads = await self._service.open_load()
         if generation != self._generation or self._charts is None:
             return
         per_day_chart, load_chart = self._charts
@@ -498,7 +498,7 @@ class HistoryPanel(HistoryView):
         self.export_progress.show()
         self.cancel_export.show()
         try:
-            written = await self._supervisor.export_csv(
+            written = await self._service.export_csv(
                 path, self.filter, self._progress, for_excel=self.for_excel.isChecked()
             )
         except ExportCancelled:

@@ -12,8 +12,8 @@ import logging
 from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
-from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
+from app.services.queue import QueueService
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
 from ui.compat import asyncSlot
@@ -37,11 +37,9 @@ MERGE_SLICE = 20  # rows merged per turn of the event loop
 class LiveQueue(LiveQueueView):
     """Owns the queue model and keeps it current from the bridge's signals."""
 
-    def __init__(
-        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, queue: QueueService, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = queue
         self._notifier = notifier
         self.tasks = OwnedTasks("queue")
         self.model = QueueModel(parent=self)
@@ -89,7 +87,7 @@ class LiveQueue(LiveQueueView):
     async def _first_load(self) -> None:
         self._closes.hold()
         try:
-            rows = await self._supervisor.queue(FIRST_LOAD)
+            rows = await self._service.queue(FIRST_LOAD)
             self.model.replace_all(rows)
             self._loaded = True
         finally:
@@ -107,8 +105,11 @@ class LiveQueue(LiveQueueView):
         if self.paused:
             self._update_summary()
 
-    def _runs_changed(self, run_ids: list[int]) -> None:
-        # A run changed (synced, failed, undone): refresh its close's row if it is shown.
+    def _runs_changed(self, run_ids: list[int], initiator: object = None) -> None:
+        # A run changed (synced, failed, undone): refresh its close's row if it is shown. An undo from this
+        # page has already asked for its rows, from what the operation returned.
+        if initiator is self:
+            return
         ids = self.model.close_ids_for_runs(run_ids)
         if ids:
             self._closes.add(ids)
@@ -123,7 +124,7 @@ class LiveQueue(LiveQueueView):
 
     async def _fetch(self, ids: set[int]) -> None:
         try:
-            rows = await self._supervisor.queue_rows(sorted(ids))
+            rows = await self._service.queue_rows(sorted(ids))
             for start in range(0, len(rows), MERGE_SLICE):
                 if start:
                     await asyncio.sleep(0)  # let the loop draw and take input between slices
@@ -181,6 +182,11 @@ class LiveQueue(LiveQueueView):
         if (queue_model.CHANNEL in self.fitter.kept_hidden) == self.model.has_channels:
             self.fitter.set_kept_hidden(queue_model.CHANNEL, not self.model.has_channels)
 
+    @property
+    def idle(self) -> bool:
+        """No refresh waits or is in flight."""
+        return self._closes.idle
+
     def arrived_while_paused(self) -> int:
         """Closes that came in while paused and are not shown yet (changes to shown rows do not count)."""
         return sum(1 for close_id in self._closes.pending_ids() if not self.model.shows(close_id))
@@ -228,13 +234,14 @@ class LiveQueue(LiveQueueView):
         ):
             return
         try:
-            undo_run = await self._supervisor.undo(run_id)
+            done = await self._service.undo(run_id, initiator=self)
         except CloseoutError as exc:
             self._notifier.error(exc)
             return
+        undo_run = done.result
         if undo_run.id is not None:
             self.model.track_run(undo_run.id, close_id)
-        self._closes.add({close_id})
+        self._closes.add(self.model.close_ids_for_runs(done.changes.runs) | {close_id})
         self._notifier.info(f"Undo queued: {undo_run.reason}.")
 
     @asyncSlot(QModelIndex)
@@ -247,8 +254,8 @@ class LiveQueue(LiveQueueView):
             self._notifier.info("No workflow ran on this close, so there is no run to show.")
             return
         try:
-            detail = await self._supervisor.run_detail(run.id)
-            names = {agent_id: agent.name for agent_id, agent in (await self._supervisor.agents()).items()}
+            detail = await self._service.run_detail(run.id)
+            names = {agent_id: agent.name for agent_id, agent in (await self._service.agents()).items()}
         except CloseoutError as exc:
             self._notifier.error(exc)
             return

@@ -10,9 +10,9 @@ from PySide6.QtCore import QModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
-from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
 from app.domain.workflows import RunOutcome, WorkflowRun
+from app.services.queue import QueueService
 from ui import formatting
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
@@ -35,11 +35,9 @@ LIVE_MS = 1_000
 class RunLog(RunLogView):
     """Owns the run-log model; new runs are prepended while the page is visible."""
 
-    def __init__(
-        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, queue: QueueService, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = queue
         self._notifier = notifier
         self.tasks = OwnedTasks("run-log")
         self.model = RunLogModel(self.tasks, PAGE, parent=self)
@@ -92,7 +90,7 @@ class RunLog(RunLogView):
         self.tasks.spawn(self._load_workflows(), "workflows")
 
     async def _load_workflows(self) -> None:
-        workflows = await self._supervisor.workflows()
+        workflows = await self._service.workflows()
         labels = formatting.workflow_labels(workflows)
         self.model.set_workflow_names(labels)
         current = self.workflow.currentData()
@@ -119,7 +117,7 @@ class RunLog(RunLogView):
         outcome = current_enum(self.outcome, RunOutcome)
 
         async def fetch(before: int | None) -> tuple[list[RunEntry], int | None]:
-            runs = await self._supervisor.runs(workflow_id, outcome, before, PAGE)
+            runs = await self._service.runs(workflow_id, outcome, before, PAGE)
             entries = await self._entries(runs)
             last = runs[-1].id if len(runs) == PAGE else None
             return entries, last
@@ -127,7 +125,7 @@ class RunLog(RunLogView):
         self.model.set_fetch(fetch)
 
     async def _entries(self, runs: list[WorkflowRun]) -> list[RunEntry]:
-        names = await self._supervisor.contact_names([run.contact_id for run in runs])
+        names = await self._service.contact_names([run.contact_id for run in runs])
         return [RunEntry(run, names.get(run.contact_id, f"contact {run.contact_id}")) for run in runs]
 
     def _update_summary(self, shown: int) -> None:
@@ -146,9 +144,7 @@ class RunLog(RunLogView):
 
     async def _apply(self, generation: int, ids: set[int]) -> None:
         # The newest page holds every new run and most updated ones: merge it rather than reloading the log.
-        runs = await self._supervisor.runs(
-            self.workflow.currentData(), current_enum(self.outcome, RunOutcome), None, PAGE
-        )
+        runs = await self._service.runs(self.workflow.currentData(), current_enum(self.outcome, RunOutcome), None, PAGE)
         if generation != self._generation:
             return
         entries = await self._entries(runs)
@@ -169,8 +165,8 @@ class RunLog(RunLogView):
         if run.id is None:
             return
         try:
-            detail = await self._supervisor.run_detail(run.id)
-            names = {agent_id: agent.name for agent_id, agent in (await self._supervisor.agents()).items()}
+            detail = await self._service.run_detail(run.id)
+            names = {agent_id: agent.name for agent_id, agent in (await self._service.agents()).items()}
         except CloseoutError as exc:
             self._notifier.error(exc)
             return

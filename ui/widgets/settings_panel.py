@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bootstrap import Supervisor, api_url_problem, connection_words
 from app.domain.errors import CloseoutError, ConfigError
 from app.domain.secret import Secret
+from app.services.connection import api_url_problem, connection_words
+from app.services.credentials import CredentialService
 from app.settings import API_URL, DB_URL, FORM_SETTINGS, Setting
 from ui.compat import asyncSlot
 from ui.connection_state import ConnectionState
@@ -44,22 +45,22 @@ class SettingsPanel(SettingsView):
 
     def __init__(
         self,
-        supervisor: Supervisor,
+        credentials: CredentialService,
         notifier: Notifier,
         connection: ConnectionState | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = credentials
         self._notifier = notifier
         self.connection = connection
         self.tasks = OwnedTasks("settings")
-        self.settings = supervisor.settings
+        self.settings = credentials.settings
         self.editors: dict[str, QWidget] = {}
         for setting in FORM_SETTINGS:
             self._add_row(setting)
         self.restart_note.setText(RESTART_NOTE)
-        self.signing_keys = SigningKeysBox(supervisor)
+        self.signing_keys = SigningKeysBox(credentials)
         page = self.widget()
         body = page.layout() if page is not None else None
         assert isinstance(body, QVBoxLayout)
@@ -197,19 +198,19 @@ class SettingsPanel(SettingsView):
     async def show_token_state(self) -> None:
         """The stored token's hint (never the token); the keyring is read off the GUI thread."""
         self.token_status.setText("reading the keyring…")
-        token = await self._supervisor.stored_token()
+        token = await self._service.stored_token()
         self.token_status.setText(f"{token.hint} (only the last characters are shown)" if token else "none")
 
     def _show_mode(self, *_: object) -> None:
         """Which workspace is in use and how the connection stands: the same state the status bar shows."""
         if self.connection is None:
-            self.mode.setText("Closeout is running the built-in demo workspace." if self._supervisor.is_demo else "")
+            self.mode.setText("Closeout is running the built-in demo workspace." if self._service.is_demo else "")
             return
-        self.mode.setText(self.connection.sentence(self._supervisor.is_demo))
+        self.mode.setText(self.connection.sentence(self._service.is_demo))
 
     async def _entered_or_stored(self) -> Secret | None:
         text = self.token.text().strip()
-        return Secret(text) if text else await self._supervisor.stored_token()
+        return Secret(text) if text else await self._service.stored_token()
 
     def _api_url(self) -> str:
         return str(self.value_of(API_URL)).strip() or API_URL.default
@@ -235,7 +236,7 @@ class SettingsPanel(SettingsView):
         self.test_result.setStyleSheet("")
         self.test_result.setText(f"Testing the token {token.hint} against {url}…")
         try:
-            await self._supervisor.test_connection(token, url)
+            await self._service.test_connection(token, url)
         except CloseoutError as exc:
             self._show_result(False, connection_words(exc, url))
             return False
@@ -265,7 +266,7 @@ class SettingsPanel(SettingsView):
             self.test_result.setText(self.test_result.text() + " The token was not saved.")
             return None
         try:
-            where = await self._supervisor.set_token(token)
+            where = await self._service.set_token(token)
         except CloseoutError as exc:
             self._show_result(False, f"{exc.message} {exc.action}".strip())
             return None
@@ -275,7 +276,7 @@ class SettingsPanel(SettingsView):
         self.token.clear()
         await self.show_token_state()
         place = "the system keyring" if where == "keyring" else f"a file only you can read ({where})"
-        if self._supervisor.is_demo:
+        if self._service.is_demo:
             self._show_result(
                 True, f"Token {token.hint} tested and saved in {place}. Restart Closeout to leave the demo workspace."
             )

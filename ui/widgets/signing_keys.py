@@ -11,9 +11,9 @@ from typing_extensions import override
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import QWidget
 
-from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError
 from app.domain.signing_keys import EVENT_LABELS, SigningKey
+from app.services.credentials import CredentialService
 from app.settings import WEBHOOK_PORT
 from ui.compat import asyncSlot
 from ui.models.signing_keys_model import SigningKeysModel
@@ -32,9 +32,9 @@ RECEIVER_OFF = "The receiver is off: set a Webhook port below, save, and restart
 class SigningKeysBox(SigningKeysView):
     """Lists, adds and removes the stored keys through the facade (the keyring is read off the GUI thread)."""
 
-    def __init__(self, supervisor: Supervisor, parent: QWidget | None = None) -> None:
+    def __init__(self, credentials: CredentialService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = credentials
         self.tasks = OwnedTasks("signing-keys")
         self.model = SigningKeysModel(self)
         self.table.setModel(self.model)
@@ -56,8 +56,8 @@ class SigningKeysBox(SigningKeysView):
 
     def show_url(self) -> None:
         """The receiver's URL as it runs now, or the one it will have, or why there is none."""
-        status_url = self._supervisor.webhook_url
-        port = self._supervisor.settings.get(WEBHOOK_PORT)
+        status_url = self._service.webhook_url
+        port = self._service.settings.get(WEBHOOK_PORT)
         url = status_url or (f"http://127.0.0.1:{port}/webhook" if port else "")
         self.url.setText(url)
         self.url.setPlaceholderText(RECEIVER_OFF)
@@ -70,7 +70,7 @@ class SigningKeysBox(SigningKeysView):
 
     async def reload(self) -> list[SigningKey]:
         """Show the stored keys; returns them."""
-        keys = await self._supervisor.webhook_keys()
+        keys = await self._service.webhook_keys()
         self.model.replace_all(keys)
         missing = [EVENT_LABELS[label] for label in EVENT_LABELS if label not in {k.label for k in keys}]
         if missing:
@@ -85,7 +85,7 @@ class SigningKeysBox(SigningKeysView):
         """Keep the pasted key under the chosen label; says where it went, or what is wrong."""
         label, key = self.label.currentText(), self.key.text()
         try:
-            where = await self._supervisor.add_webhook_key(label, key)
+            where = await self._service.add_webhook_key(label, key)
         except CloseoutError as exc:
             self._say(f"Not added: {exc.message} {exc.action}".strip(), False)
             return False
@@ -96,7 +96,7 @@ class SigningKeysBox(SigningKeysView):
         await self.reload()
         place = "the system keyring" if where == "keyring" else f"a file only you can read ({where})"
         # Only a receiver that runs accepts anything: with it off, "accepted now" would send the lead looking elsewhere.
-        when = "are accepted now" if self._supervisor.webhook_url else "will be accepted once the receiver runs"
+        when = "are accepted now" if self._service.webhook_url else "will be accepted once the receiver runs"
         self._say(f"Added the {label.strip()!r} key to {place}; webhooks signed with it {when}.", True)
         return True
 
@@ -112,7 +112,7 @@ class SigningKeysBox(SigningKeysView):
             return False
         label = self.model.label_at(rows[0].row())
         try:
-            await self._supervisor.remove_webhook_key(label)
+            await self._service.remove_webhook_key(label)
         except OSError as exc:
             self._say(f"Not removed: the keys could not be stored ({exc.strerror or exc}).", False)
             return False

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 
-from app.bootstrap import Connectivity, Supervisor
+from app.services.connection import ConnectionService, Connectivity
 from ui import formatting
 from ui.bridge import Bridge
 from ui.compat import asyncSlot
@@ -18,14 +18,14 @@ from ui.views.status_bar_view import StatusBarView
 from ui.widgets.chip_label import ChipLabel
 
 if TYPE_CHECKING:
-    from app.bootstrap import SyncStatus
+    from app.services.connection import SyncStatus
 
 REFRESH_MS = 2_000
 SOON_MS = 300
 
 
 class SyncStatusBar(StatusBarView):
-    """Asks the supervisor for its status on change-sets (coalesced) and on a slow timer.
+    """Asks the connection service for its status on change-sets (coalesced) and on a slow timer.
 
     `problem_changed` carries background work's failure in words when it first shows ("" once it is gone),
     so the window can post it as a notice as well.
@@ -33,10 +33,10 @@ class SyncStatusBar(StatusBarView):
 
     problem_changed = Signal(str)
 
-    def __init__(self, supervisor: Supervisor, bridge: Bridge, connection: ConnectionState | None = None) -> None:
+    def __init__(self, service: ConnectionService, bridge: Bridge, connection: ConnectionState | None = None) -> None:
         super().__init__()
-        self._supervisor = supervisor
-        self.connection = connection or ConnectionState(supervisor, bridge, self)
+        self._service = service
+        self.connection = connection or ConnectionState(service, bridge, self)
         self.tasks = OwnedTasks("status")
         self.chip = ChipLabel()
         self.insertWidget(0, self.chip)
@@ -82,7 +82,7 @@ class SyncStatusBar(StatusBarView):
 
     async def _refresh(self) -> None:
         try:
-            status = await self._supervisor.status()
+            status = await self._service.status()
         finally:
             self._in_flight = False
         self._other_runner, self._runner_state = status.other_runner, status.runner_state
@@ -90,7 +90,7 @@ class SyncStatusBar(StatusBarView):
         self._show_connectivity(self.connection.state.value, self.connection.detail)
         self._show_depth(status.outbox_depth, status.backlog)
         budget = status.rate_limit
-        if self._supervisor.is_demo:  # the simulated workspace sets no limit
+        if self._service.is_demo:  # the simulated workspace sets no limit
             self.rate.setText("Rate limit: none in the demo")
             self.rate.setToolTip("A real workspace's limit shows here once it is connected.")
         elif budget is None:
@@ -140,7 +140,7 @@ class SyncStatusBar(StatusBarView):
         ):
             return
         self.take_over.setEnabled(False)
-        await self._supervisor.take_over_runner()
+        await self._service.take_over_runner()
         self.refresh()
 
     def _show_problem(self, problem: str) -> None:

@@ -14,9 +14,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import QHeaderView, QWidget
 
-from app.bootstrap import Supervisor, TeamMember
 from app.domain.availability import Presence, WorkingHours
 from app.domain.errors import CloseoutError
+from app.services.team import TeamMember, TeamService
 from app.settings import TIME_ZONE
 from ui.bridge import Bridge
 from ui.models import team_model
@@ -38,11 +38,9 @@ EXPLAINER = (
 class TeamPage(TeamView):
     """Owns the team model; refreshes when shown and when the agents or their availability change."""
 
-    def __init__(
-        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, team: TeamService, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = team
         self._notifier = notifier
         self.tasks = OwnedTasks("team")
         self.model = TeamModel(self)
@@ -56,7 +54,6 @@ class TeamPage(TeamView):
         header.resizeSection(team_model.NOW, 120)
         self.explainer.setText(EXPLAINER.format(zone=self._zone_words()))
         self._dirty = True
-        self._saving = 0  # the page's own saves publish a change too; the row is refreshed, not the table
         self.model.presence_requested.connect(self._presence_requested)
         self.model.hours_requested.connect(self._hours_requested)
         self.refresh.clicked.connect(self.reload_soon)
@@ -68,7 +65,7 @@ class TeamPage(TeamView):
 
     def _zone_words(self) -> str:
         try:
-            name = self._supervisor.settings.get(TIME_ZONE)
+            name = self._service.settings.get(TIME_ZONE)
         except CloseoutError as exc:
             return f"this computer's time zone ({exc.message})"
         return f"{name} (Settings: {TIME_ZONE.label})" if name.strip() else "this computer's time zone"
@@ -85,8 +82,8 @@ class TeamPage(TeamView):
         self._clock.stop()
         super().hideEvent(event)
 
-    def _agents_changed(self) -> None:
-        if self._saving:
+    def _agents_changed(self, initiator: object = None) -> None:
+        if initiator is self:  # the page's own save: it refreshes that row, not the table
             return
         if self.isVisible():
             self.reload_soon()
@@ -100,7 +97,7 @@ class TeamPage(TeamView):
 
     async def reload(self) -> list[TeamMember]:
         """Fill the table from the cache; returns what it shows."""
-        members = await self._supervisor.team()
+        members = await self._service.team()
         self.model.replace_all(members)
         if not members:
             self._say("No agents in the cache yet: they arrive with the first sync with respond.io.", ok=True)
@@ -114,31 +111,28 @@ class TeamPage(TeamView):
 
     async def set_presence(self, agent_id: int, presence: Presence) -> bool:
         """Save an agent's presence; says what happened in words."""
-        return await self._save(agent_id, lambda: self._supervisor.set_presence(agent_id, presence))
+        return await self._save(agent_id, lambda: self._service.set_presence(agent_id, presence, initiator=self))
 
     async def set_hours(self, agent_id: int, text: str) -> bool:
         """Parse and save an agent's working hours (empty clears them); a typo is refused in words."""
 
         async def save() -> object:
             hours = WorkingHours.parse(text) if text.strip() else None
-            return await self._supervisor.set_hours(agent_id, hours)
+            return await self._service.set_hours(agent_id, hours, initiator=self)
 
         return await self._save(agent_id, save)
 
     async def _save(self, agent_id: int, save: Callable[[], Awaitable[object]]) -> bool:
-        self._saving += 1
         try:
             await save()
         except CloseoutError as exc:
             self._say(f"Not saved: {exc.message} {exc.action}".strip(), ok=False)
             return False
-        finally:
-            self._saving -= 1
         await self._refresh_row(agent_id)
         return True
 
     async def _refresh_row(self, agent_id: int) -> None:
-        member = next((m for m in await self._supervisor.team() if m.agent.id == agent_id), None)
+        member = next((m for m in await self._service.team() if m.agent.id == agent_id), None)
         if member is None:
             return
         self.model.update_member(member)

@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from app.bootstrap import Supervisor, unknown_references
 from app.domain.errors import CloseoutError, PublishBlocked
 from app.domain.people import Agent
 from app.domain.workflows import (
@@ -31,6 +30,7 @@ from app.domain.workflows import (
     WorkflowSettings,
     WorkflowState,
 )
+from app.services.workflows import WorkflowService, unknown_references
 from ui import formatting
 from ui.combo import current_enum
 from ui.compat import asyncSlot
@@ -60,9 +60,9 @@ class WorkflowEditor(WorkflowEditorView):
     closed = Signal()
     saved = Signal(object)
 
-    def __init__(self, supervisor: Supervisor, notifier: Notifier, parent: QWidget | None = None) -> None:
+    def __init__(self, workflows: WorkflowService, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = workflows
         self._notifier = notifier
         self.workflow: Workflow | None = None
         self.condition_rows: list[ConditionRow] = []
@@ -103,9 +103,9 @@ class WorkflowEditor(WorkflowEditorView):
 
     async def open_workflow(self, workflow: Workflow) -> None:
         """Load the workspace's agents, teams and categories, then show `workflow`."""
-        agents = await self._supervisor.agents()
+        agents = await self._service.agents()
         self._agent_map = dict(agents)
-        categories = await self._supervisor.recent_categories()
+        categories = await self._service.recent_categories()
         self._agents = sorted(((a.id, a.name) for a in agents.values()), key=lambda p: p[1].lower())
         teams = {a.team.id: a.team.name for a in agents.values() if a.team is not None}
         self._teams = sorted(teams.items(), key=lambda p: p[1].lower())
@@ -233,11 +233,11 @@ class WorkflowEditor(WorkflowEditorView):
 
     def _refresh(self) -> None:
         workflow = self.form_workflow()
-        self.missing_now = self._supervisor.missing_fields(workflow) + unknown_references(workflow, self._agent_map)
+        self.missing_now = self._service.missing_fields(workflow) + unknown_references(workflow, self._agent_map)
         self.show_missing(self.missing_now)
         if not self.missing_now:
             self._notifier.withdraw(PUBLISH_NOTICE)  # "cannot be published yet" no longer holds
-        warnings = self._supervisor.warnings(workflow)
+        warnings = self._service.warnings(workflow)
         self.warning.setText("⚠ " + " ".join(warnings) if warnings else "")
         unassigns = any(
             isinstance(step, AssignToStep) and step.action is AssignAction.UNASSIGN for step in workflow.steps
@@ -327,7 +327,7 @@ class WorkflowEditor(WorkflowEditorView):
     async def save_now(self) -> Workflow | None:
         """Store the form; returns the saved workflow (None if refused, with the reason shown)."""
         try:
-            saved = await self._supervisor.save_workflow(self.form_workflow())
+            saved = (await self._service.save_workflow(self.form_workflow(), initiator=self)).result
         except CloseoutError as exc:
             self._notifier.error(exc)
             return None
@@ -341,7 +341,7 @@ class WorkflowEditor(WorkflowEditorView):
     async def _warn_if_name_taken(self, saved: Workflow) -> None:
         others = [
             w
-            for w in await self._supervisor.workflows()
+            for w in await self._service.workflows()
             if w.id != saved.id and w.name.strip().lower() == saved.name.strip().lower()
         ]
         if others:
@@ -369,7 +369,7 @@ class WorkflowEditor(WorkflowEditorView):
         if saved is None or saved.id is None:
             return None
         try:
-            published = await self._supervisor.publish(saved.id)
+            published = (await self._service.publish(saved.id, initiator=self)).result
         except PublishBlocked as exc:
             self.show_missing(exc.missing)
             self._notifier.error(exc, key=PUBLISH_NOTICE)
@@ -386,7 +386,7 @@ class WorkflowEditor(WorkflowEditorView):
             f"“{published.name}” is published (version {published.version}); it runs on the next event."
         )
         if published.id is not None:
-            for warning in await self._supervisor.overlap_warnings(published.id):
+            for warning in await self._service.overlap_warnings(published.id):
                 self._notifier.warning(warning)
         return published
 
@@ -399,7 +399,7 @@ class WorkflowEditor(WorkflowEditorView):
         ):
             return
         try:
-            stopped = await self._supervisor.stop_workflow(self.workflow.id)
+            stopped = (await self._service.stop_workflow(self.workflow.id, initiator=self)).result
         except CloseoutError as exc:
             self._notifier.error(exc)
             return
@@ -418,7 +418,7 @@ class WorkflowEditor(WorkflowEditorView):
         self.dry_run.setEnabled(False)
         self.dry_run.setText("Running…")
         try:
-            report = await self._supervisor.dry_run(self.form_workflow(), time.time() - days * DAY)
+            report = await self._service.dry_run(self.form_workflow(), time.time() - days * DAY)
         except CloseoutError as exc:
             self._notifier.error(exc)
             return None

@@ -10,9 +10,9 @@ from PySide6.QtCore import QModelIndex
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHeaderView, QWidget
 
-from app.bootstrap import Supervisor
 from app.domain.errors import CloseoutError, PublishBlocked
 from app.domain.workflows import Workflow, WorkflowState
+from app.services.workflows import WorkflowService
 from ui.bridge import Bridge
 from ui.coalescer import Coalescer
 from ui.compat import asyncSlot, nullable
@@ -34,14 +34,14 @@ class WorkflowsPage(WorkflowsView):
     """Use Template makes a draft and opens the editor; the list below shows each workflow's state and runs."""
 
     def __init__(
-        self, supervisor: Supervisor, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
+        self, workflows: WorkflowService, bridge: Bridge, notifier: Notifier, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
-        self._supervisor = supervisor
+        self._service = workflows
         self._notifier = notifier
         self.tasks = OwnedTasks("workflows")
         self.cards: dict[str, TemplateCard] = {}
-        for i, template in enumerate(supervisor.templates()):
+        for i, template in enumerate(workflows.templates()):
             card = TemplateCard(template)
             card.use_requested.connect(self.use_template)
             self.gallery.addWidget(card, i // CARD_COLUMNS, i % CARD_COLUMNS)
@@ -57,12 +57,12 @@ class WorkflowsPage(WorkflowsView):
         header.setSectionResizeMode(workflow_list_model.LAST, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(workflow_list_model.STATE, 110)
         header.resizeSection(workflow_list_model.RUNS_TODAY, 90)
-        self.editor = WorkflowEditor(supervisor, notifier)
+        self.editor = WorkflowEditor(workflows, notifier)
         self.editor_layout.addWidget(self.editor)
         self.editor.closed.connect(self.show_gallery)
         self.editor.saved.connect(lambda _: self.refresh())
         self._stats = Coalescer(STATS_MS, lambda _: self.refresh(), self)
-        bridge.workflows_changed.connect(lambda _ids: self.refresh())  # rare, and the lead expects it at once
+        bridge.workflows_changed.connect(self._workflows_changed)
         bridge.runs_changed.connect(self._runs_changed)
         self.workflows.doubleClicked.connect(self._open_index)
         self.workflows.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -75,6 +75,11 @@ class WorkflowsPage(WorkflowsView):
         super().showEvent(event)
         self.refresh()
 
+    def _workflows_changed(self, _ids: list[int], initiator: object = None) -> None:
+        # Rare, and the lead expects it at once. The page and its editor refresh after their own operations.
+        if initiator is not self and initiator is not self.editor:
+            self.refresh()
+
     def _runs_changed(self, ids: list[int]) -> None:
         if self.isVisible() and self.currentIndex() == GALLERY:
             self._stats.add(ids)
@@ -84,8 +89,8 @@ class WorkflowsPage(WorkflowsView):
         self.tasks.spawn(self._load(), "load")
 
     async def _load(self) -> None:
-        workflows = await self._supervisor.workflows()
-        stats = await self._supervisor.workflow_stats()
+        workflows = await self._service.workflows()
+        stats = await self._service.workflow_stats()
         selected = self.selected_workflow()
         self.model.set_workflows(workflows, stats)
         if selected is not None and selected.id is not None:
@@ -105,7 +110,7 @@ class WorkflowsPage(WorkflowsView):
     async def use_template(self, template_id: str) -> None:
         """Make a draft from the template and open it in the editor."""
         try:
-            draft = await self._supervisor.use_template(template_id)
+            draft = (await self._service.use_template(template_id, initiator=self)).result
         except CloseoutError as exc:
             self._notifier.error(exc)
             return
@@ -147,7 +152,7 @@ class WorkflowsPage(WorkflowsView):
         if workflow is None or workflow.id is None:
             return
         try:
-            published = await self._supervisor.publish(workflow.id)
+            published = (await self._service.publish(workflow.id, initiator=self)).result
         except PublishBlocked as exc:
             self._notifier.error(exc, action_label="Open in editor", action=lambda: self._open_later(workflow))
             return
@@ -170,7 +175,7 @@ class WorkflowsPage(WorkflowsView):
         ):
             return
         try:
-            stopped = await self._supervisor.stop_workflow(workflow.id)
+            stopped = (await self._service.stop_workflow(workflow.id, initiator=self)).result
         except CloseoutError as exc:
             self._notifier.error(exc)
             return

@@ -29,7 +29,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -38,13 +38,33 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from app.platform.fake.faults import FAULT_KINDS
-from app.platform.fake.ratelimit import Verdict
+from app.platform.fake.faults import FAULT_KINDS, FaultPlan
+from app.platform.fake.ratelimit import RateLimiter, Verdict
 from app.platform.fake.requestlog import Entry, RequestLog
-from app.platform.fake.state import FakeContact, JsonDict
+from app.platform.fake.simulator import Simulator
+from app.platform.fake.state import FakeContact, JsonDict, Workspace
 
-if TYPE_CHECKING:
-    from app.platform.fake.platform import FakePlatform
+
+class Served(Protocol):
+    """What the app serves: a fake workspace and its controls (`FakePlatform` is the one there is).
+
+    Named here as a protocol, so this module needs nothing from the module that builds the app.
+    """
+
+    expected_authorization: str
+    null_next: bool
+    next_form: str
+    refused_operators: frozenset[str]
+    state: Workspace
+    faults: FaultPlan
+    limiter: RateLimiter
+    log: RequestLog
+    simulator: Simulator
+
+    def snapshot(self) -> dict[str, Any]:
+        """The workspace plus the fake's own counters."""
+        ...
+
 
 Handler = Callable[[Request, "Call"], Awaitable[Response]]
 
@@ -101,7 +121,7 @@ class Call:
 
     __slots__ = ("body", "platform")
 
-    def __init__(self, platform: FakePlatform, body: bytes) -> None:
+    def __init__(self, platform: Served, body: bytes) -> None:
         self.platform = platform
         self.body = body
 
@@ -168,7 +188,7 @@ def _link(request: Request, form: str, limit: int, cursor: int) -> str:
 
 
 def _page(
-    request: Request, items: list[JsonDict], ids: list[int], limit: int, cursor: int | None, platform: FakePlatform
+    request: Request, items: list[JsonDict], ids: list[int], limit: int, cursor: int | None, platform: Served
 ) -> JsonDict:
     """`{items, pagination}` with next/previous links carrying the same limit, in the configured form."""
     more = len(ids) > limit
@@ -188,7 +208,7 @@ def _page(
 class _Api:
     """The `/v2` routes, each bound to its method and path template for rate limiting and logging."""
 
-    def __init__(self, platform: FakePlatform) -> None:
+    def __init__(self, platform: Served) -> None:
         self.platform = platform
         self.log: RequestLog = platform.log
 
@@ -478,7 +498,7 @@ def _tags(call: Call) -> list[str]:
     return [str(tag) for tag in tags]
 
 
-def _contact_filter(platform: FakePlatform, raw: object, search: str) -> Callable[[int], bool]:
+def _contact_filter(platform: Served, raw: object, search: str) -> Callable[[int], bool]:
     """A predicate over contact ids for the list body's `filter` and `search`; 400 for what it cannot read."""
     if not isinstance(raw, dict):
         raise ApiError(400)
@@ -612,7 +632,7 @@ class _DroppedResponse(Response):
 class _Control:
     """The `/_fake/` routes."""
 
-    def __init__(self, platform: FakePlatform) -> None:
+    def __init__(self, platform: Served) -> None:
         self.platform = platform
 
     async def body(self, request: Request) -> dict[str, Any]:
@@ -751,8 +771,8 @@ class _Control:
         ]
 
 
-def build_app(platform: FakePlatform) -> Starlette:
-    """The Starlette app; background work is started by `FakePlatform.start()`, not by a lifespan."""
+def build_app(platform: Served) -> Starlette:
+    """The Starlette app; background work is started by the platform's `start()`, not by a lifespan."""
     api = _Api(platform)
 
     async def http_error(request: Request, exc: Exception) -> Response:
