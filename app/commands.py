@@ -739,14 +739,34 @@ async def cmd_status(supervisor: Supervisor, args: argparse.Namespace) -> int:
         "sending": status.other_runner,
         "sending_state": status.runner_state,
         "webhook_keys": [key.label for key in secrets.load_webhook_keys()],
+        "runner": None
+        if status.runner_host is None
+        else {
+            "host": status.runner_host,
+            "pid": status.runner_pid,
+            "renewed_at": status.runner_renewed_at,
+            "this_process": status.runner_is_here,
+        },
     }
     if args.json:
         emit_json(data)
         return 0
-    shown = {**data, "last_sync": _iso(status.last_sync)}
+    shown = {**data, "last_sync": _iso(status.last_sync), "runner": _runner_words(status)}
     for key, value in shown.items():
         out(f"{key:<14} {value}")
     return 0
+
+
+def _runner_words(status: SyncStatus) -> str:
+    """Which process sends, as the status bar says it: "vm (pid 4242), renewed 3 s ago", or "none"."""
+    if status.runner_host is None:
+        return "none"
+    ago = (
+        ""
+        if status.runner_renewed_at is None
+        else f", renewed {max(0, time.time() - status.runner_renewed_at):.0f} s ago"
+    )
+    return f"{status.runner_host} (pid {status.runner_pid}){' — this process' if status.runner_is_here else ''}{ago}"
 
 
 def read_secret(prompt: str, from_stdin: bool) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -173,6 +175,9 @@ def test_sighup_makes_the_running_runner_use_the_newly_stored_token(fake: Loopba
         while "sending_state  Online" not in run_cli(env, "status").stdout:
             assert time.monotonic() < deadline, "the runner never got online"
             time.sleep(0.2)
+        runner = json.loads(run_cli(env, "status", "--json").stdout)["runner"]
+        assert (runner["host"], runner["pid"], runner["this_process"]) == (socket.gethostname(), sync.pid, False)
+        assert f"(pid {sync.pid}), renewed " in run_cli(env, "status").stdout
         login(env, "a-token-the-platform-does-not-know")
         time.sleep(0.5)  # a running runner does not look at the stored token by itself while it is accepted
         assert not [line for line in says.lines if "token" in line], says.lines
