@@ -14,12 +14,12 @@ The interface, for every implementation (SQLite polling here; PostgreSQL may use
   closes, runs, history changes, commands and workflows; `agents_changed`; `outbox_depth`). It never returns
   an empty change-set. It is called again and again by one task (the sync service's), on the event loop;
   blocking database work happens off the loop.
-- `feed.note_own(change)` is given every change-set this process publishes. New rows named there are left out
-  of what the feed returns for a few seconds, so the process that made them does not refresh them twice. A
-  change to a row that existed before (a command settled, a run resumed or undone, a workflow saved again) is
-  always reported, even to the process that made it: a watcher must see the runner settle the command the
-  watcher queued, and the feed cannot tell whose settle it was. At worst a row refreshes twice; never in a
-  loop, since refreshing only reads.
+- `feed.note_own(change)` is given every change-set this process publishes. Each time an id is named there
+  is one of this process's changes to that row: the feed leaves out as many changes to it as this process
+  published (for a few seconds), and reports the rest. So the process that made a change does not refresh it
+  twice, while a watcher still sees the runner settle the command the watcher queued (one publication, the
+  queueing; two changes seen, the queueing and the settle). At worst a row refreshes twice; never in a loop,
+  since refreshing only reads.
 - `feed.close()` releases its connection and thread; `next_change` must not be awaited after it.
 
 Contacts changed elsewhere are not reported (no view follows contacts by id), nor are commands that move
@@ -106,7 +106,8 @@ class PollingChangeFeed(ChangeFeed):
         self._connection: Connection | None = None
         self._seen: _Seen | None = None
         self._closed = False
-        self._own: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
+        self._own: dict[str, dict[int, tuple[float, int]]] = {kind: {} for kind in KINDS}
+        """By kind and id: until when this process's publications of it count, and how many are left."""
         """By kind, each id this process published, and until when it is left out."""
         self.checks = 0
         """How many times the feed looked (for the benchmark)."""
@@ -129,12 +130,12 @@ class PollingChangeFeed(ChangeFeed):
             await asyncio.sleep(self.interval)
 
     def note_own(self, change: ChangeSet) -> None:
-        """Remember the ids of `change` for OWN_SECONDS."""
+        """Count one change of this process's to each row `change` names, for OWN_SECONDS."""
         until = time.monotonic() + OWN_SECONDS
         for kind in KINDS:
             own = self._own[kind]
             for item in getattr(change, kind):
-                own[item] = until
+                own[item] = (until, own.get(item, (0.0, 0))[1] + 1)
 
     def close(self) -> None:
         """Close the connection on the feed's own thread, then the thread (a second call does nothing)."""
@@ -156,7 +157,7 @@ class PollingChangeFeed(ChangeFeed):
         if self._seen is None:
             self._check()
 
-    def _check(self) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]]] | None:
+    def _check(self) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]], dict[str, set[int]]] | None:
         """What others committed since the last look, and the close of each run named; None when nothing."""
         self.checks += 1
         if self._connection is None:
@@ -198,15 +199,18 @@ class PollingChangeFeed(ChangeFeed):
 
     def _read_changes(
         self, connection: Connection, seen: _Seen, version: Any
-    ) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]]]:
-        """What changed since `seen`, the close of each run named, and (by kind) the ids of rows that existed before."""
+    ) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]], dict[str, set[int]]]:
+        """What changed since `seen`, the close of each run named, and by kind the ids of new and of changed rows."""
         seen.version = version
         closes = {int(row[0]) for row in self._new_ids(connection, seen, CLOSES.name, "id")}
+        fresh: dict[str, set[int]] = {kind: set() for kind in KINDS}
+        fresh["closes"].update(closes)
         runs: set[int] = set()
         undone: set[int] = set()
         new_runs = self._new_ids(connection, seen, RUNS.name, "id, conversation_id, key, outcome")
         for run_id, _close_id, key, outcome in new_runs:
             runs.add(run_id)
+            fresh["runs"].add(run_id)
             if str(key).startswith("undo:") and str(key)[5:].isdigit():
                 undone.add(int(str(key)[5:]))
             if outcome == RunOutcome.WAITING.value:
@@ -214,6 +218,7 @@ class PollingChangeFeed(ChangeFeed):
         changes: set[int] = set()
         for change_id, run_id in self._new_ids(connection, seen, CHANGES.name, "id, run_id"):
             changes.add(change_id)
+            fresh["changes"].add(change_id)
             if run_id is not None:
                 runs.add(int(run_id))
         commands: set[int] = set()
@@ -224,6 +229,7 @@ class PollingChangeFeed(ChangeFeed):
         updated: dict[str, set[int]] = {kind: set() for kind in KINDS}
         for command_id, run_id, change_id in self._new_ids(connection, seen, OUTBOX.name, "id, run_id, change_id"):
             commands.add(command_id)
+            fresh["commands"].add(command_id)
             _add(runs, run_id)
             _add(changes, change_id)
             if command_id not in active:
@@ -272,7 +278,7 @@ class PollingChangeFeed(ChangeFeed):
             agents_changed=agents_changed,
             outbox_depth=depth,
         )
-        return change, run_closes, updated
+        return change, run_closes, fresh, updated
 
     def _new_ids(self, connection: Connection, seen: _Seen, table: str, columns: str) -> list[tuple[Any, ...]]:
         """Rows of `table` added since the last look (the newest MAX_NEW), first column the id."""
@@ -286,20 +292,29 @@ class PollingChangeFeed(ChangeFeed):
 
     # -- on the event loop ---------------------------------------------------------------------------------
 
-    def _without_own(self, change: ChangeSet, run_closes: dict[int, int], updated: dict[str, set[int]]) -> ChangeSet:
+    def _without_own(
+        self,
+        change: ChangeSet,
+        run_closes: dict[int, int],
+        fresh: dict[str, set[int]],
+        updated: dict[str, set[int]],
+    ) -> ChangeSet:
         """`change` without what this process published; the closes of the runs left are added.
 
-        Only new rows are left out: a change to an existing row (`updated`) is reported whoever made it.
+        A row seen new and changed counts two changes; one only named (a run a new history row belongs to) none.
         """
         now = time.monotonic()
         kept: dict[str, tuple[int, ...]] = {}
         for kind in KINDS:
             own = self._own[kind]
-            for item, until in list(own.items()):
+            for item, (until, _count) in list(own.items()):
                 if until < now:
                     del own[item]
-
-            kept[kind] = tuple(item for item in getattr(change, kind) if item not in own or item in updated[kind])
+            kept[kind] = tuple(
+                item
+                for item in getattr(change, kind)
+                if not _ours(own, item, (item in fresh[kind]) + (item in updated[kind]))
+            )
         closes = set(kept["closes"]) | {run_closes[run] for run in kept["runs"] if run in run_closes}
         if not closes and not any(kept.values()) and not change.agents_changed:
             return ChangeSet()  # only this process's own work (the depth it changed, it published itself)
@@ -311,6 +326,17 @@ class PollingChangeFeed(ChangeFeed):
             commands=kept["commands"],
             workflows=kept["workflows"],
         )
+
+
+def _ours(own: dict[int, tuple[float, int]], item: int, seen: int) -> bool:
+    """True when this process published the `seen` changes to `item` itself (each publication counts once)."""
+    until, published = own.get(item, (0.0, 0))
+    if item not in own or published < seen:
+        own.pop(item, None)  # someone else changed it too: report, and count afresh from here
+        return False
+    if seen:
+        own[item] = (until, published - seen)
+    return True
 
 
 def change_feed(db: Database, interval: float = POLL_SECONDS) -> ChangeFeed:
