@@ -10,6 +10,7 @@ FOR UPDATE), and the bind processors of the columns' types still run on the valu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -44,6 +45,7 @@ class Statement:
         """Build with `build`, called with a shape's values the first time that shape runs on a dialect."""
         self._build = build
         self._compiled: dict[tuple[Hashable, ...], _Compiled] = {}
+        self._lock = threading.Lock()
 
     def run(
         self, session: Session, params: Params | Sequence[Params] | None = None, *shape: Hashable
@@ -61,9 +63,10 @@ class Statement:
         key = (dialect.name, dialect.driver, *shape)
         found = self._compiled.get(key)
         if found is None:
-            if len(self._compiled) >= SHAPES_KEPT:
-                del self._compiled[next(iter(self._compiled))]
-            found = self._compiled[key] = _compile(self._build(*shape), dialect)
+            with self._lock:  # the writer and the readers compile from their own threads
+                if len(self._compiled) >= SHAPES_KEPT:
+                    del self._compiled[next(iter(self._compiled))]
+                found = self._compiled[key] = _compile(self._build(*shape), dialect)
         return found
 
 
