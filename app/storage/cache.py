@@ -76,7 +76,7 @@ class ContactCache:
         with self._sessions() as session:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = tuple(wanted[start : start + LOOKUP_CHUNK])
-                for row in _CONTACTS.run(session, sql.listed("id", chunk), len(chunk)).mappings():
+                for row in _CONTACTS.run(session, sql.listed("id", chunk), sql.slots(len(chunk))).mappings():
                     found[row["id"]] = contact_from(row)
         return found
 

@@ -224,7 +224,7 @@ class Outbox:
                         "until": now + self.lease_seconds,
                         **sql.listed("id", ids),
                     },
-                    len(ids),
+                    sql.slots(len(ids)),
                 )
                 commands = sorted((command_from(row) for row in claimed.mappings()), key=lambda c: c.id or 0)
                 if len(commands) < len(ids):
@@ -243,7 +243,7 @@ class Outbox:
             renewed = _RENEW.run(
                 session,
                 {"until": now + self.lease_seconds, "owner": self.holder.owner, **sql.listed("id", command_ids)},
-                len(command_ids),
+                sql.slots(len(command_ids)),
             )
             kept = len(renewed.all())
         if kept < len(command_ids):
@@ -322,7 +322,9 @@ class Outbox:
         if not contact_ids:
             return found
         with self._sessions() as session:
-            rows = _AWAITING.run(session, {"since": since, **sql.listed("contact", contact_ids)}, len(contact_ids))
+            rows = _AWAITING.run(
+                session, {"since": since, **sql.listed("contact", contact_ids)}, sql.slots(len(contact_ids))
+            )
             for command_id, contact_id, kind, payload in (tuple(row) for row in rows):
                 target = json.loads(payload or "{}").get("assignee") if kind == CommandKind.ASSIGN.value else None
                 found.setdefault(contact_id, []).append((command_id, target))
@@ -332,7 +334,7 @@ class Outbox:
         """The platform's webhooks about these sent commands came back."""
         if command_ids:
             with self._sessions.begin() as session:
-                _ECHOED.run(session, sql.listed("id", command_ids), len(command_ids))
+                _ECHOED.run(session, sql.listed("id", command_ids), sql.slots(len(command_ids)))
 
     def depth(self) -> int:
         """Commands not yet settled (pending or in flight)."""
@@ -355,7 +357,7 @@ def _take_back(session: Session, now: float) -> int:
     """Put back to pending the in-flight commands whose lease ran out, or whose holder process is gone."""
     holders = _LIVE_HOLDERS.run(session, {"now": now})
     gone = [owner for (owner,) in holders if owner and (h := Holder.parse(owner)) is not None and h.is_gone()]
-    taken = _TAKE_BACK.run(session, {"now": now, **sql.listed("gone", gone)}, len(gone))
+    taken = _TAKE_BACK.run(session, {"now": now, **sql.listed("gone", gone)}, sql.slots(len(gone)))
     count = len(taken.all())
     if count:
         log.info("took back %d commands whose lease ran out or whose process is gone", count)

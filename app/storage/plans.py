@@ -324,7 +324,10 @@ def _drop_recorded_closes(
         events = [c.event_id for c in chunk]
         contacts = list({c.contact.id for c in chunk})
         found = _CLOSES_KNOWN.run(
-            session, {**sql.listed("event", events), **sql.listed("contact", contacts)}, len(events), len(contacts)
+            session,
+            {**sql.listed("event", events), **sql.listed("contact", contacts)},
+            sql.slots(len(events)),
+            sql.slots(len(contacts)),
         )
         for event_id, contact_id, closed_time, close_id, source, recorded_at in found:
             known_events.add(event_id)
@@ -334,7 +337,8 @@ def _drop_recorded_closes(
         polled = list({c.contact.id for c in chunk if c.closed_by_source is ClosedBySource.DETECTED_BY_POLL})
         if polled:
             closed_in_cache.update(
-                contact_id for (contact_id,) in _SHOWN_CLOSED.run(session, sql.listed("contact", polled), len(polled))
+                contact_id
+                for (contact_id,) in _SHOWN_CLOSED.run(session, sql.listed("contact", polled), sql.slots(len(polled)))
             )
     kept: list[Plan] = []
     for plan in plans:
@@ -406,7 +410,7 @@ def _drop_known_keys(session: Session, table: Table, column: Any, items: list[An
     seen: set[str] = set()
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start : start + LOOKUP_CHUNK]
-        found = _KEYS_STORED.run(session, sql.listed("key", chunk), column, len(chunk))
+        found = _KEYS_STORED.run(session, sql.listed("key", chunk), column, sql.slots(len(chunk)))
         seen.update(value for (value,) in found)
     kept = []
     for item, item_key in zip(items, keys, strict=True):

@@ -126,7 +126,7 @@ def _named(constants: dict[str, Any], processors: dict[str, Callable[[Any], Any]
 
 
 def one_of(column: ColumnElement[Any], name: str, count: int) -> ColumnElement[bool]:
-    """`column IN (…)` with `count` placeholders named `name_0`, `name_1`, … (see `listed`); false when none."""
+    """`column IN (…)` with `count` placeholders named `name_0`, `name_1`, … (see `slots`, `listed`); false if none."""
     if count == 0:
         return false()
     return column.in_([bindparam(f"{name}_{index}", type_=column.type) for index in range(count)])
@@ -137,9 +137,18 @@ def among(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bo
     return column.in_([bindparam(None, value, type_=column.type) for value in values])
 
 
+def slots(count: int) -> int:
+    """The placeholders an IN list of `count` values gets: a power of two, so a few compiled shapes serve all.
+
+    Compiling a shape costs far more than running it, and a batch's lookups come in every length.
+    """
+    return 0 if count <= 0 else 1 << (count - 1).bit_length()
+
+
 def listed(name: str, values: Sequence[Any]) -> dict[str, Any]:
-    """The values for the placeholders `one_of(…, name, len(values))` made."""
-    return {f"{name}_{index}": value for index, value in enumerate(values)}
+    """The values for the `slots(len(values))` placeholders `one_of(…, name, …)` made; the last value fills the rest."""
+    padded = [*values, *[values[-1]] * (slots(len(values)) - len(values))] if values else []
+    return {f"{name}_{index}": value for index, value in enumerate(padded)}
 
 
 def _upsert(dialect: str, table: Table, names: tuple[str, ...], key: str, only_if: Condition | None) -> Executable:

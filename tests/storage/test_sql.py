@@ -19,19 +19,21 @@ _NAMED = sql.Statement(
 )
 
 
-def test_a_statement_takes_the_models_defaults_and_its_own_constants_and_compiles_once_per_shape(store: Store) -> None:
+def test_a_statement_takes_defaults_and_constants_and_compiles_once_per_list_shape_padded_to_a_power_of_two(
+    store: Store,
+) -> None:
     with store.db.sessions.begin() as session:
         _ADD.run(session, [{"id": 1, "first": "Ana"}, {"id": 2, "first": "Bo"}, {"id": 3, "first": "Cy"}])
-        two = _NAMED.run(session, sql.listed("id", [3, 1]), 2).all()
-        none = _NAMED.run(session, {}, 0).all()
-        again = _NAMED.run(session, sql.listed("id", [2, 1]), 2).all()
+        three = _NAMED.run(session, sql.listed("id", [3, 1, 3]), sql.slots(3)).all()  # four slots, one repeated
+        none = _NAMED.run(session, {}, sql.slots(0)).all()
+        four = _NAMED.run(session, sql.listed("id", [2, 1, 9, 2]), sql.slots(4)).all()
 
-    assert [tuple(row) for row in two] == [(1, "Ana", False, "agent"), (3, "Cy", False, "agent")]
+    assert [tuple(row) for row in three] == [(1, "Ana", False, "agent"), (3, "Cy", False, "agent")]
     assert none == []
-    assert [row[0] for row in again] == [1, 2]
+    assert [row[0] for row in four] == [1, 2]
     dialect = store.db.engine.dialect
     assert {key for key in _NAMED._compiled if key[0] == dialect.name} == {
-        (dialect.name, dialect.driver, 2),
+        (dialect.name, dialect.driver, 4),
         (dialect.name, dialect.driver, 0),
     }
 
