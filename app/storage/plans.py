@@ -296,8 +296,9 @@ class _Inserter:
             first = int(current or 0) + 1
         ids = list(range(first, first + len(rows)))
         self._next[table.name] = first + len(rows)
-        values = [{"id": row_id, **row} for row_id, row in zip(ids, rows, strict=True)]
-        _INSERT.run(self._session, values, table, ("id", *rows[0]))
+        names = ("id", *rows[0])
+        values = [(row_id, *row.values()) for row_id, row in zip(ids, rows, strict=True)]
+        _INSERT.run_rows(self._session, names, values, table, names)
         return ids
 
 

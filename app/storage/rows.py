@@ -258,6 +258,7 @@ def command_values(command: OutboxCommand, now: float) -> dict[str, Any]:
         "updated_at": now,
         "run_id": command.run_id,
         "change_id": command.change_id,
+        "awaiting_echo": False,  # a command's POST is not sent yet
     }
 
 

@@ -5,18 +5,32 @@ run a one-row UPDATE. The statements on the per-close path (plan commits, claimi
 therefore built from the models once, compiled once per dialect (and per shape, such as the length of an IN
 list), and the compiled text is handed to the driver with the values in the order it expects. Nothing is
 written by hand: the dialect quotes names, picks placeholders and renders what differs (ON CONFLICT, RETURNING,
-FOR UPDATE), and the bind processors of the columns' types still run on the values.
+FOR UPDATE). Values go to the driver as the
+rows hold them, which for the plain types (integers, floats, strings, booleans) is what SQLAlchemy would send;
+the bind processors of any other type still run.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ClauseElement, ColumnElement, CursorResult, Executable, Table, bindparam, false
+from sqlalchemy import (
+    Boolean,
+    ClauseElement,
+    ColumnElement,
+    CursorResult,
+    Executable,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    false,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -27,15 +41,81 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 Params = Mapping[str, Any]
 Condition = Callable[[Table, ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]], ColumnElement[bool]]
 """A condition on the stored row (the table) and the offered one (`excluded`) of an upsert."""
+_AS_THEY_ARE = (Boolean, Float, Integer, String)
+"""Types whose values both drivers take as Python makes them; their processors only coerce (float(), int())."""
 SHAPES_KEPT = 256
 """Compiled shapes kept per statement: IN lists come in many lengths, and the oldest compiled is dropped first."""
 
 
-@dataclass(frozen=True, slots=True)
 class _Compiled:
-    text: str
-    values: Callable[[Params], Any]
-    """One mapping of values as the driver takes them: a tuple in placeholder order, or a dict of names."""
+    """A statement's text for one dialect, and how a mapping of values becomes what the driver takes."""
+
+    __slots__ = ("_constants", "_converters", "_names", "_processors", "text")
+
+    def __init__(
+        self,
+        text: str,
+        names: tuple[str, ...] | None,
+        constants: dict[str, Any],
+        processors: dict[str, Callable[[Any], Any]],
+    ) -> None:
+        self.text = text
+        self._names = names  # the placeholders' order for a positional driver; None for one that takes names
+        self._constants = constants
+        self._processors = processors
+        self._converters: dict[tuple[str, ...], Callable[[Params], Any]] = {}
+
+    def converter(self, keys: tuple[str, ...]) -> Callable[[Params], Any]:
+        """What turns one mapping with these keys into the driver's values (a tuple in order, or a dict)."""
+        found = self._converters.get(keys)
+        if found is None:
+            found = self._converters[keys] = self._converter(set(keys))
+        return found
+
+    def takes_as_they_are(self, keys: tuple[str, ...]) -> bool:
+        """Whether tuples of values in `keys` order are already what the driver takes."""
+        return self._names == keys and not self._processors
+
+    def _converter(self, keys: set[str]) -> Callable[[Params], Any]:
+        constants = {name: value for name, value in self._constants.items() if name not in keys}
+        processors = self._processors
+        names = self._names
+        if names is None:
+            if not constants and not processors:
+                return _same
+            return partial(_named, constants, processors)
+        if not constants and not processors and len(names) > 1:
+            return itemgetter(*names)  # a tuple, for two names or more
+        if not processors:
+            return partial(_positional, tuple((name, constants.get(name, _GIVEN)) for name in names))
+        steps = tuple((name, processors.get(name)) for name in names)
+        return partial(_processed, constants, steps)
+
+
+_GIVEN = object()
+"""In a positional converter's steps: the value comes from the mapping given, not from the statement."""
+
+
+def _same(params: Params) -> Params:
+    return params
+
+
+def _named(constants: dict[str, Any], processors: dict[str, Callable[[Any], Any]], params: Params) -> Params:
+    merged = {**constants, **params}
+    for name, processor in processors.items():
+        merged[name] = processor(merged[name])
+    return merged
+
+
+def _positional(steps: tuple[tuple[str, Any], ...], params: Params) -> tuple[Any, ...]:
+    return tuple([params[name] if fixed is _GIVEN else fixed for name, fixed in steps])
+
+
+def _processed(
+    constants: dict[str, Any], steps: tuple[tuple[str, Callable[[Any], Any] | None], ...], params: Params
+) -> tuple[Any, ...]:
+    merged = {**constants, **params} if constants else params
+    return tuple([merged[name] if p is None else p(merged[name]) for name, p in steps])
 
 
 class Statement:
@@ -54,10 +134,27 @@ class Statement:
         connection = session.connection()
         compiled = self._for(connection.dialect, shape)
         if params is None:
-            return connection.exec_driver_sql(compiled.text, compiled.values({}))
+            return connection.exec_driver_sql(compiled.text, compiled.converter(())({}))
         if isinstance(params, Mapping):
-            return connection.exec_driver_sql(compiled.text, compiled.values(params))
-        return connection.exec_driver_sql(compiled.text, [compiled.values(row) for row in params])
+            return connection.exec_driver_sql(compiled.text, compiled.converter(tuple(params))(params))
+        if not params:
+            return connection.exec_driver_sql(compiled.text, [])
+        convert = compiled.converter(tuple(params[0]))  # the rows of one call have the same keys
+        return connection.exec_driver_sql(compiled.text, list(map(convert, params)))
+
+    def run_rows(
+        self, session: Session, keys: tuple[str, ...], rows: Sequence[tuple[Any, ...]], *shape: Hashable
+    ) -> CursorResult[*tuple[Any, ...]]:
+        """Run once per row, each a tuple of values in `keys` order: for large batches, a mapping per row costs.
+
+        The tuples go to the driver as they are when it takes exactly those values in that order.
+        """
+        connection = session.connection()
+        compiled = self._for(connection.dialect, shape)
+        if compiled.takes_as_they_are(keys):
+            return connection.exec_driver_sql(compiled.text, list(rows))
+        convert = compiled.converter(keys)
+        return connection.exec_driver_sql(compiled.text, [convert(dict(zip(keys, row, strict=True))) for row in rows])
 
     def _for(self, dialect: Dialect, shape: tuple[Hashable, ...]) -> _Compiled:
         key = (dialect.name, dialect.driver, *shape)
@@ -85,6 +182,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
             raise ValueError(f"a statement for the driver cannot compute the value of {name} per row: {text}")
         if not bind.required:
             constants[name] = bind.value
+        if isinstance(bind.type, _AS_THEY_ARE):
+            continue
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             processors[name] = processor
@@ -95,34 +194,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
         if default is None or not default.is_scalar:
             raise ValueError(f"a statement for the driver cannot compute the default of {column.key}: {text}")
         constants[column.key] = getattr(default, "arg", None)
-    if compiled.positional:
-        names = tuple(compiled.positiontup or ())
-        return _Compiled(text, _positional(names, constants, processors))
-    return _Compiled(text, _named(constants, processors))
-
-
-def _positional(
-    names: tuple[str, ...], constants: dict[str, Any], processors: dict[str, Callable[[Any], Any]]
-) -> Callable[[Params], tuple[Any, ...]]:
-    if not constants and not processors and len(names) > 1:
-        return itemgetter(*names)  # a tuple, for two names or more
-    steps = [(name, processors.get(name)) for name in names]
-
-    def values(params: Params) -> tuple[Any, ...]:
-        merged = {**constants, **params} if constants else params
-        return tuple(merged[name] if p is None else p(merged[name]) for name, p in steps)
-
-    return values
-
-
-def _named(constants: dict[str, Any], processors: dict[str, Callable[[Any], Any]]) -> Callable[[Params], Params]:
-    def values(params: Params) -> Params:
-        merged = {**constants, **params}
-        for name, processor in processors.items():
-            merged[name] = processor(merged[name])
-        return merged
-
-    return values
+    names = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return _Compiled(text, names, constants, processors)
 
 
 def one_of(column: ColumnElement[Any], name: str, count: int) -> ColumnElement[bool]:
