@@ -5,9 +5,8 @@ run a one-row UPDATE. The statements on the per-close path (plan commits, claimi
 therefore built from the models once, compiled once per dialect (and per shape, such as the length of an IN
 list), and the compiled text is handed to the driver with the values in the order it expects. Nothing is
 written by hand: the dialect quotes names, picks placeholders and renders what differs (ON CONFLICT, RETURNING,
-FOR UPDATE). Values go to the driver as the
-rows hold them, which for the plain types (integers, floats, strings, booleans) is what SQLAlchemy would send;
-the bind processors of any other type still run.
+FOR UPDATE). Values go to the driver as the rows hold them, which for the plain types (integers, floats,
+strings, booleans) is what SQLAlchemy would send; the bind processors of any other type still run.
 """
 
 from __future__ import annotations
