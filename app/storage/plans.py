@@ -107,11 +107,9 @@ _FILL_IN = sql.Statement(
         update(CLOSES)
         .where(CLOSES.c.id == bindparam("close"))
         .values(
-            closed_by_source=bindparam("source"),
-            closed_by_id=bindparam("by_id"),
-            closed_by_name=bindparam("by_name"),
+            **{name: bindparam(name) for name in ("closed_by_source", "closed_by_id", "closed_by_name")},
             **{
-                name: func.coalesce(bindparam(f"new_{name}", type_=CLOSES.c[name].type), CLOSES.c[name])
+                name: func.coalesce(bindparam(name, type_=CLOSES.c[name].type), CLOSES.c[name])
                 for name in ("category", "summary", "channel", "opened_time", "opened_by_source")
             },
         )
@@ -388,21 +386,8 @@ def _recorded_since_poll(close: ClosedConversation, latest_closed: int | None, c
 def _fill_in_detected_close(session: Session, close_id: int, close: ClosedConversation) -> None:
     """The webhook's facts about a close the poll detected first, written onto the detected close."""
     log.info("close %s (detected by poll) gets the facts of the late webhook %s", close_id, close.event_id)
-    closed_by = close.closed_by
-    _FILL_IN.run(
-        session,
-        {
-            "source": close.closed_by_source.value,
-            "by_id": closed_by.id if closed_by else None,
-            "by_name": closed_by.name if closed_by else "",
-            "new_category": close.category,
-            "new_summary": close.summary,
-            "new_channel": close.channel,
-            "new_opened_time": close.opened_time,
-            "new_opened_by_source": close.opened_by_source.value if close.opened_by_source else None,
-            "close": close_id,
-        },
-    )
+    # The close's own row values name the placeholders; those the UPDATE does not use are left out.
+    _FILL_IN.run(session, {**close_values(close, time.time()), "close": close_id})
 
 
 def _drop_known_keys(session: Session, table: Table, column: Any, items: list[Any], key: Any) -> list[Any]:
