@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 log = logging.getLogger("closeout.tasks")
@@ -52,6 +52,10 @@ class OwnedTasks:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def __iter__(self) -> Iterator[asyncio.Task[Any]]:
+        """The tasks still running, as they are now (one may end while the caller goes through them)."""
+        return iter(set(self._tasks))
 
     def pending(self) -> set[asyncio.Task[Any]]:
         """The tasks still running."""

@@ -158,6 +158,7 @@ def raw_rows(db: Path, template: Path, events: list[ClosedConversation], batch: 
                     None,
                     None,
                     now,
+                    None,
                 )
             )
             runs.append((i, f"1:{e.event_id}", 1, 1, c.id, i, now, "done", f"unassigned {a.name if a else ''}", 0))
@@ -188,7 +189,7 @@ def raw_rows(db: Path, template: Path, events: list[ClosedConversation], batch: 
                 (c.id, c.first_name, c.last_name, c.phone, c.email, None, "", "", "", "closed", "[]", 0, now, now)
             )
         con.execute("BEGIN")
-        con.executemany(f"INSERT INTO closes VALUES ({','.join('?' * 23)})", closes)
+        con.executemany(f"INSERT INTO closes VALUES ({','.join('?' * 24)})", closes)
         con.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 10)})", runs)
         con.executemany(f"INSERT INTO changes VALUES ({','.join('?' * 12)})", changes)
         con.executemany(f"INSERT INTO outbox VALUES ({','.join('?' * 16)})", outbox)

@@ -51,5 +51,5 @@ class AvailabilityRepository:
             "updated_at": time.time(),
         }
         with self._sessions.begin() as session:
-            sql.upsert(session, AVAILABILITY.name, [row], "agent_id")
+            sql.upsert(session, AVAILABILITY, [row], "agent_id")
         return entry

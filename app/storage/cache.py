@@ -5,20 +5,34 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.outbox import OutboxState
 from app.domain.people import Agent, Contact, ContactStatus
 from app.storage import sql
 from app.storage.models import AGENTS, CONTACTS, OUTBOX
-from app.storage.rows import NEWER_SNAPSHOT, agent_from, agent_values, contact_from, contact_values, storable_text
+from app.storage.rows import (
+    Excluded,
+    agent_from,
+    agent_values,
+    contact_from,
+    contact_values,
+    newer_snapshot,
+    storable_text,
+)
 
 LOOKUP_CHUNK = 500
-PLATFORM_SNAPSHOT = (
-    f"{NEWER_SNAPSHOT} AND NOT EXISTS (SELECT 1 FROM {OUTBOX.name} AS o "
-    f"WHERE o.contact_id = excluded.id AND o.state IN ('{OutboxState.PENDING.value}', '{OutboxState.IN_FLIGHT.value}'))"
-)
+_UNSETTLED = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
+
+
+def platform_snapshot(contacts: Table, excluded: Excluded) -> ColumnElement[bool]:
+    """A newer snapshot of a contact with no command of Closeout's still to settle (the cache shows its plan)."""
+    unsettled = select(OUTBOX.c.id).where(OUTBOX.c.contact_id == excluded.id, sql.among(OUTBOX.c.state, _UNSETTLED))
+    return and_(newer_snapshot(contacts, excluded), ~unsettled.exists())
+
+
+_CONTACTS = sql.Statement(lambda count: select(CONTACTS).where(sql.one_of(CONTACTS.c.id, "id", count)))
 
 
 class ContactCache:
@@ -38,7 +52,7 @@ class ContactCache:
         now = time.time()
         rows = [storable_text(contact_values(c, now, seen_at)) for c in contacts]
         with self._sessions.begin() as session:
-            sql.upsert(session, CONTACTS.name, rows, only_if=PLATFORM_SNAPSHOT)
+            sql.upsert(session, CONTACTS, rows, only_if=platform_snapshot)
         return len(rows)
 
     def upsert_agents(self, agents: Iterable[Agent]) -> int:
@@ -46,7 +60,7 @@ class ContactCache:
         now = time.time()
         rows = [agent_values(a, now) for a in agents]
         with self._sessions.begin() as session:
-            sql.upsert(session, AGENTS.name, rows)
+            sql.upsert(session, AGENTS, rows)
         return len(rows)
 
     def contact(self, contact_id: int) -> Contact | None:
@@ -62,8 +76,7 @@ class ContactCache:
         with self._sessions() as session:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = tuple(wanted[start : start + LOOKUP_CHUNK])
-                statement = f"SELECT * FROM {CONTACTS.name} WHERE id IN ({sql.marks(len(chunk))})"
-                for row in sql.execute(session, statement, chunk).mappings():
+                for row in _CONTACTS.run(session, sql.listed("id", chunk), sql.slots(len(chunk))).mappings():
                     found[row["id"]] = contact_from(row)
         return found
 

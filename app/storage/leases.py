@@ -18,7 +18,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.storage import sql
@@ -29,6 +29,30 @@ log = logging.getLogger("closeout.storage")
 RUNNER = "runner"
 _ASKED = "{}:asked"  # the lease row naming who asks for `name`, until when the request stands
 _RENEWED = "lease_renewed:{}"  # the meta row with when `name` was last taken or renewed
+
+_DROP = sql.Statement(lambda: delete(LEASES).where(LEASES.c.name == bindparam("name")))
+_DROP_HELD = sql.Statement(
+    lambda: delete(LEASES).where(LEASES.c.name == bindparam("name"), LEASES.c.owner == bindparam("owner"))
+)
+_HAND_OVER = sql.Statement(
+    lambda: (
+        update(LEASES)
+        .where(LEASES.c.name == bindparam("name"), LEASES.c.owner == bindparam("holder"))
+        .values(
+            owner=bindparam("owner"),
+            pid=bindparam("pid"),
+            host=bindparam("host"),
+            until=bindparam("until"),
+            since=bindparam("since"),
+        )
+    )
+)
+_READ = sql.Statement(
+    lambda: select(LEASES.c.owner, LEASES.c.pid, LEASES.c.host, LEASES.c.until, LEASES.c.since).where(
+        LEASES.c.name == bindparam("name")
+    )
+)
+_READ_META = sql.Statement(lambda: select(META.c.value).where(META.c.key == bindparam("key")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +127,7 @@ class Leases:
             asked = _read(session, _ASKED.format(name))
             live = asked is not None and asked.until > now and not asked.holder.is_gone()
             if asked is not None and asked.holder.owner == self.holder.owner:  # we asked, and hold it now
-                sql.execute(session, f"DELETE FROM {LEASES.name} WHERE name = ?", (_ASKED.format(name),))
+                _DROP.run(session, {"name": _ASKED.format(name)})
                 live = False
             asker = asked.holder if asked is not None and live else None
             return Lease(name, self.holder, now + seconds, since, now, asker)
@@ -118,18 +142,22 @@ class Leases:
         """Give `name`, which we hold, to `to` for `seconds`; False (and nothing changed) if it is not ours."""
         with self._sessions.begin() as session:
             now = _clock(session) if now is None else now
-            moved = sql.execute(
+            moved = _HAND_OVER.run(
                 session,
-                f"UPDATE {LEASES.name} SET owner = ?, pid = ?, host = ?, until = ?, since = ? "
-                "WHERE name = ? AND owner = ?",
-                (to.owner, to.pid, to.host, now + seconds, now, name, self.holder.owner),
+                {
+                    "owner": to.owner,
+                    "pid": to.pid,
+                    "host": to.host,
+                    "until": now + seconds,
+                    "since": now,
+                    "name": name,
+                    "holder": self.holder.owner,
+                },
             ).rowcount
             if not moved:
                 return False
             _renewed(session, name, now)
-            sql.execute(
-                session, f"DELETE FROM {LEASES.name} WHERE name = ? AND owner = ?", (_ASKED.format(name), to.owner)
-            )
+            _DROP_HELD.run(session, {"name": _ASKED.format(name), "owner": to.owner})
         log.info("handed the %s lease to %s", name, to.owner)
         return True
 
@@ -137,9 +165,7 @@ class Leases:
         """Give up `name` if we hold it."""
         with self._sessions.begin() as session:
             for row in (name, _ASKED.format(name)):
-                sql.execute(
-                    session, f"DELETE FROM {LEASES.name} WHERE name = ? AND owner = ?", (row, self.holder.owner)
-                )
+                _DROP_HELD.run(session, {"name": row, "owner": self.holder.owner})
 
     def asked(self, name: str) -> bool:
         """True while our request for `name` stands (it goes when the lease is handed to us or it runs out)."""
@@ -170,21 +196,20 @@ def _clock(session: Session) -> float:
 
 
 def _read(session: Session, name: str) -> Lease | None:
-    statement = f"SELECT owner, pid, host, until, since FROM {LEASES.name} WHERE name = ?"
-    row = sql.execute(session, statement, (name,)).first()
+    row = _READ.run(session, {"name": name}).first()
     if row is None:
         return None
     owner, pid, host, until, since = tuple(row)
-    renewed = sql.execute(session, f"SELECT value FROM {META.name} WHERE key = ?", (_RENEWED.format(name),)).scalar()
+    renewed = _READ_META.run(session, {"key": _RENEWED.format(name)}).scalar()
     return Lease(name, Holder(owner, int(pid), host), float(until), float(since), float(renewed or since))
 
 
 def _write(session: Session, name: str, holder: Holder, until: float, since: float, renewed: float | None) -> None:
     row = {"name": name, "owner": holder.owner, "pid": holder.pid, "host": holder.host, "until": until, "since": since}
-    sql.upsert(session, LEASES.name, [row], "name")
+    sql.upsert(session, LEASES, [row], "name")
     if renewed is not None:
         _renewed(session, name, renewed)
 
 
 def _renewed(session: Session, name: str, at: float) -> None:
-    sql.upsert(session, META.name, [{"key": _RENEWED.format(name), "value": repr(at)}], "key")
+    sql.upsert(session, META, [{"key": _RENEWED.format(name), "value": repr(at)}], "key")

@@ -25,4 +25,4 @@ class MetaStore:
     def set(self, key: str, value: str) -> None:
         """Store `value` under `key`."""
         with self._sessions.begin() as session:
-            sql.upsert(session, META.name, [{"key": key, "value": value}], "key")
+            sql.upsert(session, META, [{"key": key, "value": value}], "key")

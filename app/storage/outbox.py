@@ -19,8 +19,9 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Integer, Select, String, Update, bindparam, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.history import SyncState
@@ -30,33 +31,168 @@ from app.domain.workflows import RunOutcome
 from app.storage import sql
 from app.storage.leases import Holder
 from app.storage.models import CHANGES, CONTACTS, OUTBOX, RUNS
-from app.storage.rows import NEWER_SNAPSHOT, command_from, contact_values
+from app.storage.rows import command_from, contact_values, newer_snapshot
 
 log = logging.getLogger("closeout.storage")
 
 ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
 LEASE_SECONDS = 30.0
+_PENDING = OutboxState.PENDING.value
+_IN_FLIGHT = OutboxState.IN_FLIGHT.value
+_O = OUTBOX.alias("o")
+_RELEASED = {"lease_owner": None, "lease_until": None}
 
-# Pending commands that are next in line: the oldest unsettled command of their contact. A contact's commands
-# thus go out one at a time and in order, even while an earlier one waits to be retried (an undo's reassign
-# must never overtake the unassign it reverses). `heads` reads the unsettled commands once, from the state
-# index, so a claim costs the same whatever the backlog's shape.
-_NEXT_IN_LINE = (
-    "WITH heads AS (SELECT min(id) AS id FROM {outbox} WHERE state IN (?, ?) GROUP BY contact_id) "
-    "{select} FROM {outbox} AS o JOIN heads ON heads.id = o.id WHERE o.state = ?"
+
+def _next_in_line(postgres: bool, *columns: ColumnElement[Any], due: bool = False) -> Select[Any]:
+    """`columns` of the pending commands next in line (the oldest unsettled command of their contact); `due`: by `now`.
+
+    A contact's commands thus go out one at a time and in order, even while an earlier one waits to be retried
+    (an undo's reassign must never overtake the unassign it reverses). `heads` reads the unsettled commands
+    once, from the state index, so a claim costs the same whatever the backlog's shape.
+
+    On PostgreSQL the state and due time are read from `heads` and the outbox is joined only by its key: the
+    planner, whose statistics lag behind a fresh burst of commands, otherwise loops over `heads` once per
+    pending command (a second per claim at 2,000 pending).
+    """
+    c = OUTBOX.c
+    if not postgres:
+        first = select(func.min(c.id).label("id")).where(sql.among(c.state, ACTIVE)).group_by(c.contact_id)
+        heads = first.cte("heads")
+        statement = select(*columns).select_from(_O.join(heads, heads.c.id == _O.c.id)).where(_O.c.state == _PENDING)
+        return statement.where(_O.c.next_attempt_at <= bindparam("now")) if due else statement
+    place = func.row_number().over(partition_by=c.contact_id, order_by=c.id).label("place")
+    pg_heads = select(c.id, c.state, c.next_attempt_at, place).where(sql.among(c.state, ACTIVE)).cte("heads")
+    statement = (
+        select(*columns)
+        .select_from(pg_heads.join(_O, _O.c.id == pg_heads.c.id))
+        .where(pg_heads.c.place == 1, pg_heads.c.state == _PENDING)
+    )
+    return statement.where(pg_heads.c.next_attempt_at <= bindparam("now")) if due else statement
+
+
+# The due commands, oldest first; on PostgreSQL the claimed rows are locked, and rows another transaction has
+# locked are passed over.
+_DUE = sql.Statement(
+    lambda postgres: (
+        _next_in_line(postgres, _O.c.id, due=True)
+        .order_by(_O.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(of=_O, skip_locked=True)
+    )
 )
-_DUE = _NEXT_IN_LINE + " AND o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
-# The same on PostgreSQL, where the state and due time are read from `heads` and the outbox is joined only by
-# its key: the planner, whose statistics lag behind a fresh burst of commands, otherwise loops over `heads`
-# once per pending command (a second per claim at 2,000 pending). The claimed rows are locked, and rows
-# another transaction has locked are passed over.
-_PG_NEXT_IN_LINE = (
-    "WITH heads AS (SELECT id, state, next_attempt_at, row_number() OVER (PARTITION BY contact_id ORDER BY id) "
-    "AS place FROM {outbox} WHERE state IN (?, ?)) "
-    "{select} FROM heads JOIN {outbox} AS o ON o.id = heads.id WHERE heads.place = 1 AND heads.state = ?"
+_NEXT_DUE = sql.Statement(lambda postgres: _next_in_line(postgres, func.min(_O.c.next_attempt_at)))
+_CLAIM = sql.Statement(
+    lambda count: (
+        update(OUTBOX)
+        .where(sql.one_of(OUTBOX.c.id, "id", count), OUTBOX.c.state == _PENDING)
+        .values(
+            state=_IN_FLIGHT,
+            attempts=OUTBOX.c.attempts + 1,
+            updated_at=bindparam("now"),
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("until"),
+        )
+        .returning(*OUTBOX.c)
+    )
 )
-_PG_DUE = _PG_NEXT_IN_LINE + " AND heads.next_attempt_at <= ? ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED"
-_RELEASE = "state = ?, lease_owner = NULL, lease_until = NULL"
+_RENEW = sql.Statement(
+    lambda count: (
+        update(OUTBOX)
+        .where(
+            sql.one_of(OUTBOX.c.id, "id", count),
+            OUTBOX.c.state == _IN_FLIGHT,
+            OUTBOX.c.lease_owner == bindparam("owner"),
+        )
+        .values(lease_until=bindparam("until"))
+        .returning(OUTBOX.c.id)
+    )
+)
+
+
+def _held(**values: Any) -> Update:
+    """An UPDATE of the in-flight command `command` that `owner` holds, RETURNING its id."""
+    return (
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.id == bindparam("command"),
+            OUTBOX.c.state == _IN_FLIGHT,
+            OUTBOX.c.lease_owner == bindparam("owner"),
+        )
+        .values(**values)
+        .returning(OUTBOX.c.id)
+    )
+
+
+_SETTLE = sql.Statement(
+    lambda: _held(
+        state=bindparam("state"),
+        last_error=bindparam("error"),
+        updated_at=bindparam("now"),
+        awaiting_echo=bindparam("sent"),
+        **_RELEASED,
+    )
+)
+_RETRY = sql.Statement(
+    lambda: _held(
+        state=_PENDING,
+        next_attempt_at=bindparam("when"),
+        last_error=bindparam("error"),
+        updated_at=bindparam("now"),
+        **_RELEASED,
+    )
+)
+_CHANGE_SYNCED = sql.Statement(
+    lambda: (
+        update(CHANGES)
+        .where(CHANGES.c.id == bindparam("change"), CHANGES.c.sync_state == SyncState.PENDING.value)
+        .values(sync_state=bindparam("sync"))
+        .returning(CHANGES.c.id)
+    )
+)
+_RUN_ENDED = sql.Statement(
+    lambda: (
+        update(RUNS)
+        .where(RUNS.c.id == bindparam("run"), RUNS.c.undone == false())
+        .values(outcome=bindparam("outcome"), reason=func.coalesce(bindparam("why", type_=String), RUNS.c.reason))
+    )
+)
+_AWAITING = sql.Statement(
+    lambda count: (
+        select(OUTBOX.c.id, OUTBOX.c.contact_id, OUTBOX.c.kind, OUTBOX.c.payload)
+        .where(
+            OUTBOX.c.awaiting_echo == true(),
+            OUTBOX.c.updated_at >= bindparam("since"),
+            sql.one_of(OUTBOX.c.contact_id, "contact", count),
+        )
+        .order_by(OUTBOX.c.id)
+    )
+)
+_ECHOED = sql.Statement(
+    lambda count: update(OUTBOX).where(sql.one_of(OUTBOX.c.id, "id", count)).values(awaiting_echo=false())
+)
+_LIVE_HOLDERS = sql.Statement(
+    lambda: (
+        select(OUTBOX.c.lease_owner)
+        .distinct()
+        .where(OUTBOX.c.state == _IN_FLIGHT, OUTBOX.c.lease_until >= bindparam("now"))
+    )
+)
+_TAKE_BACK = sql.Statement(
+    lambda gone: (
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.state == _IN_FLIGHT,
+            or_(
+                OUTBOX.c.lease_until.is_(None),
+                OUTBOX.c.lease_until < bindparam("now"),
+                sql.one_of(OUTBOX.c.lease_owner, "gone", gone),
+            ),
+        )
+        .values(state=_PENDING, updated_at=bindparam("now"), **_RELEASED)
+        .returning(OUTBOX.c.id)
+    )
+)
+_DEPTH = sql.Statement(lambda: select(func.count()).select_from(OUTBOX).where(sql.among(OUTBOX.c.state, ACTIVE)))
 
 
 class Outbox:
@@ -76,24 +212,19 @@ class Outbox:
         """
         with self._sessions.begin() as session:
             _take_back(session, now)
-            due_sql = _PG_DUE if _on_postgres(session) else _DUE
-            statement = due_sql.format(outbox=OUTBOX.name, select="SELECT o.id")
-            due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value, now, limit))
+            due = _DUE.run(session, {"now": now, "limit": limit}, _on_postgres(session))
             ids = tuple(row_id for (row_id,) in due)
             commands: list[OutboxCommand] = []
             if ids:
-                claimed = sql.execute(
+                claimed = _CLAIM.run(
                     session,
-                    f"UPDATE {OUTBOX.name} SET state = ?, attempts = attempts + 1, updated_at = ?, "
-                    f"lease_owner = ?, lease_until = ? WHERE id IN ({sql.marks(len(ids))}) AND state = ? RETURNING *",
-                    (
-                        OutboxState.IN_FLIGHT.value,
-                        now,
-                        self.holder.owner,
-                        now + self.lease_seconds,
-                        *ids,
-                        OutboxState.PENDING.value,
-                    ),
+                    {
+                        "now": now,
+                        "owner": self.holder.owner,
+                        "until": now + self.lease_seconds,
+                        **sql.listed("id", ids),
+                    },
+                    sql.slots(len(ids)),
                 )
                 commands = sorted((command_from(row) for row in claimed.mappings()), key=lambda c: c.id or 0)
                 if len(commands) < len(ids):
@@ -109,11 +240,10 @@ class Outbox:
             return 0
         now = time.time() if now is None else now
         with self._sessions.begin() as session:
-            renewed = sql.execute(
+            renewed = _RENEW.run(
                 session,
-                f"UPDATE {OUTBOX.name} SET lease_until = ? WHERE id IN ({sql.marks(len(command_ids))}) "
-                "AND state = ? AND lease_owner = ? RETURNING id",
-                (now + self.lease_seconds, *command_ids, OutboxState.IN_FLIGHT.value, self.holder.owner),
+                {"until": now + self.lease_seconds, "owner": self.holder.owner, **sql.listed("id", command_ids)},
+                sql.slots(len(command_ids)),
             )
             kept = len(renewed.all())
         if kept < len(command_ids):
@@ -146,49 +276,36 @@ class Outbox:
         with self._sessions.begin() as session:
             if contact is not None:
                 values = contact_values(contact, now, seen_at)
-                sql.upsert(session, CONTACTS.name, [values], only_if=NEWER_SNAPSHOT)
-            moved = sql.execute(
+                sql.upsert(session, CONTACTS, [values], only_if=newer_snapshot)
+            moved = _SETTLE.run(
                 session,
-                f"UPDATE {OUTBOX.name} SET {_RELEASE}, last_error = ?, updated_at = ?, awaiting_echo = ? "
-                "WHERE id = ? AND state = ? AND lease_owner = ? RETURNING id",
-                (state.value, error, now, sent, command.id, OutboxState.IN_FLIGHT.value, self.holder.owner),
+                {
+                    "state": state.value,
+                    "error": error,
+                    "now": now,
+                    "sent": sent,
+                    "command": command.id,
+                    "owner": self.holder.owner,
+                },
             ).first()
             if moved is None:
                 log.warning("command %s is no longer leased to this process; its result is not recorded", command.id)
                 return _depth(session)
             if change_state is not None and command.change_id is not None:
-                changed = sql.execute(
-                    session,
-                    f"UPDATE {CHANGES.name} SET sync_state = ? WHERE id = ? AND sync_state = ? RETURNING id",
-                    (change_state.value, command.change_id, SyncState.PENDING.value),
-                ).first()
+                changed = _CHANGE_SYNCED.run(session, {"sync": change_state.value, "change": command.change_id}).first()
                 if changed is None:
                     log.info("history row %s was no longer pending; left as it is", command.change_id)
             if run_outcome is not None and command.run_id is not None:
-                sql.execute(
-                    session,
-                    f"UPDATE {RUNS.name} SET outcome = ?, reason = coalesce(?, reason) WHERE id = ? AND undone = ?",
-                    (run_outcome.value, run_reason, command.run_id, False),
-                )
+                _RUN_ENDED.run(session, {"outcome": run_outcome.value, "why": run_reason, "run": command.run_id})
             return _depth(session)
 
     def retry_at(self, command: OutboxCommand, when: float, error: str) -> bool:
         """Put a command we hold back to pending, due at `when`, remembering why; False if it was not ours."""
         assert command.id is not None
         with self._sessions.begin() as session:
-            moved = sql.execute(
+            moved = _RETRY.run(
                 session,
-                f"UPDATE {OUTBOX.name} SET {_RELEASE}, next_attempt_at = ?, last_error = ?, updated_at = ? "
-                "WHERE id = ? AND state = ? AND lease_owner = ? RETURNING id",
-                (
-                    OutboxState.PENDING.value,
-                    when,
-                    error,
-                    time.time(),
-                    command.id,
-                    OutboxState.IN_FLIGHT.value,
-                    self.holder.owner,
-                ),
+                {"when": when, "error": error, "now": time.time(), "command": command.id, "owner": self.holder.owner},
             ).first()
         if moved is None:
             log.warning("command %s is no longer leased to this process; not put back", command.id)
@@ -205,11 +322,8 @@ class Outbox:
         if not contact_ids:
             return found
         with self._sessions() as session:
-            rows = sql.execute(
-                session,
-                f"SELECT id, contact_id, kind, payload FROM {OUTBOX.name} WHERE awaiting_echo = ? AND updated_at >= ? "
-                f"AND contact_id IN ({sql.marks(len(contact_ids))}) ORDER BY id",
-                (True, since, *contact_ids),
+            rows = _AWAITING.run(
+                session, {"since": since, **sql.listed("contact", contact_ids)}, sql.slots(len(contact_ids))
             )
             for command_id, contact_id, kind, payload in (tuple(row) for row in rows):
                 target = json.loads(payload or "{}").get("assignee") if kind == CommandKind.ASSIGN.value else None
@@ -220,11 +334,7 @@ class Outbox:
         """The platform's webhooks about these sent commands came back."""
         if command_ids:
             with self._sessions.begin() as session:
-                sql.execute(
-                    session,
-                    f"UPDATE {OUTBOX.name} SET awaiting_echo = ? WHERE id IN ({sql.marks(len(command_ids))})",
-                    (False, *command_ids),
-                )
+                _ECHOED.run(session, sql.listed("id", command_ids), sql.slots(len(command_ids)))
 
     def depth(self) -> int:
         """Commands not yet settled (pending or in flight)."""
@@ -245,19 +355,9 @@ class Outbox:
 
 def _take_back(session: Session, now: float) -> int:
     """Put back to pending the in-flight commands whose lease ran out, or whose holder process is gone."""
-    holders = sql.execute(
-        session,
-        f"SELECT DISTINCT lease_owner FROM {OUTBOX.name} WHERE state = ? AND lease_until >= ?",
-        (OutboxState.IN_FLIGHT.value, now),
-    )
+    holders = _LIVE_HOLDERS.run(session, {"now": now})
     gone = [owner for (owner,) in holders if owner and (h := Holder.parse(owner)) is not None and h.is_gone()]
-    taken = sql.execute(
-        session,
-        f"UPDATE {OUTBOX.name} SET {_RELEASE}, updated_at = ? WHERE state = ? "
-        f"AND (lease_until IS NULL OR lease_until < ? OR lease_owner IN ({sql.marks(len(gone)) or 'NULL'})) "
-        "RETURNING id",
-        (OutboxState.PENDING.value, now, OutboxState.IN_FLIGHT.value, now, *gone),
-    )
+    taken = _TAKE_BACK.run(session, {"now": now, **sql.listed("gone", gone)}, sql.slots(len(gone)))
     count = len(taken.all())
     if count:
         log.info("took back %d commands whose lease ran out or whose process is gone", count)
@@ -277,13 +377,9 @@ def _on_postgres(session: Session) -> bool:
 
 
 def _depth(session: Session) -> int:
-    count = sql.execute(session, f"SELECT count(*) FROM {OUTBOX.name} WHERE state IN ({sql.marks(2)})", ACTIVE)
-    return int(count.scalar_one())
+    return int(_DEPTH.run(session).scalar_one())
 
 
 def _next_due_at(session: Session) -> float | None:
-    next_sql = _PG_NEXT_IN_LINE if _on_postgres(session) else _NEXT_IN_LINE
-    statement = next_sql.format(outbox=OUTBOX.name, select="SELECT min(o.next_attempt_at)")
-    due = sql.execute(session, statement, (*ACTIVE, OutboxState.PENDING.value))
-    value = due.scalar()
+    value = _NEXT_DUE.run(session, None, _on_postgres(session)).scalar()
     return None if value is None else float(value)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Integer, Table, bindparam, cast, false, func, insert, or_, select, true, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.conversations import ClosedBySource, ClosedConversation
@@ -24,12 +25,12 @@ from app.domain.workflows import RunOutcome
 from app.storage import sql
 from app.storage.models import CHANGES, CLOSES, CONTACTS, META, OUTBOX, RUNS
 from app.storage.rows import (
-    NEWER_SNAPSHOT,
     assignee_columns,
     change_values,
     close_values,
     command_values,
     contact_values,
+    newer_snapshot,
     run_values,
 )
 
@@ -37,6 +38,95 @@ log = logging.getLogger("closeout.storage")
 
 LOOKUP_CHUNK = 500
 COMMIT_COUNTER = "plan_commits"
+
+_STILL_TO_SEND = (SyncState.PENDING.value,)
+_MADE = (SyncState.PENDING.value, SyncState.SYNCED.value)
+_SKIP_PENDING = sql.Statement(
+    lambda: (
+        update(OUTBOX)
+        .where(OUTBOX.c.run_id == bindparam("run"), OUTBOX.c.state == OutboxState.PENDING.value)
+        .values(state=OutboxState.SKIPPED.value, last_error=bindparam("why"), updated_at=bindparam("now"))
+        .returning(OUTBOX.c.id)
+    )
+)
+_CHANGES_OF_RUN = sql.Statement(
+    lambda states: (
+        update(CHANGES)
+        .where(CHANGES.c.run_id == bindparam("run"), sql.among(CHANGES.c.sync_state, states))
+        .values(sync_state=bindparam("sync"))
+    )
+)
+_RUN_SKIPPED = sql.Statement(
+    lambda: (
+        update(RUNS)
+        .where(RUNS.c.id == bindparam("run"), RUNS.c.undone == false())
+        .values(outcome=RunOutcome.SKIPPED.value, reason=bindparam("why"))
+    )
+)
+_RESUME = sql.Statement(
+    lambda: (
+        update(RUNS)
+        .where(RUNS.c.id == bindparam("run"), RUNS.c.outcome == RunOutcome.WAITING.value)
+        .values(outcome=bindparam("outcome"), reason=bindparam("why"))
+        .returning(RUNS.c.id)
+    )
+)
+_UNDO = sql.Statement(
+    lambda: (
+        update(RUNS)
+        .where(RUNS.c.id == bindparam("run"), RUNS.c.undone == false())
+        .values(undone=true())
+        .returning(RUNS.c.id)
+    )
+)
+_NAME_RUNS = sql.Statement(lambda: update(RUNS).where(RUNS.c.id == bindparam("run")).values(reason=bindparam("why")))
+_CLOSES_KNOWN = sql.Statement(
+    lambda events, contacts: (
+        select(
+            CLOSES.c.event_id,
+            CLOSES.c.contact_id,
+            CLOSES.c.closed_time,
+            CLOSES.c.id,
+            CLOSES.c.closed_by_source,
+            CLOSES.c.recorded_at,
+        )
+        .where(
+            or_(sql.one_of(CLOSES.c.event_id, "event", events), sql.one_of(CLOSES.c.contact_id, "contact", contacts))
+        )
+        .order_by(CLOSES.c.id)
+    )
+)
+_SHOWN_CLOSED = sql.Statement(
+    lambda count: select(CONTACTS.c.id).where(
+        CONTACTS.c.status == ContactStatus.CLOSED.value, sql.one_of(CONTACTS.c.id, "contact", count)
+    )
+)
+_KEYS_STORED = sql.Statement(lambda column, count: select(column).where(sql.one_of(column, "key", count)))
+_FILL_IN = sql.Statement(
+    lambda: (
+        update(CLOSES)
+        .where(CLOSES.c.id == bindparam("close"))
+        .values(
+            **{name: bindparam(name) for name in ("closed_by_source", "closed_by_id", "closed_by_name")},
+            **{
+                name: func.coalesce(bindparam(name, type_=CLOSES.c[name].type), CLOSES.c[name])
+                for name in ("category", "summary", "channel", "opened_time", "opened_by_source")
+            },
+        )
+    )
+)
+# SQLite's writers take the write lock with this first statement of their transaction (see `_Inserter`).
+_COUNT_COMMIT = sql.Statement(
+    lambda: (
+        sqlite_insert(META)
+        .values(key=bindparam("name"), value="1")
+        .on_conflict_do_update(index_elements=[META.c.key], set_={"value": cast(META.c.value, Integer) + 1})
+    )
+)
+_LAST_ID = sql.Statement(lambda table: select(func.max(table.c.id)))
+_INSERT = sql.Statement(
+    lambda table, names: insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +161,12 @@ class PlanWriter:
         """
         now = time.time()
         with self._sessions.begin() as session:
-            cancelled = sql.execute(
-                session,
-                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? "
-                "WHERE run_id = ? AND state = ? RETURNING id",
-                (OutboxState.SKIPPED.value, reason, now, run_id, OutboxState.PENDING.value),
-            ).all()
+            cancelled = _SKIP_PENDING.run(session, {"why": reason, "now": now, "run": run_id}).all()
             if not cancelled:
                 return False
-            sql.execute(
-                session,
-                f"UPDATE {CHANGES.name} SET sync_state = ? WHERE run_id = ? AND sync_state = ?",
-                (SyncState.SKIPPED.value, run_id, SyncState.PENDING.value),
-            )
-            sql.execute(
-                session,
-                f"UPDATE {RUNS.name} SET outcome = ?, reason = ? WHERE id = ? AND undone = ?",
-                (RunOutcome.SKIPPED.value, reason, run_id, False),
-            )
-            sql.upsert(session, CONTACTS.name, [contact_values(contact, now)], only_if=NEWER_SNAPSHOT)
+            _CHANGES_OF_RUN.run(session, {"sync": SyncState.SKIPPED.value, "run": run_id}, _STILL_TO_SEND)
+            _RUN_SKIPPED.run(session, {"why": reason, "run": run_id})
+            sql.upsert(session, CONTACTS, [contact_values(contact, now)], only_if=newer_snapshot)
         return True
 
     def commit_many(self, plans: Sequence[Plan]) -> CommitResult:
@@ -128,11 +205,8 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     # with its actions, so the same wait never assigns twice.
     moved: list[tuple[PlannedRun, int | None]] = []
     for planned_run, conversation_id in resumed:
-        row = sql.execute(
-            session,
-            f"UPDATE {RUNS.name} SET outcome = ?, reason = ? WHERE id = ? AND outcome = ? RETURNING id",
-            (planned_run.run.outcome.value, planned_run.run.reason, planned_run.run.id, RunOutcome.WAITING.value),
-        ).first()
+        run = planned_run.run
+        row = _RESUME.run(session, {"outcome": run.outcome.value, "why": run.reason, "run": run.id}).first()
         if row is None:
             log.info("run %s was no longer waiting; not resumed again", planned_run.run.id)
         else:
@@ -170,24 +244,12 @@ def _write(session: Session, plans: Sequence[Plan], now: float) -> CommitResult:
     for plan in fresh:
         if plan.undo_of is not None:
             # What the undone run had not sent yet is never sent: its commands still pending are skipped.
-            sql.execute(
-                session,
-                f"UPDATE {OUTBOX.name} SET state = ?, last_error = ?, updated_at = ? WHERE run_id = ? AND state = ?",
-                (OutboxState.SKIPPED.value, "undone before it was sent", now, plan.undo_of, OutboxState.PENDING.value),
-            )
-            undone = sql.execute(
-                session,
-                f"UPDATE {RUNS.name} SET undone = ? WHERE id = ? AND undone = ? RETURNING id",
-                (True, plan.undo_of, False),
-            ).first()
+            _SKIP_PENDING.run(session, {"why": "undone before it was sent", "now": now, "run": plan.undo_of})
+            undone = _UNDO.run(session, {"run": plan.undo_of}).first()
             if undone is None:
                 log.warning("run %s was already undone; its history is left as it is", plan.undo_of)
                 continue
-            sql.execute(
-                session,
-                f"UPDATE {CHANGES.name} SET sync_state = ? WHERE run_id = ? AND sync_state IN (?, ?)",
-                (SyncState.UNDONE.value, plan.undo_of, SyncState.PENDING.value, SyncState.SYNCED.value),
-            )
+            _CHANGES_OF_RUN.run(session, {"sync": SyncState.UNDONE.value, "run": plan.undo_of}, _MADE)
     return CommitResult(
         tuple(close_ids), tuple(run_ids), tuple(change_ids), tuple(command_ids), contact_ids, duplicates, tuple(filled)
     )
@@ -201,7 +263,7 @@ def _name_referenced_runs(session: Session, run_rows: list[dict[str, Any]], run_
     id_of = {row["key"]: run_id for row, run_id in zip(run_rows, run_ids, strict=True)}
     for row, run_id in referring:
         reason = RUN_REF.sub(lambda m: str(id_of.get(m.group(1), m.group(1))), row["reason"])
-        sql.execute(session, f"UPDATE {RUNS.name} SET reason = ? WHERE id = ?", (reason, run_id))
+        _NAME_RUNS.run(session, {"why": reason, "run": run_id})
 
 
 class _Inserter:
@@ -217,13 +279,8 @@ class _Inserter:
         self._session = session
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         self._next: dict[str, int] = {}
-        if self._sqlite:  # one plain statement: this runs once per batch, and a batch may be a single close
-            sql.execute(
-                session,
-                f"INSERT INTO {META.name} (key, value) VALUES (?, '1') "
-                "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-                (COMMIT_COUNTER,),
-            )
+        if self._sqlite:  # a compiled statement: this runs once per batch, and a batch may be a single close
+            _COUNT_COMMIT.run(session, {"name": COMMIT_COUNTER})
 
     def insert(self, table: Table, rows: list[dict[str, Any]]) -> list[int]:
         if not rows:
@@ -233,14 +290,13 @@ class _Inserter:
             return [int(i) for i in self._session.execute(returning, rows).scalars()]
         first = self._next.get(table.name)
         if first is None:
-            current = sql.execute(self._session, f"SELECT max(id) FROM {table.name}").scalar()
+            current = _LAST_ID.run(self._session, None, table).scalar()
             first = int(current or 0) + 1
         ids = list(range(first, first + len(rows)))
         self._next[table.name] = first + len(rows)
-        names = ["id", *rows[0]]
-        statement = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({sql.marks(len(names))})"
+        names = ("id", *rows[0])
         values = [(row_id, *row.values()) for row_id, row in zip(ids, rows, strict=True)]
-        sql.execute(self._session, statement, values)
+        _INSERT.run_rows(self._session, names, values, table, names)
         return ids
 
 
@@ -266,12 +322,11 @@ def _drop_recorded_closes(
         chunk = closes[start : start + LOOKUP_CHUNK]
         events = [c.event_id for c in chunk]
         contacts = list({c.contact.id for c in chunk})
-        found = _select_in(
+        found = _CLOSES_KNOWN.run(
             session,
-            "SELECT event_id, contact_id, closed_time, id, closed_by_source, recorded_at FROM closes "
-            "WHERE event_id IN ({0}) OR contact_id IN ({1}) ORDER BY id",
-            events,
-            contacts,
+            {**sql.listed("event", events), **sql.listed("contact", contacts)},
+            sql.slots(len(events)),
+            sql.slots(len(contacts)),
         )
         for event_id, contact_id, closed_time, close_id, source, recorded_at in found:
             known_events.add(event_id)
@@ -282,12 +337,7 @@ def _drop_recorded_closes(
         if polled:
             closed_in_cache.update(
                 contact_id
-                for (contact_id,) in _select_in(
-                    session,
-                    "SELECT id FROM contacts WHERE status = ? AND id IN ({1})",
-                    [ContactStatus.CLOSED.value],
-                    polled,
-                )
+                for (contact_id,) in _SHOWN_CLOSED.run(session, sql.listed("contact", polled), sql.slots(len(polled)))
             )
     kept: list[Plan] = []
     for plan in plans:
@@ -336,34 +386,8 @@ def _recorded_since_poll(close: ClosedConversation, latest_closed: int | None, c
 def _fill_in_detected_close(session: Session, close_id: int, close: ClosedConversation) -> None:
     """The webhook's facts about a close the poll detected first, written onto the detected close."""
     log.info("close %s (detected by poll) gets the facts of the late webhook %s", close_id, close.event_id)
-    closed_by = close.closed_by
-    sql.execute(
-        session,
-        f"UPDATE {CLOSES.name} SET closed_by_source = ?, closed_by_id = ?, closed_by_name = ?, "
-        "category = coalesce(?, category), summary = coalesce(?, summary), channel = coalesce(?, channel), "
-        "opened_time = coalesce(?, opened_time), opened_by_source = coalesce(?, opened_by_source) WHERE id = ?",
-        (
-            close.closed_by_source.value,
-            closed_by.id if closed_by else None,
-            closed_by.name if closed_by else "",
-            close.category,
-            close.summary,
-            close.channel,
-            close.opened_time,
-            close.opened_by_source.value if close.opened_by_source else None,
-            close_id,
-        ),
-    )
-
-
-def _select_in(session: Session, statement: str, *lists: Sequence[Any]) -> list[Any]:
-    """Run `statement` with each `{n}` replaced by placeholders for `lists[n]`, through the driver.
-
-    A plain parameter list is much cheaper than SQLAlchemy's expanding IN for the hundreds of keys a batch
-    checks; the names are the module's own constants, never input.
-    """
-    params = tuple(value for values in lists for value in values)
-    return list(sql.execute(session, statement.format(*(sql.marks(len(values)) for values in lists)), params))
+    # The close's own row values name the placeholders; those the UPDATE does not use are left out.
+    _FILL_IN.run(session, {**close_values(close, time.time()), "close": close_id})
 
 
 def _drop_known_keys(session: Session, table: Table, column: Any, items: list[Any], key: Any) -> list[Any]:
@@ -372,7 +396,7 @@ def _drop_known_keys(session: Session, table: Table, column: Any, items: list[An
     seen: set[str] = set()
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start : start + LOOKUP_CHUNK]
-        found = _select_in(session, f"SELECT {column.name} FROM {table.name} WHERE {column.name} IN ({{0}})", chunk)
+        found = _KEYS_STORED.run(session, sql.listed("key", chunk), column, sql.slots(len(chunk)))
         seen.update(value for (value,) in found)
     kept = []
     for item, item_key in zip(items, keys, strict=True):
@@ -394,7 +418,7 @@ def _update_cache(session: Session, plans: Sequence[Plan], now: float) -> tuple[
                 snapshots[update_.contact_id].update(columns)
             else:
                 updates[update_.contact_id] = {**columns, "updated_at": now, "seen_at": now}
-    sql.upsert(session, CONTACTS.name, list(snapshots.values()), only_if=NEWER_SNAPSHOT)
+    sql.upsert(session, CONTACTS, list(snapshots.values()), only_if=newer_snapshot)
     if updates:
         first = next(iter(updates.values()))
         session.execute(

@@ -8,6 +8,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
+
 from app.domain.conversations import ClosedBySource, ClosedConversation, OpenedBySource
 from app.domain.history import AssignmentChange, ChangeSource, SyncState
 from app.domain.outbox import CommandKind, OutboxCommand, OutboxState
@@ -40,7 +44,13 @@ def _tags(tags: tuple[str, ...]) -> str:
 
 
 # The condition under which an offered contact snapshot replaces the cached row: it was read no earlier.
-NEWER_SNAPSHOT = "excluded.seen_at >= contacts.seen_at"
+Excluded = ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]
+"""An upsert's offered row, as `excluded` names it."""
+
+
+def newer_snapshot(contacts: Table, excluded: Excluded) -> ColumnElement[bool]:
+    """An upsert's condition on contacts: the offered row was read at or after the stored one."""
+    return excluded.seen_at >= contacts.c.seen_at
 
 
 def contact_values(contact: Contact, now: float, seen_at: float | None = None) -> dict[str, Any]:
@@ -248,6 +258,7 @@ def command_values(command: OutboxCommand, now: float) -> dict[str, Any]:
         "updated_at": now,
         "run_id": command.run_id,
         "change_id": command.change_id,
+        "awaiting_echo": False,  # a command's POST is not sent yet
     }
 
 

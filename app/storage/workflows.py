@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.errors import NotFoundLocally
@@ -127,23 +127,6 @@ class RunRepository:
         with self._sessions() as session:
             return [run_from(r) for r in session.execute(statement).mappings()]
 
-    def for_conversations(self, conversation_ids: list[int]) -> dict[int, WorkflowRun]:
-        """The run that decided each of these stored closes, by close id: the latest not skipped, else the latest.
-
-        With two workflows on one trigger, the later finds nothing left to do once the earlier has unassigned.
-        """
-        if not conversation_ids:
-            return {}
-        acted = func.max(case((RUNS.c.outcome != RunOutcome.SKIPPED.value, RUNS.c.id)))
-        latest = (
-            select(func.coalesce(acted, func.max(RUNS.c.id)))
-            .where(RUNS.c.conversation_id.in_(conversation_ids))
-            .group_by(RUNS.c.conversation_id)
-        )
-        with self._sessions() as session:
-            rows = session.execute(select(RUNS).where(RUNS.c.id.in_(latest))).mappings()
-            return {r["conversation_id"]: run_from(r) for r in rows}
-
     def has_run(self, workflow_id: int, contact_id: int) -> bool:
         """True when this workflow has been through this contact before ("Trigger once per contact").
 
@@ -156,8 +139,3 @@ class RunRepository:
         )
         with self._sessions() as session:
             return session.execute(statement.limit(1)).first() is not None
-
-    def set_outcome(self, run_id: int, outcome: RunOutcome, reason: str) -> None:
-        """Record how a run ended, once the platform has answered."""
-        with self._sessions.begin() as session:
-            session.execute(update(RUNS).where(RUNS.c.id == run_id).values(outcome=outcome.value, reason=reason))

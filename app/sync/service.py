@@ -25,6 +25,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.backoff import Backoff
 from app.domain.conversations import PlatformEvent
 from app.domain.errors import StorageError
 from app.domain.secret import Secret
@@ -40,6 +41,7 @@ from app.sync.connectivity import Connectivity, ConnectivityState
 from app.sync.drain import Drain
 from app.sync.intake import Intake
 from app.sync.poller import LAST_POLL, Poller
+from app.tasks import OwnedTasks
 
 if TYPE_CHECKING:
     from app.sync.embedded_server import EmbeddedServer
@@ -52,6 +54,7 @@ RUNNER_LEASE_SECONDS = 6.0  # with a renewal every 2 s, a runner on another comp
 HAND_OVER_SECONDS = 10.0  # how long a runner lets the commands in flight settle before it hands over anyway
 RESTART_FIRST = 1.0
 RESTART_MAX = 60.0
+RESTART = Backoff(RESTART_FIRST, RESTART_MAX)
 ONCE_WAIT_SECONDS = 30.0
 RUNNER_STATE = "runner_state"
 # Keys added or removed by another process (`closeout-cli webhook-keys`, a second window) reach a running
@@ -131,7 +134,7 @@ class SyncService:
         )
         self.channels = ChannelLookup(store, lambda: self._client, bus.publish)
         bus.subscribe(self.channels.closes_arrived)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = OwnedTasks("closeout", on_failure=self._task_failed)
         self._server: EmbeddedServer | None = None
         self._failed = asyncio.Event()
         self.failure: BaseException | None = None
@@ -317,7 +320,7 @@ class SyncService:
         """
 
         async def keep_running() -> None:
-            delay = RESTART_FIRST
+            failures = 0
             while True:
                 started = time.monotonic()
                 try:
@@ -326,36 +329,34 @@ class SyncService:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if time.monotonic() - started > RESTART_MAX:
+                        failures = 0  # it ran well for a while: start the delays over
+                    failures += 1
+                    delay = RESTART.delay(failures)
                     words = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                     self.problem = f"The {name} stopped: {words} Retrying in {delay:.0f} s."
                     log.error("background task %s failed; restarting in %.0f s", name, delay, exc_info=exc)
-                    self.failure = exc
-                    self._failed.set()
+                    self._record_failure(exc)
                     self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
-                if time.monotonic() - started > RESTART_MAX:
-                    delay = RESTART_FIRST  # it ran well for a while: start the delays over
                 await asyncio.sleep(delay)
-                delay = min(RESTART_MAX, delay * 2)
                 self.problem = None
 
         return self.spawn(name, keep_running())
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `coro` as a task this service owns and cancels on stop; a crash is recorded, never lost."""
-        task = asyncio.create_task(coro, name=f"closeout-{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task = self._tasks.spawn(coro, name)
+        if task is None:
+            raise RuntimeError(f"the sync service no longer starts tasks ({name})")
         return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=error)
-            self.failure = error
-            self._failed.set()
+    def _task_failed(self, task: asyncio.Task[Any], error: BaseException) -> None:
+        log.error("background task %s failed", task.get_name(), exc_info=error)
+        self._record_failure(error)
+
+    def _record_failure(self, error: BaseException) -> None:
+        self.failure = error
+        self._failed.set()
 
     async def wait_failure(self) -> BaseException:
         """Return once a background task has died."""

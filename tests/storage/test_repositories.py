@@ -9,7 +9,6 @@ import pytest
 
 from app.domain.errors import NotFoundLocally
 from app.domain.people import Contact, ContactStatus
-from app.domain.plan import PlannedRun
 from app.domain.workflows import (
     AssignAction,
     AssignToStep,
@@ -20,7 +19,6 @@ from app.domain.workflows import (
     Trigger,
     TriggerKind,
     Workflow,
-    WorkflowRun,
     WorkflowSettings,
     WorkflowState,
 )
@@ -99,16 +97,15 @@ def test_run_log_pages_filters_and_stats(store: Store) -> None:
     assert [r.contact_id for r in store.runs.page(workflow_id=2)] == [7, 5, 3, 1]
     assert [r.contact_id for r in store.runs.page(before_id=runs[2].id, limit=2)] == [4, 3]
 
-    newest, first = runs[0], runs[-1]
+    newest = runs[0]
     assert newest.id is not None
-    store.runs.set_outcome(newest.id, RunOutcome.SKIPPED, 'skipped: condition "category is Spam" not met')
+    assert store.plans.cancel_unsent(newest.id, "skipped: the supervisor cancelled it", close(7).contact)
     assert [r.contact_id for r in store.runs.page(outcome=RunOutcome.SKIPPED)] == [7]
 
     stats = store.workflows.stats(since=now - 1)
     assert stats[1].runs_today == 3 and stats[2].runs_today == 4
     assert stats[2].last_outcome is RunOutcome.SKIPPED
     assert store.runs.has_run(2, 1) and not store.runs.has_run(1, 1)
-    assert store.runs.for_conversations([first.conversation_id or 0])[first.conversation_id or 0].id == first.id
 
 
 def test_closes_newest_first_and_by_period(store: Store) -> None:
@@ -127,29 +124,6 @@ def test_meta_values_round_trip(store: Store) -> None:
     store.meta.set("rr:1", "3")
     store.meta.set("rr:1", "4")
     assert store.meta.get("rr:1") == "4"
-
-
-def test_the_queue_shows_the_run_that_unassigned_not_a_later_workflow_that_found_nothing_to_do(store: Store) -> None:
-    plan = unassign_plan(close(1), workflow_id=1)
-    (acted,) = plan.runs
-    skipped = WorkflowRun(
-        key=f"2:{plan.close.event_id if plan.close else ''}",
-        workflow_id=2,
-        workflow_version=1,
-        contact_id=1,
-        started_at=time.time(),
-        outcome=RunOutcome.SKIPPED,
-        reason='skipped: already unassigned by "Unassign After Conversation Closes" (run 1)',
-    )
-    store.plans.commit_many([replace(plan, runs=(acted, PlannedRun(skipped)))])
-    (close_id,) = [c.id for c in store.closes.newest()]
-    assert close_id is not None
-
-    shown = store.runs.for_conversations([close_id])[close_id]
-
-    assert (shown.workflow_id, shown.outcome) == (1, RunOutcome.WAITING)
-    store.runs.set_outcome(shown.id or 0, RunOutcome.SKIPPED, "skipped: contact already unassigned")
-    assert store.runs.for_conversations([close_id])[close_id].workflow_id == 2  # all skipped: the latest
 
 
 def test_contacts_are_found_by_any_part_of_their_name_phone_or_email_in_any_case(store: Store) -> None:

@@ -25,6 +25,7 @@ async def test_a_failure_reaches_the_owner_and_cancel_all_stops_the_rest() -> No
     await asyncio.wait({broken})
     assert [(name, str(error)) for name, error in failures] == [("test:boom", "no")]
     assert owner.pending() == {waiting}
+    assert list(owner) == [waiting]  # going through the owner lists the tasks still running
 
     await owner.aclose()
     assert waiting.cancelled() and len(owner) == 0
