@@ -402,8 +402,11 @@ class NotifyChangeFeed(PollingChangeFeed):
     async def _wait(self) -> None:
         assert self._wake is not None
         timeout = self.fallback if self.listening and self.problem is None else self.interval
+        # asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a cancel that arrives as the
+        # event is set, and the feed's task would then never stop.
         with contextlib.suppress(TimeoutError):  # the fallback's look: for a notification that never came
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     # -- on the listening thread ---------------------------------------------------------------------------
 
