@@ -197,8 +197,11 @@ class PollingChangeFeed(ChangeFeed):
     def _check(self) -> tuple[ChangeSet, dict[int, int]] | None:
         """What others committed since the last look, and the close of each run named; None when nothing."""
         self.checks += 1
-        if self._connection is None:
-            self._connection = self._db.engine.connect()
+        try:
+            if self._connection is None:
+                self._connection = self._db.engine.connect()
+        except DBAPIError as exc:
+            raise (translate(exc, self._db.where) or exc) from exc
         connection = self._connection
         try:
             version = self._version(connection)
