@@ -1,15 +1,13 @@
-"""Named leases on a real file: renewals are readable, and a lease moves to an asker only through its holder."""
+"""Named leases: renewals are readable by another Store (another process), and a lease moves only through its holder."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from app.storage.leases import RUNNER
 from app.storage.store import Store
 
 
-def test_a_renewal_is_readable_by_another_holder(store: Store, db_path: Path) -> None:
-    other = Store.open(f"sqlite:///{db_path}")
+def test_a_renewal_is_readable_by_another_holder(store: Store, db_url: str) -> None:
+    other = Store.open(db_url)
     try:
         first = store.leases.acquire(RUNNER, 30, now=1_000.0)
         assert (first.since, first.renewed) == (1_000.0, 1_000.0)
@@ -21,8 +19,8 @@ def test_a_renewal_is_readable_by_another_holder(store: Store, db_path: Path) ->
         other.close()
 
 
-def test_a_request_reaches_the_holder_who_hands_the_lease_over(store: Store, db_path: Path) -> None:
-    asker = Store.open(f"sqlite:///{db_path}")
+def test_a_request_reaches_the_holder_who_hands_the_lease_over(store: Store, db_url: str) -> None:
+    asker = Store.open(db_url)
     try:
         store.leases.acquire(RUNNER, 30, now=1_000.0)
         asker.leases.request(RUNNER, 60, now=1_001.0)
@@ -43,8 +41,8 @@ def test_a_request_reaches_the_holder_who_hands_the_lease_over(store: Store, db_
         asker.close()
 
 
-def test_a_request_ends_when_the_asker_takes_a_lapsed_lease_itself(store: Store, db_path: Path) -> None:
-    asker = Store.open(f"sqlite:///{db_path}")
+def test_a_request_ends_when_the_asker_takes_a_lapsed_lease_itself(store: Store, db_url: str) -> None:
+    asker = Store.open(db_url)
     try:
         store.leases.acquire(RUNNER, 1, now=1_000.0)  # lapsed by the wall clock
         asker.leases.request(RUNNER, 60)
