@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -288,6 +288,16 @@ def _create_postgres_engine(url: str) -> Engine:
     def _begin(connection: Connection) -> None:
         if not getattr(_THREAD_ROLE, "reader", False):
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+
+    # PostgreSQL compiles a query with JIT once its estimated cost is high, which a 90-day chart's count over a
+    # million rows reaches: 75 ms of its 290 (EXPLAIN ANALYZE, benchmarks/shared_mode.py) went to compiling.
+    # Closeout's queries all read through indexes and end in milliseconds, where JIT only adds its cost.
+    @event.listens_for(engine, "connect")
+    def _no_jit(dbapi_connection: Any, _record: object) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET outside any transaction, so it lasts for the connection
+        dbapi_connection.execute("SET jit = off")
+        dbapi_connection.autocommit = autocommit
 
     # Sent inside the transaction, just before its COMMIT: PostgreSQL delivers it when, and only if, the commit
     # lands. A transaction that wrote nothing has no transaction id yet and notifies nobody.
