@@ -148,19 +148,10 @@ async def notify_latencies(url: str, count: int) -> list[float]:
         watcher.close()
 
 
-def runner_pid(url: str) -> int | None:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(text("SELECT pid, until FROM leases WHERE name = 'runner'")).first()
-    finally:
-        engine.dispose()
-    return None if row is None or row[1] < time.time() else int(row[0])
-
-
 def failover(url: str) -> float:
     """Seconds from kill -9 of the runner (`sync --forever`) to the other candidate holding the lease."""
     from tests.loopback import LoopbackFake, cli_env, start_cli
+    from tests.pg import runner_pid
 
     fake = LoopbackFake(seed=46, contacts=50)
     processes = []

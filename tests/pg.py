@@ -86,6 +86,19 @@ class PgServer:
             self._admin.dispose()
 
 
+def runner_pid(url: str) -> int | None:
+    """The pid holding the runner lease on the database at `url`, read as any SQL tool would; None when free."""
+    import time
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT pid, until FROM leases WHERE name = 'runner'")).first()
+    finally:
+        engine.dispose()
+    return None if row is None or row[1] < time.time() else int(row[0])
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     """initdb refuses to run as root: as root, the server's commands run as the `postgres` user."""
     if os.geteuid() == 0:

@@ -19,23 +19,12 @@ from sqlalchemy import create_engine, text
 
 from tests.e2e.test_runner_handover import SYNC, Lines, _stop, _wait
 from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
-from tests.pg import PgServer
+from tests.pg import PgServer, runner_pid
 
 CLOSES = 500
 RATE = 50
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-def _runner_pid(url: str) -> int | None:
-    """The pid holding the runner lease, read from the database as any SQL tool would."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(text("SELECT pid, until FROM leases WHERE name = 'runner'")).first()
-    finally:
-        engine.dispose()
-    return None if row is None or row[1] < time.time() else int(row[0])
 
 
 def _history_per_contact(url: str, contacts: list[int]) -> dict[int, int]:
@@ -84,17 +73,17 @@ def test_two_candidates_and_two_viewers_on_one_postgresql_lose_nothing_and_doubl
     try:
         for lines in says:
             lines.wait_for("receiving webhooks at")
-        _wait(lambda: _runner_pid(url) in {p.pid for p in candidates}, 30, "one candidate to become the runner")
+        _wait(lambda: runner_pid(url) in {p.pid for p in candidates}, 30, "one candidate to become the runner")
         for contact_id in targets:
             fake.close(contact_id)
         _wait(lambda: sum(fake.unassign_posts().values()) >= CLOSES // 3, 60, "the runner to be mid-drain", every=0.5)
 
-        runner = next(p for p in candidates if p.pid == _runner_pid(url))
+        runner = next(p for p in candidates if p.pid == runner_pid(url))
         other = next(p for p in candidates if p is not runner)
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
         killed_at = time.monotonic()
-        _wait(lambda: _runner_pid(url) == other.pid, 10, "the other candidate to take over", every=0.05)
+        _wait(lambda: runner_pid(url) == other.pid, 10, "the other candidate to take over", every=0.05)
         took_over_in = time.monotonic() - killed_at
         _wait(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned", every=1)
         # The two viewers read the queue from the shared database, as the runner does.

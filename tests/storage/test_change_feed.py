@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import text
@@ -43,9 +43,11 @@ def feed(store: Store) -> Iterator[PollingChangeFeed]:
 
 
 @pytest.fixture
-def notified(pg_store: Store) -> Iterator[NotifyChangeFeed]:
-    """A PostgreSQL feed whose fallback reading is too slow to matter: what it sees within a second, it heard."""
+async def notified(pg_store: Store) -> AsyncIterator[NotifyChangeFeed]:
+    """A listening PostgreSQL feed whose fallback is too slow to matter: what it sees within a second, it heard."""
     opened = NotifyChangeFeed(pg_store.db, interval=0.05, fallback=60.0)
+    await opened.begin()
+    await wait_until(lambda: opened.listening)
     yield opened
     opened.close()
 
@@ -153,8 +155,6 @@ def test_postgresql_gets_the_notified_feed_and_sqlite_the_polling_one(store: Sto
 async def test_a_commit_by_another_store_is_heard_within_a_second(
     pg_store: Store, pg_other: Store, notified: NotifyChangeFeed
 ) -> None:
-    await notified.begin()
-    await wait_until(lambda: notified.listening)
     for number in (601, 602, 603):
         committed_at = time.monotonic()
         result = await pg_other.db.write(pg_other.plans.commit, unassign_plan(close(number)))
@@ -168,8 +168,6 @@ async def test_a_commit_by_another_store_is_heard_within_a_second(
 async def test_a_read_only_transaction_notifies_nobody(
     pg_store: Store, pg_other: Store, notified: NotifyChangeFeed
 ) -> None:
-    await notified.begin()
-    await wait_until(lambda: notified.listening)
     heard = notified.notifications
     await pg_other.db.write(pg_other.outbox.claim_due, 2e9)  # a writer's transaction that finds nothing to write
     await pg_other.db.write(pg_other.plans.commit, unassign_plan(close(611)))
@@ -182,8 +180,6 @@ async def test_a_dropped_listen_connection_is_said_and_recovers(
     pg_store: Store, pg_other: Store, notified: NotifyChangeFeed, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "closeout.storage")
-    await notified.begin()
-    await wait_until(lambda: notified.listening)
     dropped = notified.listener_pid
     with pg_other.db.engine.connect() as connection:
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
