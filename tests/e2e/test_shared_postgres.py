@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from tests.e2e.test_runner_handover import SYNC, Lines, _stop, _wait
 from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
-from tests.pg import PgServer, runner_pid
+from tests.pg import Cluster, PgServer, runner_pid
 
 CLOSES = 500
 RATE = 50
@@ -104,3 +104,36 @@ def test_two_candidates_and_two_viewers_on_one_postgresql_lose_nothing_and_doubl
     assert set(targets) <= set(queued)
     assert viewer_queues == [runner_queue, runner_queue]
     assert not [e for e in fake.log() if e["status"] == 429], "the platform's rate limit was exceeded"
+
+
+def test_a_runner_whose_database_goes_away_says_so_and_exits_and_the_next_one_runs_once_it_is_back(
+    launch: Callable[..., LoopbackFake], tmp_path: Path, own_cluster: Cluster
+) -> None:
+    admin = own_cluster.admin
+    server = PgServer(admin)
+    server.execute('CREATE DATABASE "closeout"')
+    server.close()
+    url = admin.set(database="closeout").render_as_string(hide_password=False)
+    fake = launch(seed=48, contacts=40)
+    env = cli_env(tmp_path / "home", fake) | {"CLOSEOUT_DB_URL": url}
+    runner = start_cli(env, *SYNC)
+    says = Lines(runner)
+    try:
+        says.wait_for("started as the runner")
+        own_cluster.stop("fast")
+        runner.wait(timeout=30)  # a fatal error: the service manager starts it again
+        assert runner.returncode != 0
+        assert any("cannot be reached" in line for line in says.lines), says.lines
+        assert not any(line.startswith("Traceback") for line in says.lines), says.lines
+        # Started again while the database is still away: it says so in one line and exits.
+        early = run_cli(env, *SYNC, timeout=60)
+        assert early.returncode != 0
+        assert "cannot be reached" in early.stderr
+        own_cluster.start()
+        again = start_cli(env, *SYNC)
+        again_says = Lines(again)
+        again_says.wait_for("started as the runner")
+        assert runner_pid(url) == again.pid
+        assert _stop(again) == 0, again_says.lines
+    finally:
+        _stop(runner)

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -34,16 +34,6 @@ OUTAGE_SECONDS = float(os.environ.get("CLOSEOUT_TEST_OUTAGE_SECONDS", "5"))
 """How long the server stays down (the issue's 30 s with CLOSEOUT_TEST_OUTAGE_SECONDS=30)."""
 
 pytestmark = [pytest.mark.postgres, pytest.mark.log_errors_expected]
-
-
-@pytest.fixture
-def own_cluster(pg_server: pg.PgServer) -> Iterator[pg.Cluster]:
-    """A cluster this test may stop; skips where the run's server is one it did not start."""
-    bin_dir = pg.find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("the test server was given by CLOSEOUT_TEST_PG_URL: no cluster of its own to stop")
-    with pg.cluster(bin_dir) as server:
-        yield server
 
 
 @dataclass
