@@ -130,6 +130,16 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
+def own_cluster(pg_server: PgServer) -> Iterator[pg.Cluster]:
+    """A PostgreSQL cluster of the test's own, which it may stop and start; skips where the run's server was given."""
+    bin_dir = pg.find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("the test server was given by CLOSEOUT_TEST_PG_URL: no cluster of its own to stop")
+    with pg.cluster(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """Which database the test runs on: "sqlite" or "postgres"."""
     return str(getattr(request, "param", "sqlite"))

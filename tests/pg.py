@@ -86,6 +86,19 @@ class PgServer:
             self._admin.dispose()
 
 
+def runner_pid(url: str) -> int | None:
+    """The pid holding the runner lease on the database at `url`, read as any SQL tool would; None when free."""
+    import time
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT pid, until FROM leases WHERE name = 'runner'")).first()
+    finally:
+        engine.dispose()
+    return None if row is None or row[1] < time.time() else int(row[0])
+
+
 def _as_postgres(command: list[str]) -> list[str]:
     """initdb refuses to run as root: as root, the server's commands run as the `postgres` user."""
     if os.geteuid() == 0:
@@ -93,8 +106,43 @@ def _as_postgres(command: list[str]) -> list[str]:
     return command
 
 
+@dataclass
+class Cluster:
+    """A cluster of one's own in a temp dir: its URL, and `stop`/`start` for a test of the server going away."""
+
+    bin_dir: Path
+    data: Path
+    options: str
+    log_file: Path
+    admin: URL
+
+    @property
+    def _start(self) -> list[str]:
+        return ["-w", "-o", self.options, "start"]
+
+    def start(self) -> None:
+        """Start the server (again) on its port; raise with its log when it will not."""
+        started = subprocess.run(
+            _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_file), *self._start]),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if started.returncode != 0:
+            log = self.log_file.read_text(encoding="utf-8", errors="replace") if self.log_file.exists() else ""
+            raise RuntimeError(f"pg_ctl start failed: {started.stdout}{started.stderr}\n{log}")
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server; every connection to it drops."""
+        subprocess.run(
+            _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]),
+            capture_output=True,
+            check=False,
+        )
+
+
 @contextlib.contextmanager
-def local_server(bin_dir: Path) -> Iterator[URL]:
+def cluster(bin_dir: Path) -> Iterator[Cluster]:
     """Start a fresh cluster in a temp dir on a free loopback port; stop it and remove the dir at the end."""
     root = Path(tempfile.mkdtemp(prefix="closeout-pg-"))
     password = secrets.token_hex(12)
@@ -131,26 +179,22 @@ def local_server(bin_dir: Path) -> Iterator[URL]:
             ["-c listen_addresses=127.0.0.1", f"-p {port}", f"-c unix_socket_directories={sockets}"]
             + [f"-c {option}" for option in FAST]
         )
-        log_file = root / "server.log"
-        started = subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log_file), "-w", "-o", options, "start"]),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if started.returncode != 0:
-            log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
-            raise RuntimeError(f"pg_ctl start failed: {started.stdout}{started.stderr}\n{log}")
+        admin = URL.create("postgresql+psycopg", SUPERUSER, password, "127.0.0.1", port, "postgres")
+        server = Cluster(bin_dir, data, options, root / "server.log", admin)
+        server.start()
         try:
-            yield URL.create("postgresql+psycopg", SUPERUSER, password, "127.0.0.1", port, "postgres")
+            yield server
         finally:
-            subprocess.run(
-                _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True,
-                check=False,
-            )
+            server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_server(bin_dir: Path) -> Iterator[URL]:
+    """A fresh cluster's superuser URL (see `cluster`)."""
+    with cluster(bin_dir) as server:
+        yield server.admin
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ The others would otherwise show what they committed themselves and nothing else.
 commits made by any other connection, in this process or another, and describes them as the same
 `ChangeSet` a local commit publishes, so every view refreshes through the change-set handling it already has.
 
-The interface, for every implementation (SQLite polling here; PostgreSQL may use LISTEN/NOTIFY):
+The interface, for every implementation (SQLite polls `PRAGMA data_version`; PostgreSQL listens for the
+NOTIFY each writing transaction sends at commit, and polls slowly in case one is lost):
 
 - `await feed.begin()` notes where things stand: what others commit after it is reported. Called before the
   views first load, so nothing falls between their load and the feed's first look. `next_change` begins by
@@ -30,7 +31,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,11 +41,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
+from app.domain.errors import StorageError
 from app.domain.outbox import OutboxState
 from app.domain.workflows import RunOutcome
 from app.events import ChangeSet
-from app.storage.database import Database, _mark_reader_thread
+from app.storage.database import PG_CHANGES_CHANNEL, Database, _mark_reader_thread, translate
 from app.storage.models import AGENTS, CHANGES, CLOSES, OUTBOX, RUNS, WORKFLOWS
 
 log = logging.getLogger("closeout.storage")
@@ -54,6 +59,12 @@ MAX_NEW = 5000
 """At most this many new rows of a kind per change-set (the newest): far behind, only the newest can show."""
 ACTIVE = (OutboxState.PENDING.value, OutboxState.IN_FLIGHT.value)
 KINDS = ("closes", "runs", "changes", "commands", "workflows")
+FALLBACK_SECONDS = 5.0
+"""While listening, the feed still reads this often: a notification lost without its connection is late, not lost."""
+STOP_CHECK_SECONDS = 0.2
+"""How often the listening thread looks up from its wait to see whether the feed is closing."""
+RECONNECT_SECONDS = (0.5, 5.0)
+"""The first and the longest wait between attempts to listen again after the connection dropped."""
 
 
 class ChangeFeed(abc.ABC):
@@ -113,21 +124,51 @@ class PollingChangeFeed(ChangeFeed):
         """How many times the feed looked (for the benchmark)."""
         self.reads = 0
         """How many of those found commits and read what changed."""
+        self.problem: str | None = None
+        """Why the database cannot be read right now, in words; None while it can."""
 
     async def begin(self) -> None:
         """Take the first look now, on the feed's thread (later calls do nothing)."""
         await asyncio.get_running_loop().run_in_executor(self._thread, self._first_check)
 
     async def next_change(self) -> ChangeSet:
-        """Look every `interval` seconds until others have committed something this process did not publish."""
+        """Look every `interval` seconds until others have committed something this process did not publish.
+
+        A database that cannot be read (a server gone away) is said once in the log and in `problem`, and
+        looked at again every interval: once it is back, everything committed meanwhile is read and reported.
+        """
         loop = asyncio.get_running_loop()
         while True:
-            found = await loop.run_in_executor(self._thread, self._check)
+            self._before_look()
+            try:
+                found = await loop.run_in_executor(self._thread, self._check)
+            except StorageError as exc:
+                self._unreadable(exc)
+                found = None
+            else:
+                self._readable()
             if found is not None:
                 change = self._without_own(*found)
                 if not change.is_empty:
                     return change
-            await asyncio.sleep(self.interval)
+            await self._wait()
+
+    def _before_look(self) -> None:
+        """Called on the loop just before each look (a feed woken by notifications forgets them here)."""
+
+    async def _wait(self) -> None:
+        """Wait until the next look is due."""
+        await asyncio.sleep(self.interval)
+
+    def _unreadable(self, exc: StorageError) -> None:
+        if self.problem is None:
+            log.warning("the change feed cannot read the database: %s Looking again every %.1f s.", exc, self.interval)
+        self.problem = str(exc)
+
+    def _readable(self) -> None:
+        if self.problem is not None:
+            log.info("the change feed reads the database again")
+        self.problem = None
 
     def note_own(self, change: ChangeSet) -> None:
         """Count one change of this process's to each row `change` names, for OWN_SECONDS."""
@@ -160,8 +201,11 @@ class PollingChangeFeed(ChangeFeed):
     def _check(self) -> tuple[ChangeSet, dict[int, int], dict[str, set[int]], dict[str, set[int]]] | None:
         """What others committed since the last look, and the close of each run named; None when nothing."""
         self.checks += 1
-        if self._connection is None:
-            self._connection = self._db.engine.connect()
+        try:
+            if self._connection is None:
+                self._connection = self._db.engine.connect()
+        except DBAPIError as exc:
+            raise (translate(exc, self._db.where) or exc) from exc
         connection = self._connection
         try:
             version = self._version(connection)
@@ -172,9 +216,18 @@ class PollingChangeFeed(ChangeFeed):
                 self._seen = self._first_look(connection, version)
                 return None
             return self._read_changes(connection, self._seen, version)
+        except DBAPIError as exc:
+            self._drop_connection()  # a broken connection is replaced at the next look
+            raise (translate(exc, self._db.where) or exc) from exc
         finally:
-            if connection.in_transaction():
+            if not connection.closed and connection.in_transaction():
                 connection.rollback()  # end the read, so the next one sees what was committed since
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.invalidate()
+            connection.close()
 
     def _version(self, connection: Connection) -> Any:
         if connection.dialect.name != "sqlite":
@@ -339,8 +392,127 @@ def _ours(own: dict[int, tuple[float, int]], item: int, seen: int) -> bool:
     return True
 
 
+class NotifyChangeFeed(PollingChangeFeed):
+    """PostgreSQL: reads what changed as soon as a commit's NOTIFY arrives, and every FALLBACK_SECONDS anyway.
+
+    A thread of its own holds one psycopg connection in autocommit that LISTENs on PG_CHANGES_CHANNEL (every
+    writing transaction notifies it at commit, see `app.storage.database`). Each notification wakes the
+    reader, which reads what changed by id exactly as the polling feed does, so many commits in a burst cost
+    one read. When that connection drops, the feed says so in the log, reads every `interval` seconds
+    meanwhile, and listens again with growing pauses; each time it is listening again it reads once more,
+    for what was committed while nobody listened.
+    """
+
+    def __init__(self, db: Database, interval: float = POLL_SECONDS, fallback: float = FALLBACK_SECONDS) -> None:
+        """Follow `db`; the listening thread starts at `begin` or the first `next_change`."""
+        super().__init__(db, interval)
+        self.fallback = fallback
+        self.listening = False
+        """True while the LISTEN connection is up."""
+        self.listener_pid: int | None = None
+        """The server process of the LISTEN connection (a test ends it to see the feed recover)."""
+        self.notifications = 0
+        """How many notifications arrived (the benchmark's and the tests' measure)."""
+        self._listener: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def begin(self) -> None:
+        """Start listening, then take the first look (what lands in between is read when listening starts)."""
+        self._start_listening()
+        await super().begin()
+
+    async def next_change(self) -> ChangeSet:
+        """Wait for a notification (or the fallback's interval) and read what others committed."""
+        self._start_listening()
+        return await super().next_change()
+
+    def close(self) -> None:
+        """Stop listening, then close the reading connection and thread."""
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join()
+        super().close()
+
+    def _start_listening(self) -> None:
+        if self._listener is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._listener = threading.Thread(target=self._listen, name="closeout-change-listener", daemon=True)
+        self._listener.start()
+
+    def _before_look(self) -> None:
+        assert self._wake is not None
+        self._wake.clear()  # a notification from here on is for a commit this look may not see: it wakes the next
+
+    async def _wait(self) -> None:
+        assert self._wake is not None
+        timeout = self.fallback if self.listening and self.problem is None else self.interval
+        # asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a cancel that arrives as the
+        # event is set, and the feed's task would then never stop.
+        with contextlib.suppress(TimeoutError):  # the fallback's look: for a notification that never came
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    # -- on the listening thread ---------------------------------------------------------------------------
+
+    def _signal(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed since the check: nobody waits any more
+            loop.call_soon_threadsafe(wake.set)
+
+    def _connect(self) -> Any:
+        import psycopg  # only a PostgreSQL database needs the driver
+
+        engine = self._db.engine
+        args, params = engine.dialect.create_connect_args(engine.url)
+        params = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, **params}
+        return psycopg.connect(*args, **params, autocommit=True)
+
+    def _listen(self) -> None:
+        """Keep a LISTEN connection up until the feed closes, reconnecting with growing pauses."""
+        import psycopg
+
+        pause, lost = RECONNECT_SECONDS[0], False
+        while not self._stop.is_set():
+            try:
+                with self._connect() as connection:
+                    connection.execute(f"LISTEN {PG_CHANGES_CHANNEL}")
+                    self.listener_pid = connection.info.backend_pid
+                    self.listening, pause = True, RECONNECT_SECONDS[0]
+                    if lost:
+                        log.info("the change feed hears commits on %s again", self._db.where)
+                        lost = False
+                    self._signal()  # read what was committed while nobody listened
+                    while not self._stop.is_set():
+                        for _notification in connection.notifies(timeout=STOP_CHECK_SECONDS, stop_after=1):
+                            self.notifications += 1
+                            self._signal()
+            except (psycopg.Error, OSError) as exc:
+                was_listening, self.listening = self.listening, False
+                if was_listening or not lost:
+                    words = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    log.warning(
+                        "the change feed stopped hearing commits on %s (%s); reading every %.1f s until it is back",
+                        self._db.where,
+                        words,
+                        self.interval,
+                    )
+                lost = True
+                self._signal()
+                self._stop.wait(pause)
+                pause = min(RECONNECT_SECONDS[1], pause * 2)
+        self.listening = False
+
+
 def change_feed(db: Database, interval: float = POLL_SECONDS) -> ChangeFeed:
-    """The change feed for `db`."""
+    """The change feed for `db`: notified on PostgreSQL, polled on SQLite."""
+    if db.engine.dialect.name == "postgresql":
+        return NotifyChangeFeed(db, interval)
     return PollingChangeFeed(db, interval)
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -81,6 +81,9 @@ CACHE_KIB = 64 * 1024
 # The key of the PostgreSQL advisory lock every write transaction takes (see `_create_postgres_engine`):
 # "Closeout" in ASCII, so a DBA who finds it in pg_locks can tell whose it is.
 PG_WRITE_LOCK = int.from_bytes(b"Closeout", "big") & 0x7FFF_FFFF_FFFF_FFFF
+# The PostgreSQL channel every transaction that wrote something notifies at commit, with its transaction id as
+# the payload (what changed is read from the tables, never sent): how a watching window hears of a commit at once.
+PG_CHANGES_CHANNEL = "closeout_changes"
 
 
 def default_url() -> str:
@@ -303,6 +306,27 @@ def _create_postgres_engine(url: str) -> Engine:
         if not getattr(_THREAD_ROLE, "reader", False):
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
 
+    # PostgreSQL compiles a query with JIT once its estimated cost is high, which a 90-day chart's count over a
+    # million rows reaches: 75 ms of its 290 (EXPLAIN ANALYZE, benchmarks/shared_mode.py) went to compiling.
+    # Closeout's queries all read through indexes and end in milliseconds, where JIT only adds its cost.
+    @event.listens_for(engine, "connect")
+    def _no_jit(dbapi_connection: Any, _record: object) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True  # a SET outside any transaction, so it lasts for the connection
+        dbapi_connection.execute("SET jit = off")
+        dbapi_connection.autocommit = autocommit
+
+    # Sent inside the transaction, just before its COMMIT: PostgreSQL delivers it when, and only if, the commit
+    # lands. A transaction that wrote nothing has no transaction id yet and notifies nobody.
+    @event.listens_for(engine, "commit")
+    def _notify(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute(
+            "SELECT pg_notify(%s, txid_current_if_assigned()::text) WHERE txid_current_if_assigned() IS NOT NULL",
+            (PG_CHANGES_CHANNEL,),
+        )
+
     return engine
 
 
@@ -429,6 +453,7 @@ def run_sync(fn: Callable[[], T], where: str) -> T:
 
 
 __all__ = [
+    "PG_CHANGES_CHANNEL",
     "SCHEMA_HEAD",
     "SCHEMA_NEEDS",
     "Database",

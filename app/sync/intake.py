@@ -44,6 +44,7 @@ class _Item:
     event: PlatformEvent
     done: asyncio.Future[CommitResult]
     attempt: int = 0
+    retries: int = STORAGE_RETRIES
 
 
 class Intake:
@@ -77,10 +78,14 @@ class Intake:
         """Events waiting to be planned."""
         return self._queue.qsize()
 
-    async def submit(self, event: PlatformEvent) -> CommitResult:
-        """Queue an event and wait until its plan is committed (or was dropped as a replay)."""
+    async def submit(self, event: PlatformEvent, *, retries: int = STORAGE_RETRIES) -> CommitResult:
+        """Queue an event and wait until its plan is committed (or was dropped as a replay).
+
+        A database problem is tried again `retries` times before it is raised (a webhook's sender, which
+        delivers again by itself, is better told at once).
+        """
         done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(event, done))
+        self._queue.put_nowait(_Item(event, done, retries=retries))
         return await done
 
     def submit_nowait(self, event: PlatformEvent) -> asyncio.Future[CommitResult]:
@@ -124,7 +129,7 @@ class Intake:
 
     def _retry_or_fail(self, item: _Item, error: Exception) -> None:
         """Queue the event again later when the database was the problem; otherwise fail its submitter."""
-        if isinstance(error, StorageError) and item.attempt < STORAGE_RETRIES and not item.done.done():
+        if isinstance(error, StorageError) and item.attempt < item.retries and not item.done.done():
             delay = RETRY_FIRST_SECONDS * 2**item.attempt
             log.warning("could not commit an event (%s); trying again in %.1f s", error.message, delay)
             again = replace(item, attempt=item.attempt + 1)

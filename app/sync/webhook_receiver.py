@@ -2,6 +2,8 @@
 
 Answering only after the commit means an event the platform saw acknowledged is on disk; one that
 was refused (401 bad signature, 400 malformed, 413 too large) stored nothing and says why in the body.
+When the database cannot take the event (a shared server gone away, a disk full), the answer is 503 with
+`Retry-After`: nothing is acknowledged that was not stored, and the platform delivers it again later.
 An authenticated event of a type Closeout does not act on gets 200 too: a lead may tick more events than
 Closeout needs, and the platform must not see failures for events it was told to send.
 
@@ -11,6 +13,7 @@ much memory, however large it claims or turns out to be.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.domain.errors import WebhookRejected
+from app.domain.errors import StorageError, WebhookRejected
 from app.domain.signing_keys import SigningKey
 from app.platform.webhooks import EVENT_TYPES, SIGNATURE_HEADER, matching_label, parse_event
 from app.sync.intake import Intake
@@ -29,6 +32,9 @@ from app.sync.intake import Intake
 log = logging.getLogger("closeout.webhooks")
 
 MAX_BODY = 1_000_000
+STORE_WAIT_SECONDS = 10.0
+"""How long a delivery waits for its commit before the platform is told to try again (replays are no-ops)."""
+RETRY_AFTER_SECONDS = 30
 
 KeySource = Callable[[bool], Awaitable[Sequence[SigningKey]]]
 """The signing keys in force; called with True when the last ones matched nothing, so stored keys may be read again."""
@@ -42,6 +48,7 @@ class ReceiverCounters:
     accepted: int = 0
     ignored: int = 0
     refused: int = 0
+    unstored: int = 0
 
 
 class _TooLarge(WebhookRejected):
@@ -121,9 +128,21 @@ def webhook_app(keys: KeySource, intake: Intake, counters: ReceiverCounters | No
                 log.info("ignored a %r webhook (signed with the %r key): Closeout does not act on it", ignored, label)
                 return JSONResponse({"ok": True, "ignored": f"Closeout does not act on {ignored!r} events."})
             log.info("webhook %s verified with the %r key", event.event_id[:100], label)
-            await intake.submit(event)  # an event the database cannot hold is refused alone (UnstorableEvent)
+            # An event the database cannot hold is refused alone (UnstorableEvent); a database that cannot
+            # store anything now is a 503, so the platform keeps the event and delivers it again.
+            await asyncio.wait_for(intake.submit(event, retries=0), STORE_WAIT_SECONDS)
         except WebhookRejected as exc:
             return refuse(exc)
+        except (StorageError, TimeoutError) as exc:
+            words = exc.message if isinstance(exc, StorageError) else f"it did not answer in {STORE_WAIT_SECONDS:g} s"
+            seen.unstored += 1
+            log.warning("answered a webhook with 503: the database cannot store it (%s)", words)
+            message = f"Closeout could not store the event ({words}); deliver it again later."
+            return JSONResponse(
+                {"code": 503, "message": message},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         seen.accepted += 1
         return JSONResponse({"ok": True})
 

@@ -24,6 +24,7 @@ from app.storage.database import (
 )
 from app.storage.store import Store
 from tests.factories import close, unassign_plan
+from tests.pg import PgServer
 
 
 def test_open_creates_the_file_in_wal_mode_at_the_current_schema(db_path: Path) -> None:
@@ -190,3 +191,15 @@ async def test_writes_run_in_order_on_one_thread_off_the_event_loop(store: Store
     results = await asyncio.gather(*(store.db.write(record, i) for i in range(20)))
     assert results == list(range(20))
     assert len(set(seen)) == 1 and seen[0] != caller
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_run_without_jit_which_only_slowed_the_history_charts(pg_server: PgServer) -> None:
+    store = Store.open(pg_server.new_database())
+    try:
+        for _ in range(2):  # the pool's first connection, and a new one after it was dropped
+            with store.db.engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+                connection.invalidate()
+    finally:
+        store.close()

@@ -1,4 +1,4 @@
-"""Named leases on a real file: renewals are readable, and a lease moves to an asker only through its holder."""
+"""Named leases: renewals are readable by another Store (another process), and a lease moves only through its holder."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from ui.connection_state import ConnectionState
 from ui.style import needs_input_color
 from ui.tasks import OwnedTasks
 from ui.views.settings_view import SettingsView
+from ui.widgets.database_box import DatabaseBox
 from ui.widgets.notifications import Notifier
 from ui.widgets.signing_keys import SigningKeysBox
 
@@ -65,6 +66,12 @@ class SettingsPanel(SettingsView):
         body = page.layout() if page is not None else None
         assert isinstance(body, QVBoxLayout)
         body.insertWidget(2, self.signing_keys)  # below the connection, above the general settings
+        # The database URL's editor moves into a box of its own (SQLite here or a shared PostgreSQL, and Test).
+        url_row = self.editors[DB_URL.key].parentWidget()
+        assert url_row is not None
+        self.database = DatabaseBox(self._line(DB_URL))
+        self.form.setRowVisible(url_row, False)
+        body.insertWidget(3, self.database)
         self.save.clicked.connect(self.save_settings)
         self.revert.clicked.connect(self.load_values)
         self.test.clicked.connect(self._test_clicked)
@@ -139,6 +146,11 @@ class SettingsPanel(SettingsView):
         label.setToolTip(setting.description)
         self.form.addRow(label, box)
         self.editors[setting.key] = editor
+
+    def _line(self, setting: Setting[Any]) -> QLineEdit:
+        editor = self.editors[setting.key]
+        assert isinstance(editor, QLineEdit)
+        return editor
 
     def load_values(self) -> None:
         """Show the values in force; a value set in the environment is shown but cannot be edited here."""
