@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from app import secrets
 from app.domain.secret import Secret
 from app.domain.signing_keys import SigningKey, signing_key
 from app.services.core import Service, connected
 from app.settings import WEBHOOK_SECRET, Settings
+
+if TYPE_CHECKING:
+    from app.storage.probe import UrlCheck
 
 log = logging.getLogger("closeout")
 
@@ -21,6 +25,12 @@ class CredentialService(Service):
         """Ask the platform whether this token works; raises the platform's error in words if not."""
         async with self._core.client(token, api_url) as client:
             await client.check_connection()
+
+    async def test_database(self, url: str) -> UrlCheck:
+        """Try a database URL off the event loop, changing nothing there; says in words what stands in the way."""
+        from app.storage.probe import check_url
+
+        return await asyncio.to_thread(check_url, url)
 
     async def stored_token(self) -> Secret | None:
         """The kept token, read off the calling thread: a keyring's unlock prompt can take minutes."""

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.test_runner_handover import SYNC, Lines, _stop, _wait
-from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+from tests.e2e.test_runner_handover import SYNC, Lines, _stop
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli, wait_for
 from tests.pg import Cluster, PgServer, runner_pid
 
 CLOSES = 500
@@ -73,24 +73,27 @@ def test_two_candidates_and_two_viewers_on_one_postgresql_lose_nothing_and_doubl
     try:
         for lines in says:
             lines.wait_for("receiving webhooks at")
-        _wait(lambda: runner_pid(url) in {p.pid for p in candidates}, 30, "one candidate to become the runner")
+        wait_for(lambda: runner_pid(url) in {p.pid for p in candidates}, 30, "one candidate to become the runner")
         for contact_id in targets:
             fake.close(contact_id)
-        _wait(lambda: sum(fake.unassign_posts().values()) >= CLOSES // 3, 60, "the runner to be mid-drain", every=0.5)
+        wait_for(
+            lambda: sum(fake.unassign_posts().values()) >= CLOSES // 3, 60, "the runner to be mid-drain", every=0.5
+        )
 
         runner = next(p for p in candidates if p.pid == runner_pid(url))
         other = next(p for p in candidates if p is not runner)
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
         killed_at = time.monotonic()
-        _wait(lambda: runner_pid(url) == other.pid, 10, "the other candidate to take over", every=0.05)
+        wait_for(lambda: runner_pid(url) == other.pid, 10, "the other candidate to take over", every=0.05)
         took_over_in = time.monotonic() - killed_at
-        _wait(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned", every=1)
-        # The two viewers read the queue from the shared database, as the runner does.
-        runner_queue = _queue(envs[1])
-        viewer_queues = [_queue(envs[2]), _queue(envs[3])]
+        wait_for(lambda: not any(fake.assignees(targets)), 90, "every contact to be unassigned", every=1)
     finally:
         codes = [_stop(process) for process in candidates]
+    # The two viewers read the queue from the shared database, as the runner does (once the runners have
+    # stopped: until then the channel look-ups still fill in rows between one read and the next).
+    runner_queue = _queue(envs[1])
+    viewer_queues = [_queue(envs[2]), _queue(envs[3])]
 
     assert codes[candidates.index(other)] == 0, says[candidates.index(other)].lines
     assert took_over_in < 10

@@ -9,6 +9,10 @@ from sqlalchemy.engine import make_url
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
+from app.events import EventBus
+from app.services.core import Core
+from app.services.credentials import CredentialService
+from app.settings import Settings
 from tests.helpers import wait_until
 from tests.pg import PgServer
 from ui.widgets.database_box import LOCAL_WORDS, RESTART_WORDS, DatabaseBox
@@ -18,7 +22,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def box(qtbot: QtBot) -> DatabaseBox:
-    made = DatabaseBox(QLineEdit())
+    credentials = CredentialService(Core(Settings(), EventBus(), demo=True, token=None, api_url=None))
+    made = DatabaseBox(QLineEdit(), credentials)
     qtbot.addWidget(made)
     made.show()
     return made

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGroupBox,
@@ -16,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.bootstrap import test_database_url
+from app.services.credentials import CredentialService
 from ui.compat import asyncSlot
 from ui.style import needs_input_color
 
@@ -33,10 +31,11 @@ class DatabaseBox(QGroupBox):
     offers the two choices a lead understands, and a Test that runs the check off the GUI thread.
     """
 
-    def __init__(self, url: QLineEdit, parent: QWidget | None = None) -> None:
+    def __init__(self, url: QLineEdit, credentials: CredentialService, parent: QWidget | None = None) -> None:
         super().__init__("Database", parent)
         self.setObjectName("database_box")
         self.url = url
+        self._service = credentials
         self.local = QRadioButton("This computer (SQLite)")
         self.shared = QRadioButton("Shared (PostgreSQL)")
         group = QButtonGroup(self)
@@ -107,7 +106,7 @@ class DatabaseBox(QGroupBox):
         self.result.setStyleSheet("")
         self.result.setText("Testing…")
         try:
-            found = await asyncio.to_thread(test_database_url, url)
+            found = await self._service.test_database(url)
         finally:
             self.test.setEnabled(True)
         self._show(found.ok, found.message if not found.ok else f"{found.message} {RESTART_WORDS}")

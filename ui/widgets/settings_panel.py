@@ -69,7 +69,7 @@ class SettingsPanel(SettingsView):
         # The database URL's editor moves into a box of its own (SQLite here or a shared PostgreSQL, and Test).
         url_row = self.editors[DB_URL.key].parentWidget()
         assert url_row is not None
-        self.database = DatabaseBox(self._line(DB_URL))
+        self.database = DatabaseBox(self._line(DB_URL), credentials)
         self.form.setRowVisible(url_row, False)
         body.insertWidget(3, self.database)
         self.save.clicked.connect(self.save_settings)
