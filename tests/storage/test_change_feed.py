@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from app.domain.history import SyncState
-from app.domain.outbox import OutboxState
+from app.domain.outbox import OutboxCommand, OutboxState
 from app.domain.workflows import RunOutcome
 from app.events import ChangeSet
 from app.storage.change_feed import NotifyChangeFeed, PollingChangeFeed, change_feed
@@ -81,6 +81,18 @@ async def _expect(feed: PollingChangeFeed, result: CommitResult, depth: int) -> 
     assert (_ids(change), change.outbox_depth) == (_ids(result), depth)
 
 
+async def _settle_sent(store: Store, command: OutboxCommand) -> None:
+    """Settle `command` as sent, as the runner's drain does."""
+    await store.db.write(
+        store.outbox.settle,
+        command,
+        OutboxState.DONE,
+        change_state=SyncState.SYNCED,
+        run_outcome=RunOutcome.DONE,
+        run_reason="unassigned agent Maya",
+    )
+
+
 async def _quiet(feed: PollingChangeFeed, seconds: float = 0.5) -> bool:
     """True when the feed reports nothing for `seconds`."""
     try:
@@ -109,14 +121,7 @@ async def test_a_settle_by_another_connection_reports_the_command_its_history_ro
     # The claim (pending → in flight) is not news to a lead: nothing to refresh yet.
     assert await _quiet(feed, 0.3)
 
-    await other.db.write(
-        other.outbox.settle,
-        command,
-        OutboxState.DONE,
-        change_state=SyncState.SYNCED,
-        run_outcome=RunOutcome.DONE,
-        run_reason="unassigned agent Maya",
-    )
+    await _settle_sent(other, command)
     await _expect(feed, result, depth=0)
 
 
@@ -154,14 +159,7 @@ async def test_a_command_this_process_queued_is_reported_when_another_settles_it
     if looked_between:
         assert await _quiet(feed)
     (command,) = (await other.db.write(other.outbox.claim_due, 2e9)).commands
-    await other.db.write(
-        other.outbox.settle,
-        command,
-        OutboxState.DONE,
-        change_state=SyncState.SYNCED,
-        run_outcome=RunOutcome.DONE,
-        run_reason="unassigned agent Maya",
-    )
+    await _settle_sent(other, command)
     change = await _next(feed)
     assert change.commands == own.commands
     assert change.runs == own.runs and change.changes == own.changes and change.closes == own.closes
