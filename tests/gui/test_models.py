@@ -16,7 +16,7 @@ from app.domain.history import Cursor
 from app.domain.workflows import RunOutcome, Trigger, TriggerKind, Workflow, WorkflowState
 from tests.gui import factories
 from tests.helpers import wait_until
-from ui.models import queue_model
+from ui.models import history_model, queue_model
 from ui.models.dry_run_model import DryRunModel
 from ui.models.history_model import HistoryEntry, HistoryModel
 from ui.models.queue_model import QueueModel
@@ -126,6 +126,23 @@ async def test_history_model_drops_a_page_from_an_older_filter() -> None:
     await wait_until(lambda: model.rowCount() == 1)
     await model.wait_idle()
     assert model.data(model.index(0, 1)) == "new"
+    await tasks.aclose()
+
+
+async def test_history_tells_apart_changes_of_workflows_that_share_a_name() -> None:
+    tasks = OwnedTasks("test")
+    model = HistoryModel(tasks, 200)
+    other = replace(factories.change(2), workflow_id=2)
+
+    async def fetch(cursor: Cursor | None) -> tuple[list[HistoryEntry], Cursor | None]:
+        return [HistoryEntry(factories.change(1), "one"), HistoryEntry(other, "two")], None
+
+    model.set_fetch(fetch)
+    await model.wait_idle()
+    by = history_model.COLUMNS.index("By")
+    assert [model.data(model.index(r, by)) for r in (0, 1)] == ["Unassign on close"] * 2
+    model.set_same_named({1, 2})  # a second workflow took the first one's name
+    assert [model.data(model.index(r, by)) for r in (0, 1)] == ["Unassign on close (#1)", "Unassign on close (#2)"]
     await tasks.aclose()
 
 

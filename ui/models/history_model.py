@@ -35,6 +35,13 @@ class HistoryModel(PagedTableModel[HistoryEntry]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._agents: dict[int, str] = {}
+        self._same_named: set[int] = set()
+
+    def set_same_named(self, workflow_ids: set[int]) -> None:
+        """Workflows whose name another one shares: their changes say "(#id)" after the name in By."""
+        self._same_named = set(workflow_ids)
+        if self.rowCount():
+            self.dataChanged.emit(self.index(0, ACTOR), self.index(self.rowCount() - 1, ACTOR))
 
     def set_agent_names(self, names: dict[int, str]) -> None:
         """Names to show for agent ids."""
@@ -62,6 +69,8 @@ class HistoryModel(PagedTableModel[HistoryEntry]):
         if column == SOURCE:
             return formatting.source_label(change.source)
         if column == ACTOR:
+            if change.workflow_id is not None and change.workflow_id in self._same_named:
+                return f"{change.actor} (#{change.workflow_id})"
             return change.actor
         if column == OUTCOME:
             return formatting.SYNC_WORDS.get(change.sync_state, change.sync_state.value)

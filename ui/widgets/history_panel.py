@@ -229,6 +229,7 @@ class HistoryPanel(HistoryView):
         )
         labels = formatting.workflow_labels(workflows)
         self._fill(self.workflow, "Any workflow", [(labels.get(w.id or 0, w.name), w.id) for w in workflows])
+        self.model.set_same_named({w.id for w in workflows if w.id is not None and labels.get(w.id) != w.name})
 
     @staticmethod
     def _fill(combo: Any, anything: str, choices: list[tuple[str, Any]]) -> None:
