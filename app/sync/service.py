@@ -144,7 +144,6 @@ class SyncService:
         self._runner_tasks: list[asyncio.Task[Any]] = []
         self._other: Lease | None = None
         self._lease: Lease | None = None  # the runner lease as last seen (ours or another's)
-        self._look_again = asyncio.Event()
         self._take_over_asked = False
         self._drain_task: asyncio.Task[Any] | None = None
         self.handed_over = 0
@@ -253,9 +252,7 @@ class SyncService:
                         self._other = lease
                         self.bus.publish(ChangeSet(connectivity=self.connectivity.state.value))
                     self._other = lease
-                self._look_again.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._look_again.wait(), self.options.lease_seconds / 3)
+                await asyncio.sleep(self.options.lease_seconds / 3)
         finally:
             was_runner = self.is_runner
             await self._stop_runner_tasks()
