@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli
+from tests.loopback import SECRET, LoopbackFake, cli_env, free_port, run_cli, start_cli, stop_cli
 
 CLOSES = 200
 
@@ -54,13 +53,8 @@ def test_kill_9_during_a_drain_of_200_closes(launch: Callable[..., LoopbackFake]
         while time.monotonic() < deadline and any(fake.assignees(targets)):
             time.sleep(1)
     finally:
-        sync.send_signal(signal.SIGTERM)
-        try:
-            sync.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            sync.kill()
-            sync.communicate()
-    assert sync.returncode == 0
+        code, _ = stop_cli(sync)
+    assert code == 0
     assert kills == 5
 
     assert fake.assignees(targets) == [None] * CLOSES
